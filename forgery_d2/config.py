@@ -35,6 +35,69 @@ def _add_training_config(cfg):
 
 def _add_modeling_config(cfg):
     """Forensic streams, self-correlation, image gate, light backbone (forgery_d2.modeling)."""
+    cfg.MODEL.FORGERY_RCNN = CN()
+    # Inference returns uint8 0..255 mask probabilities (thresholded by FORGERY.DECISION) instead of bool.
+    cfg.MODEL.FORGERY_RCNN.SOFT_MASKS = True
+
+    cfg.MODEL.FORENSIC = CN()
+    # Forensic input streams to compute from the raw pixels: any of "srm", "bayar", "ela"; [] = RGB only.
+    cfg.MODEL.FORENSIC.STREAMS = []
+    # "early": streams are extra stem input channels; "late": a second bottom-up merged per level (RGB-N).
+    cfg.MODEL.FORENSIC.FUSION = "early"
+    # Bottom-up builder (BACKBONE_REGISTRY name) used by build_forensic_fpn_backbone.
+    cfg.MODEL.FORENSIC.BOTTOM_UP = "build_resnet_backbone"
+    # SRM/Bayar residuals (pixel units 0..255) are squashed as tanh(residual / RESIDUAL_SCALE).
+    cfg.MODEL.FORENSIC.RESIDUAL_SCALE = 4.0
+    # Output channels of the learnable constrained (Bayar) convolution.
+    cfg.MODEL.FORENSIC.BAYAR_CHANNELS = 3
+    # Kernel size (odd) of the Bayar convolution.
+    cfg.MODEL.FORENSIC.BAYAR_KERNEL_SIZE = 5
+    # JPEG quality of the Error Level Analysis recompression.
+    cfg.MODEL.FORENSIC.ELA_QUALITY = 90
+    # ELA |image - recompressed| (pixel units) is squashed as tanh(difference / ELA_SCALE).
+    cfg.MODEL.FORENSIC.ELA_SCALE = 8.0
+
+    cfg.MODEL.SELF_CORRELATION = CN()
+    # Inject copy-move self-correlation (BusterNet-style top-k cosine scores) into one feature map.
+    cfg.MODEL.SELF_CORRELATION.ENABLED = False
+    # Feature map to correlate and augment: a bottom-up level (e.g. "res4") or an FPN level ("p4").
+    cfg.MODEL.SELF_CORRELATION.IN_FEATURE = "res4"
+    # Channels of the learned 1x1 projection matched by cosine similarity (0 = the raw features).
+    cfg.MODEL.SELF_CORRELATION.DIM = 64
+    # Number of best-matching scores kept per location (sorted, descending).
+    cfg.MODEL.SELF_CORRELATION.TOPK = 16
+    # Chebyshev radius (in feature cells) around each location excluded from its own matches.
+    cfg.MODEL.SELF_CORRELATION.EXCLUDE_RADIUS = 2
+    # Upper bound on similarity-matrix elements held at once (query rows are chunked to fit).
+    cfg.MODEL.SELF_CORRELATION.CHUNK_ELEMENTS = 1 << 22
+    # Hidden channels of the conv that maps [features, top-k scores] to the feature residual.
+    cfg.MODEL.SELF_CORRELATION.HIDDEN_DIM = 128
+
+    cfg.MODEL.IMAGE_GATE = CN()
+    # Predict forged-vs-authentic per image (BCE on dataset "label"); outputs "image_score".
+    cfg.MODEL.IMAGE_GATE.ENABLED = False
+    # IMAGE_GATE_REGISTRY name of the head.
+    cfg.MODEL.IMAGE_GATE.NAME = "PooledImageGate"
+    # Backbone outputs pooled (masked mean + max over the valid image area) by the head.
+    cfg.MODEL.IMAGE_GATE.IN_FEATURES = ["p3", "p4", "p5"]
+    # Hidden width of the gate's MLP.
+    cfg.MODEL.IMAGE_GATE.HIDDEN_DIM = 256
+    # Weight of the gate's BCE loss in the total loss.
+    cfg.MODEL.IMAGE_GATE.LOSS_WEIGHT = 1.0
+
+    cfg.MODEL.MOBILENET = CN()
+    # torchvision MobileNetV3 variant: "small" or "large".
+    cfg.MODEL.MOBILENET.ARCH = "small"
+    # Channel width multiplier of torchvision's MobileNetV3.
+    cfg.MODEL.MOBILENET.WIDTH_MULT = 1.0
+    # Normalization: "BN" (trainable batch norm) or "FrozenBN".
+    cfg.MODEL.MOBILENET.NORM = "BN"
+    # Stage outputs (stride 4, 8, 16, 32 = res2..res5) returned by the bottom-up.
+    cfg.MODEL.MOBILENET.OUT_FEATURES = ["res2", "res3", "res4", "res5"]
+    # Optional torchvision MobileNetV3 state_dict (.pth) loaded into the bottom-up; "" = random init.
+    cfg.MODEL.MOBILENET.WEIGHTS = ""
+    # Freeze the stem and the first FREEZE_AT stages (0 = train everything).
+    cfg.MODEL.MOBILENET.FREEZE_AT = 0
 
 
 def _add_matcher_config(cfg):
