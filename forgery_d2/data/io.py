@@ -188,11 +188,14 @@ def _binarize(array, path):
         return array.astype(np.uint8)
     if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
         raise DataError(f"mask file has dtype {array.dtype}; expected bool or an integer/float 0/1 array: {path}")
-    values = np.unique(array)
-    if np.isin(values, (0, 1)).all():
+    if array.size == 0:
         return array.astype(np.uint8)
-    if array.dtype == np.uint8 and np.isin(values, (0, 255)).all():
+    in_unit_range = array.min() >= 0 and array.max() <= 1
+    if in_unit_range and (array.dtype.kind in "iu" or np.isin(array, (0, 1)).all()):  # floats: exactly 0/1
+        return array.astype(np.uint8)
+    if array.dtype == np.uint8 and ((array == 0) | (array == 255)).all():
         return (array > 0).astype(np.uint8)
+    values = np.unique(array)
     shown = ", ".join(str(v) for v in values[:6]) + (", ..." if len(values) > 6 else "")
     raise DataError(f"mask file has non-binary values {{{shown}}}; expected 0/1 (or 0/255): {path}")
 
