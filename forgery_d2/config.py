@@ -25,8 +25,27 @@ def _add_data_config(cfg):
 
 
 def _add_decision_config(cfg):
-    """The decision rule that turns model outputs into a submission row (forgery_d2.evaluation)."""
+    """The decision rule that turns model outputs into a submission row (forgery_d2.evaluation).
+
+    Why the defaults: see forgery_d2/evaluation/decision.py; tools/eval_oF1.py --sweep tunes them.
+    """
     cfg.FORGERY.DECISION = CN()
+    # Image gate: forged when image_score (else the top instance score) >= this; below = authentic.
+    cfg.FORGERY.DECISION.IMAGE_THRESH = 0.5
+    # Instances with a score below this are dropped.
+    cfg.FORGERY.DECISION.SCORE_THRESH = 0.5
+    # Soft masks (uint8 probability x 255, or float): a pixel is forged when prob >= this.
+    cfg.FORGERY.DECISION.MASK_THRESH = 0.5
+    # Instances with fewer pixels than this are dropped (16 = one stride-4 cell).
+    cfg.FORGERY.DECISION.MIN_AREA = 16
+    # Instances smaller than this fraction of the image are dropped (0 = off).
+    cfg.FORGERY.DECISION.MIN_AREA_FRACTION = 0.0
+    # Overlapping instances with mask IoU >= this are merged into their union (0 = off).
+    cfg.FORGERY.DECISION.MERGE_IOU = 0.1
+    # ... or with intersection / smaller area >= this (0 = off).
+    cfg.FORGERY.DECISION.MERGE_CONTAINMENT = 0.5
+    # Keep at most this many (merged) instances, best scores first (0 = no limit).
+    cfg.FORGERY.DECISION.MAX_INSTANCES = 0
 
 
 def _add_training_config(cfg):
