@@ -20,8 +20,18 @@ def add_forgery_config(cfg):
 
 
 def _add_data_config(cfg):
-    """Dataset loading (forgery_d2.data)."""
+    """Dataset loading (forgery_d2.data); applied by forgery_d2.data.builtin.register_builtin_from_config."""
     cfg.FORGERY.DATA = CN()
+    # Folder holding recodai/ and synthetic/; "" = $FORGERY_DATASETS, else ./datasets.
+    cfg.FORGERY.DATA.ROOT = ""
+    # Fraction of train_images case_ids in the *_val split (hash of (seed, case_id), leak-free).
+    cfg.FORGERY.DATA.VAL_FRACTION = 0.2
+    # Seed of the train/val split; changing it changes which case_ids are validation.
+    cfg.FORGERY.DATA.SPLIT_SEED = 0
+    # Training instances: one per 8-connected component of each mask channel instead of per channel.
+    cfg.FORGERY.DATA.SPLIT_COMPONENTS = False
+    # With SPLIT_COMPONENTS, components smaller than this many pixels are dropped.
+    cfg.FORGERY.DATA.MIN_COMPONENT_AREA = 16
 
 
 def _add_decision_config(cfg):
@@ -50,6 +60,48 @@ def _add_decision_config(cfg):
 
 def _add_training_config(cfg):
     """Trainer, augmentations and hooks (forgery_d2.engine)."""
+    # Training subsets (the stepwise recipe overfits 1, then 5 images). Handled by ForgeryTrainer.
+    data = cfg.FORGERY.DATA if "DATA" in cfg.FORGERY else CN()
+    cfg.FORGERY.DATA = data
+    data.TRAIN_SUBSET = 0  # train on N images of DATASETS.TRAIN (forged first, fixed order); 0 = all
+    data.TRAIN_SUBSET_IDS = []  # explicit case_ids / image_ids to train on (overrides TRAIN_SUBSET)
+    data.TRAIN_SUBSET_SEED = 0  # seed of the fixed shuffle that picks TRAIN_SUBSET images
+
+    # Staged freezing (forgery_d2.engine.freeze): which parts train, from which iteration on.
+    cfg.FORGERY.FREEZE = CN()
+    # [[start_iter, "part,part,..."], ...]; first start must be 0; [] = everything trains.
+    # Parts: stem res2 res3 res4 res5 fpn rpn box_head classifier box_regressor mask_head, groups
+    # backbone (stem..res5), heads (rpn..mask_head), box_predictor, all, plus EXTRA_PARTS.
+    cfg.FORGERY.FREEZE.STAGES = []
+    # Extra parts: [["name", "glob,glob"], ...] over parameter names, e.g. [["forensic", "forensic.*"]].
+    cfg.FORGERY.FREEZE.EXTRA_PARTS = []
+
+    # Forgery-safe train-time augmentation (forgery_d2.data.mapper); scale jitter is INPUT.MIN_SIZE_TRAIN.
+    cfg.FORGERY.AUG = CN()
+    cfg.FORGERY.AUG.ENABLED = True  # False: resize only
+    cfg.FORGERY.AUG.HFLIP_PROB = 0.5  # horizontal flip probability
+    cfg.FORGERY.AUG.VFLIP_PROB = 0.5  # vertical flip probability
+    cfg.FORGERY.AUG.ROT90_PROB = 0.5  # probability of an exact rotation by 90/180/270 degrees
+    cfg.FORGERY.AUG.BRIGHTNESS = [0.8, 1.2]  # global brightness factor range; [] = off
+    cfg.FORGERY.AUG.CONTRAST = [0.8, 1.2]  # global contrast factor range; [] = off
+    cfg.FORGERY.AUG.BLUR_PROB = 0.2  # probability of a mild global Gaussian blur
+    cfg.FORGERY.AUG.BLUR_SIGMA = [0.3, 1.0]  # blur sigma range in pixels (kept mild on purpose)
+
+    # Training hooks (forgery_d2.engine.hooks). A PERIOD of 0 disables a hook.
+    cfg.FORGERY.HOOKS = CN()
+    cfg.FORGERY.HOOKS.VAL_LOSS = CN()
+    cfg.FORGERY.HOOKS.VAL_LOSS.PERIOD = 0  # iterations between validation-loss passes
+    cfg.FORGERY.HOOKS.VAL_LOSS.DATASET = ""  # dataset for the loss; "" = DATASETS.TEST[0]
+    cfg.FORGERY.HOOKS.VAL_LOSS.NUM_IMAGES = 16  # fixed subset size (first N, forged and authentic)
+    cfg.FORGERY.HOOKS.SEPARABILITY = CN()
+    cfg.FORGERY.HOOKS.SEPARABILITY.PERIOD = 0  # iterations between ROI-feature separability probes
+    cfg.FORGERY.HOOKS.SEPARABILITY.DATASET = ""  # probe dataset; "" = DATASETS.TEST[0]
+    cfg.FORGERY.HOOKS.SEPARABILITY.NUM_IMAGES = 16  # fixed probe subset size
+    cfg.FORGERY.HOOKS.SEPARABILITY.NEG_BOXES_PER_IMAGE = 8  # random authentic boxes per image
+    cfg.FORGERY.HOOKS.SEPARABILITY.THRESHOLD = 1.0  # |mean diff| / pooled std for a "separating" dim
+    cfg.FORGERY.HOOKS.BEST_METRIC = "forgery/oF1"  # EventStorage key picking model_best.pth; "" = off
+    cfg.FORGERY.HOOKS.BEST_MODE = "max"  # "max" or "min" for BEST_METRIC
+    cfg.FORGERY.HOOKS.PLOT_CURVES = True  # write training_curves.png from metrics.json at the end
 
 
 def _add_modeling_config(cfg):
