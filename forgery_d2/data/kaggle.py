@@ -37,6 +37,7 @@ __all__ = [
     "SPLITS",
     "IMAGE_SUFFIXES",
     "METADATA",
+    "files_by_case",
     "scan_folder",
     "load_forgery_dicts",
     "register_forgery_dataset",
@@ -62,7 +63,7 @@ METADATA = {"thing_classes": ["forged"], "evaluator_type": "forgery"}
 _records_in_memory = {}
 
 
-def _files_by_case(folder, suffixes, what):
+def files_by_case(folder, suffixes, what):
     """``{case_id: path}`` of the files in ``folder`` with one of ``suffixes``; DataError on duplicates."""
     found = {}
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
@@ -88,13 +89,13 @@ def scan_folder(image_dir, mask_dir=None, split_tag=None):
         raise DataError(f"image folder not found: {image_dir}")
     masks = {}
     if mask_dir is not None and os.path.isdir(mask_dir):
-        masks = _files_by_case(mask_dir, (MASK_SUFFIX,), "mask")
+        masks = files_by_case(mask_dir, (MASK_SUFFIX,), "mask")
     else:
         mask_dir = None
     label_dirs = [n for n in LABEL_FOLDERS if os.path.isdir(os.path.join(image_dir, n))]
     entries = []
     if label_dirs:
-        loose = _files_by_case(image_dir, IMAGE_SUFFIXES, "image")
+        loose = files_by_case(image_dir, IMAGE_SUFFIXES, "image")
         if loose:
             raise DataError(
                 f"{image_dir} mixes images ({os.path.basename(next(iter(loose.values())))}, ...) with "
@@ -103,7 +104,7 @@ def scan_folder(image_dir, mask_dir=None, split_tag=None):
         forged_ids = set()
         for folder_name in label_dirs:
             label = LABEL_FOLDERS[folder_name]
-            for case_id, path in _files_by_case(os.path.join(image_dir, folder_name), IMAGE_SUFFIXES, "image").items():
+            for case_id, path in files_by_case(os.path.join(image_dir, folder_name), IMAGE_SUFFIXES, "image").items():
                 mask_path = None
                 if label == 1:
                     forged_ids.add(case_id)
@@ -120,7 +121,7 @@ def scan_folder(image_dir, mask_dir=None, split_tag=None):
             )
     else:
         tag = split_tag or os.path.basename(os.path.normpath(image_dir))
-        images = _files_by_case(image_dir, IMAGE_SUFFIXES, "image")
+        images = files_by_case(image_dir, IMAGE_SUFFIXES, "image")
         orphans = sorted(set(masks) - set(images), key=case_id_sort_key)
         if orphans:
             raise DataError(

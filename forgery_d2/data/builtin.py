@@ -1,0 +1,89 @@
+"""The datasets forgery_d2 registers on import, rooted at ``$FORGERY_DATASETS`` (else ``./datasets``).
+
+==========================  ======================  ===========================================
+name                        folder                  split
+==========================  ======================  ===========================================
+forgery_train               <root>/recodai          train_images, seeded 80% of case_ids
+forgery_val                 <root>/recodai          train_images, the other 20%
+forgery_train_all           <root>/recodai          all of train_images
+forgery_supplemental        <root>/recodai          supplemental_images
+forgery_test                <root>/recodai          test_images (labelled if test_masks/ exists)
+forgery_synthetic_train     <root>/synthetic        as above, written by tools/make_synthetic.py
+forgery_synthetic_val       <root>/synthetic
+forgery_synthetic_test      <root>/synthetic
+==========================  ======================  ===========================================
+
+Registration touches no file; loading a dataset whose folder is missing raises a DataError saying
+where the data is expected and how to get it. The root is resolved when registering: call
+:func:`register_all_builtin` again (or :func:`register_builtin_from_config`) to re-root or change
+the split options; it replaces the previous registrations.
+"""
+import os
+
+from .kaggle import register_forgery_dataset
+from .records import DEFAULT_MIN_COMPONENT_AREA
+from .split import DEFAULT_SPLIT_SEED, DEFAULT_VAL_FRACTION
+
+__all__ = ["BUILTIN_DATASETS", "default_datasets_root", "register_all_builtin", "register_builtin_from_config"]
+
+# name -> (sub-folder of the datasets root, split)
+BUILTIN_DATASETS = {
+    "forgery_train": ("recodai", "train"),
+    "forgery_val": ("recodai", "val"),
+    "forgery_train_all": ("recodai", "train_all"),
+    "forgery_supplemental": ("recodai", "supplemental"),
+    "forgery_test": ("recodai", "test"),
+    "forgery_synthetic_train": ("synthetic", "train"),
+    "forgery_synthetic_val": ("synthetic", "val"),
+    "forgery_synthetic_test": ("synthetic", "test"),
+}
+
+_HOW_TO_GET = {
+    "recodai": (
+        "Download the competition data (Kaggle: recodai-luc-scientific-image-forgery-detection) and unzip "
+        "it into {folder}, or point $FORGERY_DATASETS at the folder holding recodai/."
+    ),
+    "synthetic": (
+        "Generate it with `make demo` or `python tools/make_synthetic.py` (writes {folder}), or point "
+        "$FORGERY_DATASETS at the folder holding synthetic/."
+    ),
+}
+
+
+def default_datasets_root():
+    """``$FORGERY_DATASETS`` if set, else ``./datasets`` (absolute)."""
+    return os.path.abspath(os.path.expanduser(os.environ.get("FORGERY_DATASETS") or "datasets"))
+
+
+def register_all_builtin(
+    root=None,
+    val_fraction=DEFAULT_VAL_FRACTION,
+    seed=DEFAULT_SPLIT_SEED,
+    split_components=False,
+    min_component_area=DEFAULT_MIN_COMPONENT_AREA,
+):
+    """(Re-)register every builtin dataset under ``root`` (default :func:`default_datasets_root`)."""
+    root = os.path.abspath(os.path.expanduser(os.fspath(root))) if root else default_datasets_root()
+    for name, (subfolder, split) in BUILTIN_DATASETS.items():
+        folder = os.path.join(root, subfolder)
+        register_forgery_dataset(
+            name, folder, split, val_fraction=val_fraction, seed=seed, split_components=split_components,
+            min_component_area=min_component_area, missing_hint=_HOW_TO_GET[subfolder].format(folder=folder),
+            overwrite=True,
+        )
+    return root
+
+
+def register_builtin_from_config(cfg):
+    """Re-register the builtin datasets with ``cfg.FORGERY.DATA`` (root, split and instance options)."""
+    data = cfg.FORGERY.DATA
+    return register_all_builtin(
+        root=data.ROOT or None,
+        val_fraction=data.VAL_FRACTION,
+        seed=data.SPLIT_SEED,
+        split_components=data.SPLIT_COMPONENTS,
+        min_component_area=data.MIN_COMPONENT_AREA,
+    )
+
+
+register_all_builtin()
