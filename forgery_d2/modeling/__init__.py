@@ -1,15 +1,47 @@
 """forgery_d2's detectron2 model components. Importing this package registers them all:
 
-- META_ARCH_REGISTRY: ``ForgeryRCNN`` (GeneralizedRCNN + image gate + soft masks)
+- META_ARCH_REGISTRY: ``ForgeryRCNN`` (GeneralizedRCNN + image-level gate + soft 0..255 masks)
+- BACKBONE_REGISTRY: ``build_forensic_resnet_fpn_backbone``, ``build_mobilenetv3_fpn_backbone``,
+  ``build_forensic_fpn_backbone`` (FPN + forensic streams + self-correlation, see .backbone) and
+  the bottom-up ``build_mobilenetv3_backbone``
 - IMAGE_GATE_REGISTRY: ``PooledImageGate``
+
+Configuration keys: ``MODEL.FORGERY_RCNN``, ``MODEL.FORENSIC``, ``MODEL.SELF_CORRELATION``,
+``MODEL.IMAGE_GATE``, ``MODEL.MOBILENET`` (forgery_d2.config). docs/MODELING.md describes each part.
 """
+from .backbone import (
+    ForgeryFPN,
+    build_forensic_fpn_backbone,
+    build_forensic_resnet_fpn_backbone,
+    build_forgery_fpn,
+    build_mobilenetv3_fpn_backbone,
+)
+from .forensic import SRM_KERNELS, BayarConv2d, ForensicStreams, SRMFilter, error_level_analysis
 from .image_gate import IMAGE_GATE_REGISTRY, PooledImageGate, build_image_gate
-from .meta_arch import ForgeryRCNN, soft_mask_postprocess
+from .meta_arch import ForgeryRCNN, image_labels, soft_mask_postprocess
+from .mobilenet import MobileNetV3Backbone, build_mobilenetv3_backbone, load_torchvision_weights
+from .self_correlation import SelfCorrelation, self_correlation_topk
 
 __all__ = [
     "ForgeryRCNN",
+    "image_labels",
     "soft_mask_postprocess",
+    "ForgeryFPN",
+    "build_forgery_fpn",
+    "build_forensic_fpn_backbone",
+    "build_forensic_resnet_fpn_backbone",
+    "build_mobilenetv3_fpn_backbone",
+    "SRM_KERNELS",
+    "SRMFilter",
+    "BayarConv2d",
+    "error_level_analysis",
+    "ForensicStreams",
+    "SelfCorrelation",
+    "self_correlation_topk",
     "IMAGE_GATE_REGISTRY",
     "PooledImageGate",
     "build_image_gate",
+    "MobileNetV3Backbone",
+    "build_mobilenetv3_backbone",
+    "load_torchvision_weights",
 ]

@@ -102,6 +102,13 @@ class ForgeryRCNN(GeneralizedRCNN):
             ret["image_gate"] = build_image_gate(cfg, ret["backbone"].output_shape())
         return ret
 
+    def trainable_parts(self) -> Dict[str, List[str]]:
+        """Freeze-schedule parts added by forgery_d2 (forgery_d2.engine.freeze reads this)."""
+        parts = dict(self.backbone.trainable_parts()) if hasattr(self.backbone, "trainable_parts") else {}
+        if self.image_gate is not None:
+            parts["image_gate"] = ["image_gate"]
+        return parts
+
     def forward(self, batched_inputs: List[Dict[str, torch.Tensor]]):
         """Training: the loss dict of GeneralizedRCNN (+ ``loss_image_gate``). Inference: see
         :meth:`inference`."""
