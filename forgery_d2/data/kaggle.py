@@ -20,7 +20,7 @@ Labels come from one of two layouts, detected per image folder:
 
 ``image_id`` is ``"authentic/<case_id>"`` / ``"forged/<case_id>"`` in the sub-folder layout and
 ``"<split>/<case_id>"`` in a flat one. Records are built when the dataset is first loaded
-(``DatasetCatalog.get``), kept in memory for the process (rebuilt if a folder changes) and cached
+(``DatasetCatalog.get``), kept in memory for the process (rebuilt when files are added or removed) and cached
 on disk (forgery_d2.data.records).
 """
 import copy
@@ -41,6 +41,7 @@ __all__ = [
     "scan_folder",
     "load_forgery_dicts",
     "register_forgery_dataset",
+    "clear_in_memory_records",
 ]
 
 logger = logging.getLogger(__name__)
@@ -137,6 +138,12 @@ def scan_folder(image_dir, mask_dir=None, split_tag=None):
             entries.append((f"{tag}/{case_id}", case_id, path, label, mask_path))
     entries.sort(key=lambda e: (case_id_sort_key(e[1]), e[0]))
     return entries
+
+
+def clear_in_memory_records():
+    """Forget the records kept in memory, e.g. after overwriting files in place (the in-memory copy
+    is refreshed automatically only when files are added to or removed from the folders)."""
+    _records_in_memory.clear()
 
 
 def _missing_data_error(root, split, image_dir, missing_hint):
