@@ -1,0 +1,254 @@
+"""Tune the decision rule (``FORGERY.DECISION``) on a validation set to maximize oF1.
+
+The model runs once: :class:`RawOutputCollector` (a DatasetEvaluator, run beside the
+ForgeryEvaluator) caches every image's raw output compactly - instance scores, each mask cropped to
+its nonzero box (uint8 soft or bool), the model's ``image_score`` / top score - with the ground
+truth as competition runs. :func:`sweep` then replays the decision rule on the cache.
+
+Search: coordinate ascent over the instance keys (``SCORE_THRESH``, ``MASK_THRESH``, ``MIN_AREA``,
+``MERGE_IOU``, ``MERGE_CONTAINMENT``, ``MAX_INSTANCES``), one key at a time over its grid, for a few
+rounds until nothing improves. ``IMAGE_THRESH`` is solved exactly for every candidate: the gate only
+chooses, per image, between the instance rule's oF1 and the ``authentic`` score, so the best
+threshold is found by one sort over image scores (the midpoint of the optimal gap, for robustness).
+
+:func:`write_decision_yaml` writes the winner as a config fragment (``FORGERY: DECISION: ...``) to
+merge after the model's config (``tools/eval_oF1.py`` / ``tools/predict.py --decision FILE``).
+"""
+import logging
+import pickle
+from dataclasses import dataclass
+from typing import List, Optional
+
+import numpy as np
+import yaml
+
+from detectron2.evaluation import DatasetEvaluator
+from detectron2.utils import comm
+
+from .decision import DecisionRule, _to_numpy, image_score_of
+from .evaluator import ForgeryEvaluator, GroundTruthLoader
+from .metric import image_of1, mean_score
+from .rle import mask_to_runs, runs_to_mask
+
+__all__ = [
+    "CompactOutput",
+    "CachedImage",
+    "RawOutputCollector",
+    "DEFAULT_GRID",
+    "SweepResult",
+    "best_image_thresh",
+    "evaluate_rule",
+    "evaluate_cache",
+    "sweep",
+    "write_decision_yaml",
+    "save_cache",
+    "load_cache",
+]
+
+logger = logging.getLogger(__name__)
+
+# Candidate values per key (the current value of the base rule is always tried too).
+DEFAULT_GRID = {
+    "SCORE_THRESH": [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
+    "MASK_THRESH": [0.3, 0.4, 0.5, 0.6, 0.7],
+    "MIN_AREA": [0, 16, 64, 256, 1024],
+    "MERGE_IOU": [0.0, 0.05, 0.1, 0.3, 0.5],
+    "MERGE_CONTAINMENT": [0.0, 0.3, 0.5, 0.8],
+    "MAX_INSTANCES": [0, 1, 2, 3, 5],
+}
+
+
+@dataclass
+class CompactOutput:
+    """One model output, compact: masks cropped to their nonzero boxes."""
+
+    hw: tuple
+    scores: np.ndarray  # (N,) instances with score >= the collector's floor
+    crops: list  # per instance: (y0, x0, array) with the mask's dtype (uint8 / bool / float16)
+    image_score: float  # what the gate compares: the model's image_score, else the top score
+
+    @classmethod
+    def from_output(cls, output, score_floor=0.0) -> "CompactOutput":
+        instances = output["instances"]
+        scores = _to_numpy(instances.scores).astype(np.float64) if len(instances) else np.zeros(0)
+        keep = np.flatnonzero(scores >= score_floor)
+        crops = []
+        if len(keep):
+            masks = _to_numpy(instances.pred_masks[keep.tolist()] if hasattr(instances.pred_masks, "detach")
+                              else instances.pred_masks[keep])
+            if np.issubdtype(masks.dtype, np.floating):
+                masks = masks.astype(np.float16)
+            for m in masks:
+                rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+                if len(rows) == 0:
+                    crops.append((0, 0, m[:0, :0].copy()))
+                else:
+                    crops.append((int(rows[0]), int(cols[0]), m[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].copy()))
+        return cls(tuple(int(v) for v in instances.image_size), scores[keep], crops, image_score_of(output))
+
+    def dense_masks(self) -> np.ndarray:
+        dtype = self.crops[0][2].dtype if self.crops else np.bool_
+        out = np.zeros((len(self.crops), *self.hw), dtype=dtype)
+        for k, (y0, x0, crop) in enumerate(self.crops):
+            out[k, y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]] = crop
+        return out
+
+
+@dataclass
+class CachedImage:
+    """A validation image in the sweep cache."""
+
+    image_id: str
+    case_id: str
+    output: CompactOutput
+    gt_runs: Optional[list]  # None = authentic
+
+
+class RawOutputCollector(DatasetEvaluator):
+    """Caches compact raw outputs and ground truth (run it beside ForgeryEvaluator so the model runs
+    once). ``evaluate()`` gathers across processes and returns ``{}``; read ``.cache``."""
+
+    def __init__(self, dataset_name, score_floor=0.05, distributed=True):
+        """``score_floor``: instances below it are not cached (the sweep cannot pick a lower
+        SCORE_THRESH)."""
+        self._ground_truth = GroundTruthLoader(dataset_name)
+        self._score_floor = score_floor
+        self._distributed = distributed
+        self._images: List[CachedImage] = []
+        self.cache: List[CachedImage] = []
+
+    def reset(self):
+        self._images = []
+
+    def process(self, inputs, outputs):
+        for inp, out in zip(inputs, outputs):
+            record, gt = self._ground_truth(inp)
+            gt_runs = None if gt is None else [mask_to_runs(m) for m in gt]
+            self._images.append(CachedImage(str(record["image_id"]), str(record.get("case_id", record["image_id"])), CompactOutput.from_output(out, self._score_floor), gt_runs))
+
+    def evaluate(self):
+        images = self._images
+        if self._distributed:
+            comm.synchronize()
+            images = [im for part in comm.gather(images, dst=0) for im in part]
+        self.cache = sorted(images, key=lambda im: im.image_id)
+        return {}
+
+
+def save_cache(cache, path):
+    """Pickle a sweep cache (list of CachedImage)."""
+    with open(path, "wb") as f:
+        pickle.dump(cache, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_cache(path):
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+def evaluate_rule(cache, rule: DecisionRule):
+    """Per image: ``(forged_scores, authentic_scores, image_scores)`` - the oF1 of calling the image
+    with ``rule``'s instance steps (gate passed), of calling it authentic, and its gate score."""
+    ungated = rule.replace(IMAGE_THRESH=0.0)
+    forged_scores, authentic_scores, image_scores = [], [], []
+    for im in cache:
+        out = im.output
+        decision = ungated.apply(out.scores, out.dense_masks(), image_score=out.image_score, gate_checked=True)
+        forged_scores.append(image_of1(im.gt_runs, decision.runs if decision.forged else None))
+        authentic_scores.append(float(im.gt_runs is None))
+        image_scores.append(out.image_score)
+    return np.array(forged_scores), np.array(authentic_scores), np.array(image_scores)
+
+
+def best_image_thresh(image_scores, forged_scores, authentic_scores):
+    """The IMAGE_THRESH maximizing the mean of ``forged if score >= t else authentic``.
+
+    Returns ``(threshold, mean oF1)``; the threshold is the midpoint of the optimal gap between
+    sorted image scores (any value in it scores the same), clipped to [0, 1].
+    """
+    q = np.asarray(image_scores, dtype=np.float64)
+    order = np.argsort(q, kind="stable")
+    q, gain = q[order], (np.asarray(forged_scores) - np.asarray(authentic_scores))[order]
+    # Threshold just above q[k-1] and at q[k]: images k.. are forged. Cumulative gain of the suffix.
+    suffix = np.concatenate((np.cumsum(gain[::-1])[::-1], [0.0]))
+    candidates = [k for k in range(len(q) + 1) if k == 0 or k == len(q) or q[k] > q[k - 1]]
+    best = max(candidates, key=lambda k: (suffix[k], -k))  # ties: the lowest threshold
+    if len(q) == 0:
+        thresh = 0.5
+    elif best == 0:  # every image forged: any t <= q[0]
+        thresh = max(float(q[0]), 0.0) / 2
+    elif best == len(q):  # every image authentic: any t > q[-1]
+        thresh = (float(q[-1]) + 1.0) / 2
+    else:
+        thresh = (float(q[best - 1]) + float(q[best])) / 2
+    thresh = float(np.clip(thresh, 0.0, 1.0))
+    forged = np.asarray(image_scores) >= thresh
+    total = np.where(forged, forged_scores, authentic_scores)
+    return thresh, mean_score(total)
+
+
+def evaluate_cache(cache, rule: DecisionRule, dataset_name=None, output_dir=None):
+    """The ForgeryEvaluator's metrics (and files, with ``output_dir``) of ``rule`` on cached outputs."""
+    evaluator = ForgeryEvaluator(dataset_name, decision=rule, output_dir=output_dir, distributed=False)
+    for im in cache:
+        out = im.output
+        decision = rule.apply(out.scores, out.dense_masks(), image_score=out.image_score)
+        gt = None if im.gt_runs is None else np.stack([runs_to_mask(r, out.hw) for r in im.gt_runs])
+        evaluator.process_decision({"case_id": im.case_id, "image_id": im.image_id}, gt, decision)
+    return evaluator.evaluate()["forgery"]
+
+
+@dataclass
+class SweepResult:
+    rule: DecisionRule
+    oF1: float
+    history: list  # rows: {key, value, IMAGE_THRESH, oF1}
+
+
+def sweep(cache, base_rule: DecisionRule = None, grid=None, rounds=3, log=True) -> SweepResult:
+    """Coordinate ascent over ``grid`` (see the module docstring); returns the best rule found."""
+    if not cache:
+        raise ValueError("sweep: the cache is empty (no validation image)")
+    grid = dict(DEFAULT_GRID if grid is None else grid)
+    if all(out.crops == [] or out.crops[0][2].dtype == np.bool_ for out in (im.output for im in cache)):
+        grid.pop("MASK_THRESH", None)  # hard masks: the mask threshold changes nothing
+    best_rule = base_rule or DecisionRule()
+    history = []
+
+    def run(rule, key, value):
+        thresh, value_of1 = best_image_thresh(*_reorder(evaluate_rule(cache, rule)))
+        history.append({"key": key, "value": value, "IMAGE_THRESH": thresh, "oF1": value_of1})
+        return rule.replace(IMAGE_THRESH=thresh), value_of1
+
+    best_rule, best = run(best_rule, "start", None)
+    for round_idx in range(rounds):
+        improved = False
+        for key, values in grid.items():
+            current = getattr(best_rule, key)
+            for value in values:
+                if value == current:
+                    continue
+                rule, value_of1 = run(best_rule.replace(**{key: type(current)(value)}), key, value)
+                if value_of1 > best:
+                    best_rule, best, improved = rule, value_of1, True
+            if log:
+                logger.info(f"[sweep] round {round_idx}: {key} = {getattr(best_rule, key)} -> oF1 {best:.4f}")
+        if not improved:
+            break
+    return SweepResult(best_rule, best, history)
+
+
+def _reorder(triple):
+    forged, authentic, image = triple
+    return image, forged, authentic
+
+
+def write_decision_yaml(rule: DecisionRule, path, comment: str = "") -> str:
+    """Write ``rule`` as a config fragment ``FORGERY: DECISION: {...}`` to merge after a config."""
+    body = yaml.safe_dump({"FORGERY": {"DECISION": {k: (float(v) if isinstance(v, float) else int(v))
+                                                    for k, v in rule.to_dict().items()}}}, sort_keys=False)
+    with open(path, "w") as f:
+        if comment:
+            f.write("".join(f"# {line}\n" for line in comment.splitlines()))
+        f.write(body)
+    return path

@@ -1,0 +1,148 @@
+#!/usr/bin/env python
+"""Score forgery predictions with the competition's oF1, exactly.
+
+Two modes:
+
+  # (a) score files: a submission (case_id,annotation) against a solution (case_id,annotation,shape)
+  python tools/eval_oF1.py --solution solution.csv --submission submission.csv [--output DIR]
+
+  # (b) run a model on a registered dataset and score it (optionally tune the decision rule)
+  python tools/eval_oF1.py --config-file configs/forgery_R_50_FPN.yaml --dataset forgery_val \
+      [--sweep] [--decision decision.yaml] --output DIR MODEL.WEIGHTS model_final.pth
+
+Prints the metrics table; with --output writes metrics.json and per_image.csv (mode b: the
+ForgeryEvaluator's files, and with --sweep the tuned rule as decision.yaml to pass to --decision /
+tools/predict.py). Invalid input: a one-line error and exit code 2, never a traceback.
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import forgery_d2  # noqa: E402,F401  (detectron2 build shims first)
+from tabulate import tabulate  # noqa: E402
+
+EXIT_INVALID = 2
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    files = parser.add_argument_group("score files")
+    files.add_argument("--solution", help="solution CSV: case_id,annotation,shape")
+    files.add_argument("--submission", help="submission CSV: case_id,annotation")
+    model = parser.add_argument_group("run a model")
+    model.add_argument("--config-file", help="model config (YAML)")
+    model.add_argument("--dataset", help="registered dataset to evaluate, e.g. forgery_val")
+    model.add_argument("--decision", help="decision-rule YAML fragment (FORGERY.DECISION) merged after the config")
+    model.add_argument("--sweep", action="store_true", help="tune FORGERY.DECISION on the dataset (writes decision.yaml)")
+    model.add_argument("--sweep-cache", help="reuse / write the raw-output cache here (pickle) instead of re-running the model")
+    parser.add_argument("--output", help="directory for the metrics JSON and per-image CSV")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
+    args = parser.parse_args(argv)
+    if bool(args.solution) != bool(args.submission):
+        parser.error("--solution and --submission go together")
+    if args.solution and (args.config_file or args.dataset):
+        parser.error("score files (--solution/--submission) or run a model (--config-file/--dataset), not both")
+    if not args.solution and not args.dataset:
+        parser.error("give --solution and --submission, or --dataset (with --config-file)")
+    return args
+
+
+def print_table(metrics, title):
+    rows = [(k, f"{v:.6f}" if isinstance(v, float) else v) for k, v in metrics.items()]
+    print(f"\n{title}")
+    print(tabulate(rows, headers=["metric", "value"], tablefmt="github"))
+
+
+def score_files(args):
+    from forgery_d2.evaluation.metric import mean_score, score_per_image
+    from forgery_d2.evaluation.submission import read_solution_csv, read_submission_csv
+
+    solution = read_solution_csv(args.solution)
+    submission = read_submission_csv(args.submission)
+    per_image = score_per_image(solution, submission)
+    forged = per_image["annotation"] != "authentic"
+    predicted = per_image["prediction"] != "authentic"
+    metrics = {
+        "oF1": mean_score(per_image["oF1"]),
+        "oF1_forged": mean_score(per_image.loc[forged, "oF1"]) if forged.any() else float("nan"),
+        "oF1_authentic": mean_score(per_image.loc[~forged, "oF1"]) if (~forged).any() else float("nan"),
+        "image_accuracy": float((forged == predicted).mean()),
+        "n_images": int(len(per_image)),
+        "n_forged": int(forged.sum()),
+        "n_predicted_forged": int(predicted.sum()),
+    }
+    print_table(metrics, f"oF1 of {args.submission} against {args.solution}")
+    if args.output:
+        os.makedirs(args.output, exist_ok=True)
+        with open(os.path.join(args.output, "metrics.json"), "w") as f:
+            json.dump({"solution": args.solution, "submission": args.submission, "metrics": metrics}, f, indent=2)
+        per_image.drop(columns=["annotation", "prediction"]).to_csv(os.path.join(args.output, "per_image.csv"), index=False)
+        print(f"wrote {args.output}/metrics.json and per_image.csv")
+    return metrics
+
+
+def evaluate_model(args):
+    from detectron2.data import build_detection_test_loader
+    from detectron2.evaluation import DatasetEvaluators, inference_on_dataset
+    from detectron2.utils.logger import setup_logger
+
+    from forgery_d2.evaluation.decision import DecisionRule
+    from forgery_d2.evaluation.evaluator import ForgeryEvaluator
+    from forgery_d2.evaluation.inference import build_inference_model, setup_inference_cfg
+    from forgery_d2.evaluation.sweep import (RawOutputCollector, evaluate_cache, load_cache, save_cache, sweep,
+                                             write_decision_yaml)
+
+    setup_logger(name="forgery_d2")
+    setup_logger(name="detectron2", abbrev_name="d2")
+    cfg = setup_inference_cfg(args.config_file, args.opts, args.decision)
+    rule = DecisionRule.from_config(cfg)
+    output = args.output
+    if args.sweep_cache and os.path.exists(args.sweep_cache):
+        cache = load_cache(args.sweep_cache)
+        logging.getLogger("forgery_d2").info(f"loaded {len(cache)} cached outputs from {args.sweep_cache}")
+        metrics = evaluate_cache(cache, rule, args.dataset, output)
+    else:
+        from forgery_d2.data.mapper import ForgeryDatasetMapper
+
+        model = build_inference_model(cfg)
+        loader = build_detection_test_loader(cfg, args.dataset, mapper=ForgeryDatasetMapper(cfg, is_train=False))
+        evaluator = ForgeryEvaluator(args.dataset, decision=rule, output_dir=output)
+        collector = RawOutputCollector(args.dataset) if (args.sweep or args.sweep_cache) else None
+        evaluators = DatasetEvaluators([evaluator] + ([collector] if collector else []))
+        metrics = inference_on_dataset(model, loader, evaluators)["forgery"]
+        cache = collector.cache if collector else None
+        if args.sweep_cache and cache is not None:
+            save_cache(cache, args.sweep_cache)
+    print_table(metrics, f"{args.dataset} with FORGERY.DECISION {rule.to_dict()}")
+    if args.sweep:
+        result = sweep(cache, rule)
+        path = os.path.join(output or ".", "decision.yaml")
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        write_decision_yaml(result.rule, path, f"FORGERY.DECISION tuned on {args.dataset} by tools/eval_oF1.py --sweep"
+                                                f"\noF1 {result.oF1:.6f} (before: {metrics['oF1']:.6f})")
+        tuned = evaluate_cache(cache, result.rule, args.dataset, os.path.join(output, "swept") if output else None)
+        print_table(tuned, f"{args.dataset} with the swept rule {result.rule.to_dict()} (written to {path})")
+        metrics = tuned
+    return metrics
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from forgery_d2.data.io import DataError
+    from forgery_d2.evaluation.rle import RLEError
+    from forgery_d2.evaluation.submission import SubmissionError
+
+    try:
+        return score_files(args) if args.solution else evaluate_model(args)
+    except (SubmissionError, RLEError, DataError, FileNotFoundError, KeyError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(EXIT_INVALID)
+
+
+if __name__ == "__main__":
+    main()
