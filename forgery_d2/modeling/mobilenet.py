@@ -39,6 +39,20 @@ def _out_channels(layer: nn.Module) -> int:
     return [m for m in layer.modules() if isinstance(m, nn.Conv2d)][-1].out_channels
 
 
+def _batchnorm_to_groupnorm(module: nn.Module) -> None:
+    """Replace every BatchNorm2d by GroupNorm with gcd(32, C) groups (MobileNet widths are multiples
+    of 8), keeping the affine parameters. For from-scratch training at small batch sizes."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            norm = nn.GroupNorm(math.gcd(32, child.num_features), child.num_features, eps=child.eps)
+            with torch.no_grad():
+                norm.weight.copy_(child.weight)
+                norm.bias.copy_(child.bias)
+            setattr(module, name, norm)
+        else:
+            _batchnorm_to_groupnorm(child)
+
+
 class MobileNetV3Backbone(Backbone):
     """torchvision MobileNetV3 features regrouped into ``stem, res2, res3, res4, res5``."""
 
@@ -54,8 +68,8 @@ class MobileNetV3Backbone(Backbone):
         super().__init__()
         if arch not in _ARCHS:
             raise ValueError(f"MODEL.MOBILENET.ARCH must be one of {sorted(_ARCHS)}, got {arch!r}")
-        if norm not in ("BN", "FrozenBN"):
-            raise ValueError(f"MODEL.MOBILENET.NORM must be 'BN' or 'FrozenBN', got {norm!r}")
+        if norm not in ("BN", "FrozenBN", "GN"):
+            raise ValueError(f"MODEL.MOBILENET.NORM must be 'BN', 'FrozenBN' or 'GN', got {norm!r}")
         features = _ARCHS[arch](weights=None, width_mult=width_mult).features
         if in_channels != 3:  # e.g. early fusion of forensic streams: widen the first conv
             first = features[0][0]
@@ -89,6 +103,8 @@ class MobileNetV3Backbone(Backbone):
         self._out_features = list(out_features)
         if norm == "FrozenBN":
             FrozenBatchNorm2d.convert_frozen_batchnorm(self)
+        elif norm == "GN":
+            _batchnorm_to_groupnorm(self)
         self.freeze(freeze_at)
 
     def freeze(self, freeze_at: int = 0) -> "MobileNetV3Backbone":
