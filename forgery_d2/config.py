@@ -161,7 +161,7 @@ def _add_modeling_config(cfg):
     cfg.MODEL.MOBILENET.ARCH = "small"
     # Channel width multiplier of torchvision's MobileNetV3.
     cfg.MODEL.MOBILENET.WIDTH_MULT = 1.0
-    # Normalization: "BN" (trainable batch norm) or "FrozenBN".
+    # Normalization: "BN" (trainable batch norm), "FrozenBN" or "GN" (GroupNorm, from-scratch training).
     cfg.MODEL.MOBILENET.NORM = "BN"
     # Stage outputs (stride 4, 8, 16, 32 = res2..res5) returned by the bottom-up.
     cfg.MODEL.MOBILENET.OUT_FEATURES = ["res2", "res3", "res4", "res5"]
