@@ -70,8 +70,9 @@ def _add_training_config(cfg):
     # Staged freezing (forgery_d2.engine.freeze): which parts train, from which iteration on.
     cfg.FORGERY.FREEZE = CN()
     # [[start_iter, "part,part,..."], ...]; first start must be 0; [] = everything trains.
-    # Parts: stem res2 res3 res4 res5 fpn rpn box_head classifier box_regressor mask_head, groups
-    # backbone (stem..res5), heads (rpn..mask_head), box_predictor, all, plus EXTRA_PARTS.
+    # Parts: stem res2..res5 fpn forensic self_correlation rpn box_head classifier box_regressor
+    # mask_head image_gate; groups: bottom_up (stem..res5), backbone (bottom_up, fpn, forensic,
+    # self_correlation), heads (rpn..image_gate), box_predictor, all; plus EXTRA_PARTS.
     cfg.FORGERY.FREEZE.STAGES = []
     # Extra parts: [["name", "glob,glob"], ...] over parameter names, e.g. [["forensic", "forensic.*"]].
     cfg.FORGERY.FREEZE.EXTRA_PARTS = []
@@ -102,6 +103,7 @@ def _add_training_config(cfg):
     cfg.FORGERY.HOOKS.BEST_METRIC = "forgery/oF1"  # EventStorage key picking model_best.pth; "" = off
     cfg.FORGERY.HOOKS.BEST_MODE = "max"  # "max" or "min" for BEST_METRIC
     cfg.FORGERY.HOOKS.PLOT_CURVES = True  # write training_curves.png from metrics.json at the end
+    cfg.FORGERY.HOOKS.LOG_PERIOD = 20  # iterations between metrics.json / console / TensorBoard writes
 
 
 def _add_modeling_config(cfg):

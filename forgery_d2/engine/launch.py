@@ -1,0 +1,69 @@
+"""What ``tools/train_net.py`` runs: config setup and the train / evaluate entry point."""
+import json
+import logging
+import os
+
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import get_cfg
+from detectron2.engine import default_setup
+from detectron2.evaluation import verify_results
+from detectron2.utils import comm
+
+import forgery_d2.modeling  # noqa: F401  (registers ForgeryRCNN and its components)
+from forgery_d2.config import add_forgery_config
+from forgery_d2.data.builtin import register_builtin_from_config
+
+from .trainer import ForgeryTrainer
+
+__all__ = ["setup", "main", "EVAL_RESULTS_FILE"]
+
+EVAL_RESULTS_FILE = "eval_results.json"  # written by --eval-only in OUTPUT_DIR
+
+
+def _fall_back_to_cpu(cfg) -> str:
+    """Configs default to CUDA; without a GPU run on CPU. Returns the reason, or ''."""
+    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        cfg.MODEL.DEVICE = "cpu"
+        return "No CUDA GPU available: running on CPU (MODEL.DEVICE=cpu)."
+    return ""
+
+
+def setup(args):
+    """The frozen config of a ``default_argument_parser()`` command line: detectron2's defaults,
+    forgery_d2's keys (:func:`add_forgery_config`), ``--config-file``, then the trailing KEY VALUE
+    overrides; CPU fallback; builtin datasets re-registered with ``FORGERY.DATA``; detectron2's ``default_setup`` (logging, config backup, seeding)."""
+    cfg = get_cfg()
+    add_forgery_config(cfg)
+    if args.config_file:
+        cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    fallback = _fall_back_to_cpu(cfg)
+    if fallback and args.num_gpus > 1:
+        raise SystemExit(f"--num-gpus {args.num_gpus} was given but no CUDA GPU is available")
+    cfg.freeze()
+    register_builtin_from_config(cfg)  # dataset root and split options of cfg.FORGERY.DATA
+    default_setup(cfg, args)
+    if fallback:
+        logging.getLogger("detectron2").warning(fallback)
+    return cfg
+
+
+def main(args, trainer_class=ForgeryTrainer):
+    """Train (``--resume`` continues from OUTPUT_DIR's last checkpoint) or, with ``--eval-only``,
+    evaluate ``MODEL.WEIGHTS`` (or the last checkpoint with ``--resume``) on DATASETS.TEST and
+    write the results to ``OUTPUT_DIR/eval_results.json``."""
+    cfg = setup(args)
+    if args.eval_only:
+        model = trainer_class.build_model(cfg)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        results = trainer_class.test(cfg, model)
+        if comm.is_main_process():
+            verify_results(cfg, results)
+            with open(os.path.join(cfg.OUTPUT_DIR, EVAL_RESULTS_FILE), "w") as f:
+                json.dump(results, f, indent=2, sort_keys=True)
+        return results
+
+    trainer = trainer_class(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    return trainer.train()

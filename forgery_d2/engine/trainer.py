@@ -1,0 +1,199 @@
+"""ForgeryTrainer: detectron2's DefaultTrainer with forgery data, evaluation and training hooks."""
+import logging
+import os
+import weakref
+from typing import List
+
+import numpy as np
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.data import (
+    DatasetCatalog,
+    build_detection_test_loader,
+    build_detection_train_loader,
+    get_detection_dataset_dicts,
+)
+from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
+from detectron2.engine import hooks as d2_hooks
+from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
+from fvcore.nn.precise_bn import get_bn_modules
+
+from forgery_d2.data.mapper import ForgeryDatasetMapper
+
+from . import freeze
+from .hooks import BestCheckpointer, FeatureSeparability, FreezeSchedule, TrainingCurves, ValidationLoss
+
+__all__ = ["ForgeryTrainer", "select_training_subset", "build_fixed_inputs"]
+
+logger = logging.getLogger(__name__)
+
+
+def select_training_subset(dataset_dicts: List[dict], num_images: int = 0, ids=(), seed: int = 0):
+    """The images to train on: those whose ``case_id`` or ``image_id`` is in ``ids`` (all must
+    exist), else ``num_images`` images in a fixed seeded order with forged images first (the
+    stepwise recipe overfits 1 then 5 forged images), else all."""
+    if ids:
+        wanted = [str(i) for i in ids]
+        by_id = {}
+        for record in dataset_dicts:
+            for key in ("image_id", "case_id"):
+                if key in record:
+                    by_id.setdefault(str(record[key]), []).append(record)
+        missing = [i for i in wanted if i not in by_id]
+        if missing:
+            raise ValueError(
+                f"FORGERY.DATA.TRAIN_SUBSET_IDS: {missing} not in the training datasets "
+                f"({len(dataset_dicts)} images; ids look like {sorted(by_id)[:3]})"
+            )
+        chosen = {id(r): r for i in wanted for r in by_id[i]}
+        return list(chosen.values())
+    if num_images <= 0 or num_images >= len(dataset_dicts):
+        return list(dataset_dicts)
+    order = np.random.default_rng(seed).permutation(len(dataset_dicts))
+    forged_first = sorted(order, key=lambda i: 0 if dataset_dicts[i].get("annotations") else 1)
+    return [dataset_dicts[i] for i in forged_first[:num_images]]
+
+
+def build_fixed_inputs(cfg, dataset_name: str, num_images: int) -> List[dict]:
+    """The first ``num_images`` of a dataset (forged and authentic alike, in its fixed order),
+    mapped once with annotations and with the test-time resize only: the fixed inputs of the
+    validation-loss and separability hooks."""
+    dicts = DatasetCatalog.get(dataset_name)[:num_images]
+    mapper = ForgeryDatasetMapper(cfg, is_train=True, augmentations=ForgeryDatasetMapper.test_resize(cfg))
+    return [mapper(d) for d in dicts]
+
+
+class ForgeryTrainer(DefaultTrainer):
+    """DefaultTrainer for forgery detection:
+
+    - data: :class:`~forgery_d2.data.mapper.ForgeryDatasetMapper` for training and test, training
+      subsets (``FORGERY.DATA.TRAIN_SUBSET*``);
+    - evaluation: ``forgery_d2.evaluation.evaluator.ForgeryEvaluator`` (TEST.EVAL_PERIOD);
+    - hooks: staged freezing, validation loss, ROI feature separability, best checkpoint by
+      ``FORGERY.HOOKS.BEST_METRIC``, training curves (forgery_d2.engine.hooks);
+    - optimizer: detectron2's default (SGD with momentum, SOLVER.*), built once over all
+      parameters, so the freeze schedule never rebuilds it.
+    """
+
+    def __init__(self, cfg):
+        # DefaultTrainer.__init__, except that DDP must tolerate parameters without gradients when
+        # a freeze schedule is used (find_unused_parameters).
+        TrainerBase.__init__(self)
+        if not logging.getLogger("detectron2").isEnabledFor(logging.INFO):
+            setup_logger()
+        cfg = DefaultTrainer.auto_scale_workers(cfg, comm.get_world_size())
+
+        model = self.build_model(cfg)
+        optimizer = self.build_optimizer(cfg, model)
+        data_loader = self.build_train_loader(cfg)
+
+        ddp_kwargs = {"broadcast_buffers": False}
+        if cfg.FORGERY.FREEZE.STAGES and comm.get_world_size() > 1:
+            ddp_kwargs["find_unused_parameters"] = True
+        model = create_ddp_model(model, **ddp_kwargs)
+        self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(model, data_loader, optimizer)
+
+        self.scheduler = self.build_lr_scheduler(cfg, optimizer)
+        self.checkpointer = DetectionCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        self.start_iter = 0
+        self.max_iter = cfg.SOLVER.MAX_ITER
+        self.cfg = cfg
+        self.register_hooks(self.build_hooks())
+
+    @classmethod
+    def build_train_loader(cls, cfg):
+        dataset = get_detection_dataset_dicts(
+            cfg.DATASETS.TRAIN,
+            filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS,
+            proposal_files=cfg.DATASETS.PROPOSAL_FILES_TRAIN if cfg.MODEL.LOAD_PROPOSALS else None,
+        )
+        data_cfg = cfg.FORGERY.DATA
+        subset = select_training_subset(
+            dataset, data_cfg.TRAIN_SUBSET, data_cfg.TRAIN_SUBSET_IDS, data_cfg.TRAIN_SUBSET_SEED
+        )
+        if len(subset) != len(dataset):
+            logger.info(
+                f"Training on {len(subset)} of {len(dataset)} images: "
+                + ", ".join(str(r.get("image_id", r["file_name"])) for r in subset[:10])
+            )
+        return build_detection_train_loader(cfg, mapper=ForgeryDatasetMapper(cfg, is_train=True), dataset=subset)
+
+    @classmethod
+    def build_test_loader(cls, cfg, dataset_name):
+        return build_detection_test_loader(cfg, dataset_name, mapper=ForgeryDatasetMapper(cfg, is_train=False))
+
+    @classmethod
+    def build_evaluator(cls, cfg, dataset_name, output_folder=None):
+        try:
+            from forgery_d2.evaluation.evaluator import ForgeryEvaluator
+        except ImportError as e:
+            raise NotImplementedError(f"forgery_d2.evaluation.evaluator is not available: {e}") from e
+        if output_folder is None:
+            output_folder = os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
+        return ForgeryEvaluator(dataset_name, cfg, output_dir=output_folder)
+
+    def build_hooks(self):
+        """DefaultTrainer's hooks (timer, LR schedule, PreciseBN, periodic checkpoints, evaluation,
+        writers every ``FORGERY.HOOKS.LOG_PERIOD``) plus forgery_d2's, in execution order."""
+        cfg = self.cfg
+        hooks_cfg = cfg.FORGERY.HOOKS
+        main_process = comm.is_main_process()
+        ret = [d2_hooks.IterationTimer(), d2_hooks.LRScheduler()]
+
+        if cfg.FORGERY.FREEZE.STAGES:
+            parts = freeze.part_patterns(self.model, cfg.FORGERY.FREEZE.EXTRA_PARTS)
+            schedule = freeze.parse_schedule(cfg.FORGERY.FREEZE.STAGES, parts)
+            for stage in schedule:  # validate every stage against this model now, not at iteration 10k
+                freeze.trainable_parameter_names(self.model, stage, parts)
+            ret.append(FreezeSchedule(schedule, parts))
+
+        if cfg.TEST.PRECISE_BN.ENABLED and get_bn_modules(self.model):
+            loader_cfg = cfg.clone()
+            loader_cfg.defrost()
+            loader_cfg.DATALOADER.NUM_WORKERS = 0
+            ret.append(
+                d2_hooks.PreciseBN(
+                    cfg.TEST.EVAL_PERIOD, self.model, self.build_train_loader(loader_cfg), cfg.TEST.PRECISE_BN.NUM_ITER
+                )
+            )
+        if main_process:
+            ret.append(d2_hooks.PeriodicCheckpointer(self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD))
+
+        def test_and_save_results():
+            self._last_eval_results = self.test(self.cfg, self.model)
+            return self._last_eval_results
+
+        # After the checkpointer: if evaluation fails, the checkpoint is there to debug it.
+        ret.append(d2_hooks.EvalHook(cfg.TEST.EVAL_PERIOD, test_and_save_results))
+        if main_process and hooks_cfg.BEST_METRIC and cfg.DATASETS.TEST:
+            ret.append(
+                BestCheckpointer(
+                    cfg.TEST.EVAL_PERIOD, self.model, cfg.OUTPUT_DIR, hooks_cfg.BEST_METRIC, hooks_cfg.BEST_MODE
+                )
+            )
+
+        batch = max(1, cfg.SOLVER.IMS_PER_BATCH // comm.get_world_size())
+        seed = max(cfg.SEED, 0)
+        val = hooks_cfg.VAL_LOSS
+        if val.PERIOD > 0 and main_process:
+            dataset = val.DATASET or _first_test_dataset(cfg, "FORGERY.HOOKS.VAL_LOSS")
+            inputs = build_fixed_inputs(cfg, dataset, val.NUM_IMAGES)
+            ret.append(ValidationLoss(val.PERIOD, inputs, batch, seed))
+        sep = hooks_cfg.SEPARABILITY
+        if sep.PERIOD > 0 and main_process:
+            dataset = sep.DATASET or _first_test_dataset(cfg, "FORGERY.HOOKS.SEPARABILITY")
+            inputs = build_fixed_inputs(cfg, dataset, sep.NUM_IMAGES)
+            ret.append(FeatureSeparability(sep.PERIOD, inputs, sep.NEG_BOXES_PER_IMAGE, sep.THRESHOLD, batch, seed))
+
+        if main_process:
+            # Writers last: they flush what the hooks above put to the EventStorage.
+            ret.append(d2_hooks.PeriodicWriter(self.build_writers(), period=hooks_cfg.LOG_PERIOD))
+            if hooks_cfg.PLOT_CURVES:
+                ret.append(TrainingCurves(cfg.OUTPUT_DIR))
+        return ret
+
+
+def _first_test_dataset(cfg, section):
+    if not cfg.DATASETS.TEST:
+        raise ValueError(f"{section}.PERIOD > 0 needs {section}.DATASET or DATASETS.TEST")
+    return cfg.DATASETS.TEST[0]
