@@ -245,8 +245,9 @@ def _reorder(triple):
 
 def write_decision_yaml(rule: DecisionRule, path, comment: str = "") -> str:
     """Write ``rule`` as a config fragment ``FORGERY: DECISION: {...}`` to merge after a config."""
-    body = yaml.safe_dump({"FORGERY": {"DECISION": {k: (float(v) if isinstance(v, float) else int(v))
-                                                    for k, v in rule.to_dict().items()}}}, sort_keys=False)
+    decision = {k: (float(v) if isinstance(v, float) else int(v)) for k, v in rule.to_dict().items()}
+    # VERSION: detectron2's config version, so merging the fragment logs no compatibility warning.
+    body = yaml.safe_dump({"FORGERY": {"DECISION": decision}, "VERSION": 2}, sort_keys=False)
     with open(path, "w") as f:
         if comment:
             f.write("".join(f"# {line}\n" for line in comment.splitlines()))
