@@ -1,19 +1,25 @@
 """forgery_d2.data.coco_export: export -> detectron2's load_coco_json -> the same masks."""
 import json
-import subprocess
-import sys
 import os
+import sys
 
 import numpy as np
+import pytest
 from detectron2.data import DatasetCatalog
 from detectron2.data.datasets import load_coco_json, register_coco_instances
 
 from _fixtures import make_kaggle_layout
+from forgery_d2.data.builtin import register_all_builtin
 from forgery_d2.data.coco_export import export_coco_json
 from forgery_d2.data.kaggle import register_forgery_dataset
 from forgery_d2.data.records import annotations_to_masks
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def _record_cache_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.setenv("FORGERY_D2_CACHE", str(tmp_path / "record_cache"))
 
 
 def test_round_trip_through_detectron2(tmp_path):
@@ -42,24 +48,28 @@ def test_round_trip_through_detectron2(tmp_path):
             np.testing.assert_allclose([a["bbox"] for a in src["annotations"]], [a["bbox"] for a in dst["annotations"]])
 
 
-def test_cli(tmp_path):
+@pytest.fixture
+def convert_to_coco():
+    sys.path.insert(0, os.path.join(REPO, "tools"))
+    try:
+        import convert_to_coco as tool
+
+        yield tool
+    finally:
+        sys.path.remove(os.path.join(REPO, "tools"))
+        register_all_builtin()  # the tool re-roots the builtin datasets: restore the default
+
+
+def test_cli(tmp_path, convert_to_coco, capsys):
     make_kaggle_layout(tmp_path / "recodai", n_cases=2)
     output = tmp_path / "c.json"
-    env = dict(os.environ, FORGERY_D2_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1")
-    result = subprocess.run(
-        [sys.executable, os.path.join(REPO, "tools", "convert_to_coco.py"), "--dataset", "forgery_train_all",
-         "--output", str(output), "--datasets-root", str(tmp_path)],
-        capture_output=True, text=True, env=env, cwd=str(tmp_path),
-    )
-    assert result.returncode == 0, result.stderr
+    convert_to_coco.main(["--dataset", "forgery_train_all", "--output", str(output), "--datasets-root", str(tmp_path)])
+    assert "4 images" in capsys.readouterr().out
     coco = json.loads(output.read_text())
     assert len(coco["images"]) == 4
     records = load_coco_json(str(output), "", "test_coco_cli")
     assert sum(len(r["annotations"]) for r in records) == len(coco["annotations"]) > 0
 
-    missing = subprocess.run(
-        [sys.executable, os.path.join(REPO, "tools", "convert_to_coco.py"), "--dataset", "forgery_test",
-         "--output", str(output), "--datasets-root", str(tmp_path / "none")],
-        capture_output=True, text=True, env=env, cwd=str(tmp_path),
-    )
-    assert missing.returncode != 0 and "Traceback" not in missing.stderr and "test_images" in missing.stderr
+    with pytest.raises(SystemExit, match=r"error: no 'test' images.*test_images"):  # a message, no traceback
+        convert_to_coco.main(["--dataset", "forgery_test", "--output", str(output), "--datasets-root",
+                              str(tmp_path / "none")])

@@ -12,6 +12,11 @@ from forgery_d2.data.kaggle import clear_in_memory_records, load_forgery_dicts, 
 from forgery_d2.data.records import annotations_to_masks, mask_to_annotations
 
 
+@pytest.fixture(autouse=True)
+def _record_cache_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.setenv("FORGERY_D2_CACHE", str(tmp_path / "record_cache"))
+
+
 @pytest.fixture
 def layout(tmp_path):
     root = tmp_path / "recodai"
@@ -19,7 +24,7 @@ def layout(tmp_path):
     return str(root), masks
 
 
-def _load(root, split, tmp_path=None, **kwargs):
+def _load(root, split, **kwargs):
     kwargs.setdefault("cache_dir", False)
     return load_forgery_dicts(root, split, **kwargs)
 
