@@ -15,10 +15,10 @@ install: $(STAMP)
 
 $(STAMP): requirements.txt setup.py scripts/install_detectron2.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check $(TORCH_PINS)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -qq --disable-pip-version-check $(TORCH_PINS)
+	$(PY) -m pip install -qq --disable-pip-version-check -r requirements.txt
 	bash scripts/install_detectron2.sh $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .
+	$(PY) -m pip install -qq --disable-pip-version-check --no-build-isolation --no-deps -e .
 	$(PY) -c "import forgery_d2, detectron2; print('forgery_d2', forgery_d2.__version__, 'on detectron2', detectron2.__version__)"
 	touch $@
 

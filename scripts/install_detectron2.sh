@@ -24,7 +24,7 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 # --no-build-isolation: the sdist's setup.py imports torch to prepare its metadata.
-"$PY" -m pip download --quiet --no-deps --no-build-isolation pb1-detectron2==0.6 -d "$work"
+"$PY" -m pip download -qq --no-deps --no-build-isolation pb1-detectron2==0.6 -d "$work"
 tar -xzf "$work"/pb1-detectron2-0.6.tar.gz -C "$work"
 src="$work/pb1-detectron2-0.6"
 # The only change to the sources: build no C++/CUDA extension (its sources are not in the sdist).
@@ -32,5 +32,5 @@ grep -q "ext_modules=get_extensions()," "$src/setup.py" || { echo "unexpected pb
 sed -i 's/ext_modules=get_extensions(),/ext_modules=[],/' "$src/setup.py"
 # --no-deps: its pins (black==21.4b2 among them) would drag old packages in; the runtime
 # dependencies we need are pinned in requirements.txt.
-"$PY" -m pip install --quiet --no-build-isolation --no-deps "$src"
+"$PY" -m pip install -qq --no-build-isolation --no-deps "$src"
 echo "installed detectron2 $("$PY" -c 'import detectron2; print(detectron2.__version__)') (v0.6 Python sources, no compiled ops)"
