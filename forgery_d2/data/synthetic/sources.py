@@ -205,19 +205,28 @@ def _to_rgb(image):
 
 
 def _figure(rng, split, height, width, opts, natural_paths, folder_paths):
-    """A compound figure: a grid of 2-8 panels on a white canvas."""
-    for _ in range(10):
-        rows, cols = int(rng.integers(1, 4)), int(rng.integers(1, 5))
-        if rows * cols >= 2:
-            break
+    """A compound figure: a grid of 2-12 panels on a white canvas (None if the canvas is too small)."""
+    rows, cols = int(rng.integers(1, 4)), int(rng.integers(1, 5))
+    if rows * cols < 2:
+        rows, cols = (1, 2) if width >= height else (2, 1)
     gap = int(rng.integers(3, 25))
     margin = int(rng.integers(2, 20))
-    cell_w = (width - 2 * margin - (cols - 1) * gap) // cols
-    cell_h = (height - 2 * margin - (rows - 1) * gap) // rows
-    if cell_w < 24 or cell_h < 24:  # too small for a grid: fewer panels
-        rows, cols = (1, 2) if width >= height else (2, 1)
+    min_panel = 24
+    while True:  # drop rows / columns until panels are at least min_panel px
         cell_w = (width - 2 * margin - (cols - 1) * gap) // cols
         cell_h = (height - 2 * margin - (rows - 1) * gap) // rows
+        if cell_w >= min_panel and cell_h >= min_panel:
+            break
+        if cell_w < min_panel and cols > 1:
+            cols -= 1
+        elif cell_h < min_panel and rows > 1:
+            rows -= 1
+        elif gap > 2 or margin > 2:
+            gap, margin = min(gap, 2), min(margin, 2)
+        else:
+            return None
+    if rows * cols < 2:
+        return None
     photos = natural_paths + folder_paths
     uniform_kind = rng.random() < 0.5
     panel_kind = "blot" if (rng.random() < 0.5 or not photos) else "photo"
@@ -231,8 +240,8 @@ def _figure(rng, split, height, width, opts, natural_paths, folder_paths):
                 continue  # an empty grid cell
             kind = panel_kind if uniform_kind else ("blot" if (rng.random() < 0.5 or not photos) else "photo")
             # Panels need not fill their cell (blot strips are wide and short).
-            ph = cell_h if kind == "photo" or rng.random() < 0.4 else max(24, int(cell_h * rng.uniform(0.3, 1.0)))
-            pw = cell_w if rng.random() < 0.7 else max(24, int(cell_w * rng.uniform(0.6, 1.0)))
+            ph = cell_h if kind == "photo" or rng.random() < 0.4 else max(min_panel, int(cell_h * rng.uniform(0.3, 1.0)))
+            pw = cell_w if rng.random() < 0.7 else max(min_panel, int(cell_w * rng.uniform(0.6, 1.0)))
             x0 = margin + c * (cell_w + gap) + int(rng.integers(0, cell_w - pw + 1))
             y0 = margin + r * (cell_h + gap) + int(rng.integers(0, cell_h - ph + 1))
             if kind == "blot":
@@ -293,7 +302,10 @@ def sample_authentic(rng, split="train", options=None):
             height = max(int(width / rng.uniform(2.0, 6.0)), min(64, width))
         image, anchors, names = _blot(rng, height, width)
     elif kind == "figure":
-        image, anchors, names = _figure(rng, split, height, width, opts, natural_paths, folder_paths)
+        figure = _figure(rng, split, height, width, opts, natural_paths, folder_paths)
+        if figure is None:  # too small for panels: a single blot
+            kind, figure = "blot", _blot(rng, height, width)
+        image, anchors, names = figure
     else:
         image, anchors, names = _photo(rng, split, height, width, opts, natural_paths if kind == "natural" else folder_paths, kind)
     image = _apply_color_mode(rng, image, _choose(rng, opts.color_mode_probs))
