@@ -31,6 +31,7 @@ __all__ = [
     "stage_at",
     "trainable_parameter_names",
     "uncovered_parameter_names",
+    "present_parts",
     "apply_stage",
     "sync_frozen_norm_modes",
 ]
@@ -199,6 +200,14 @@ def trainable_parameter_names(model: nn.Module, stage: FreezeStage, parts) -> Li
             )
         selected |= hits
     return [n for n in names if n in selected]
+
+
+def present_parts(model: nn.Module, stage: FreezeStage, parts) -> List[str]:
+    """The stage's parts that have parameters in this model (for logging)."""
+    if ALL in stage.parts:
+        return [ALL]
+    names = [n for n, _ in _unwrap(model).named_parameters()]
+    return [part for part in stage.parts if any(_matches(n, p) for n in names for p in parts[part])]
 
 
 def uncovered_parameter_names(model: nn.Module, parts) -> List[str]:

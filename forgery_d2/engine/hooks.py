@@ -65,7 +65,7 @@ class FreezeSchedule(HookBase):
         self._trainable_frac = trainable / max(total, 1)
         logger.info(
             f"Freeze stage {index} from iteration {stage.start_iter} (now at {iteration}): training "
-            f"{', '.join(stage.parts)}: {trainable}/{total} weights ({100 * self._trainable_frac:.1f}%)"
+            f"{', '.join(freeze.present_parts(self.trainer.model, stage, self.parts))}: {trainable}/{total} weights ({100 * self._trainable_frac:.1f}%)"
         )
 
     def before_train(self):

@@ -9,6 +9,7 @@ from detectron2.config import get_cfg
 from detectron2.engine import default_setup
 from detectron2.evaluation import verify_results
 from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
 import forgery_d2.modeling  # noqa: F401  (registers ForgeryRCNN and its components)
 from forgery_d2.config import add_forgery_config
@@ -44,6 +45,8 @@ def setup(args):
     cfg.freeze()
     register_builtin_from_config(cfg)  # dataset root and split options of cfg.FORGERY.DATA
     default_setup(cfg, args)
+    # forgery_d2's own loggers (freeze stages, hooks, data) to the console and OUTPUT_DIR/log.txt.
+    setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="forgery_d2", abbrev_name="fd2")
     if fallback:
         logging.getLogger("detectron2").warning(fallback)
     return cfg

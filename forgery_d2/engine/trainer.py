@@ -79,8 +79,9 @@ class ForgeryTrainer(DefaultTrainer):
         # DefaultTrainer.__init__, except that DDP must tolerate parameters without gradients when
         # a freeze schedule is used (find_unused_parameters).
         TrainerBase.__init__(self)
-        if not logging.getLogger("detectron2").isEnabledFor(logging.INFO):
-            setup_logger()
+        for name in ("detectron2", "forgery_d2"):  # setup_logger was not called (in-process use)
+            if not logging.getLogger(name).isEnabledFor(logging.INFO):
+                setup_logger(name=name)
         cfg = DefaultTrainer.auto_scale_workers(cfg, comm.get_world_size())
 
         model = self.build_model(cfg)
@@ -99,6 +100,21 @@ class ForgeryTrainer(DefaultTrainer):
         self.max_iter = cfg.SOLVER.MAX_ITER
         self.cfg = cfg
         self.register_hooks(self.build_hooks())
+
+    # detectron2 v0.6's DefaultTrainer checkpoints only the iteration and hook states, so --resume
+    # silently restarted SGD momentum (and AMP's grad scaler). Upstream main saves the inner
+    # trainer's state under "_trainer"; so do we (same layout, so checkpoints are interchangeable).
+    def state_dict(self):
+        ret = super().state_dict()
+        ret["_trainer"] = self._trainer.state_dict()
+        return ret
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        if "_trainer" in state_dict:
+            self._trainer.load_state_dict(state_dict["_trainer"])
+        else:
+            logger.warning("The checkpoint has no optimizer state (older detectron2 trainer): SGD momentum restarts")
 
     @classmethod
     def build_train_loader(cls, cfg):
