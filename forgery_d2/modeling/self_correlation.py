@@ -8,8 +8,9 @@ A small conv maps ``[features, top-k scores]`` to a residual added to the featur
 ROI heads (and the image gate) see the evidence.
 
 Cost for a ``C x H x W`` map, ``L = H * W`` locations: time ``O(L^2 * C)``. Memory is bounded by
-chunking over query rows: a chunk of ``q`` rows holds its ``q x L`` similarities (and a ``q x L``
-exclusion mask), with ``q = CHUNK_ELEMENTS // L``, so the peak extra memory is about
+chunking over query rows: a chunk of ``q`` rows holds its ``q x L`` similarities (the excluded
+neighbourhood is written into it by index, ``(2r+1)^2`` per row), with ``q = CHUNK_ELEMENTS // L``,
+so the peak extra memory is about
 ``CHUNK_ELEMENTS`` elements regardless of the image size (at least one row: ``L`` elements). The
 top-k *indices* are found without autograd; the k scores are then recomputed differentiably from
 the gathered features, so training stores ``O(L * k * C)`` for backward instead of ``O(L^2)``.
@@ -23,6 +24,18 @@ from torch import nn
 from detectron2.layers import Conv2d
 
 __all__ = ["self_correlation_topk", "SelfCorrelation"]
+
+
+def _neighbour_index(height: int, width: int, radius: int, device) -> torch.Tensor:
+    """``(L, (2r+1)^2)`` flat indices of each location's neighbourhood (itself included); offsets
+    falling outside the map point at the location itself."""
+    rows = torch.arange(height, device=device).repeat_interleave(width)[:, None]
+    cols = torch.arange(width, device=device).repeat(height)[:, None]
+    offsets = torch.arange(-radius, radius + 1, device=device)
+    dy, dx = offsets.repeat_interleave(len(offsets))[None], offsets.repeat(len(offsets))[None]
+    ny, nx = rows + dy, cols + dx
+    inside = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
+    return torch.where(inside, ny * width + nx, rows * width + cols)
 
 
 def self_correlation_topk(
@@ -49,8 +62,7 @@ def self_correlation_topk(
     if locations == 0 or k <= 0:
         return output.view(n, k, height, width)
     unit = F.normalize(features.flatten(2), dim=1)  # (N, C, L)
-    rows = torch.arange(locations, device=features.device) // width
-    cols = torch.arange(locations, device=features.device) % width
+    neighbours = _neighbour_index(height, width, exclude_radius, features.device)  # (L, (2r+1)^2)
     chunk = max(1, int(chunk_elements) // locations)
     for i in range(n):
         keys = unit[i]  # (C, L)
@@ -59,13 +71,10 @@ def self_correlation_topk(
             queries = keys[:, start:stop].t()  # (q, C)
             with torch.no_grad():
                 similarity = queries @ keys  # (q, L)
-                excluded = ((rows[start:stop, None] - rows[None]).abs() <= exclude_radius) & (
-                    (cols[start:stop, None] - cols[None]).abs() <= exclude_radius
-                )
-                similarity.masked_fill_(excluded, float("-inf"))
+                similarity.scatter_(1, neighbours[start:stop], float("-inf"))
                 best, index = similarity.topk(available, dim=1)  # sorted, descending
                 valid = torch.isfinite(best)
-                del similarity, excluded
+                del similarity
             if torch.is_grad_enabled() and features.requires_grad:
                 matched = keys.t()[index]  # (q, k, C)
                 best = (queries[:, None, :] * matched).sum(dim=2)
