@@ -205,3 +205,27 @@ def test_region_shapes_have_requested_area(shape):
         region = sample_region(rng, area, shape)
         assert region.dtype == bool and region[0].any() and region[-1].any() and region[:, 0].any() and region[:, -1].any()
         assert 0.6 * area < region.sum() < 1.5 * area
+
+
+def test_figure_copies_stay_inside_panels_and_bands_move_onto_bands():
+    from forgery_d2.data.synthetic.sources import SourceOptions, sample_authentic
+
+    rng = np.random.default_rng(11)
+    opts = CopyMoveOptions(anchor_prob=1.0)
+    shapes = set()
+    for _ in range(6):
+        source = sample_authentic(rng, "train", SourceOptions(min_size=200, max_size=320, kind_probs={"figure": 1}))
+        if source.kind != "figure":
+            continue
+        inside = np.zeros(source.image.shape[:2], bool)
+        for x0, y0, x1, y1 in source.anchors.panels:
+            inside[y0:y1, x0:x1] = True
+        forged, masks, events = make_forgery(source.image, rng, options=opts, anchors=source.anchors)
+        _check_forgery(source.image, forged, masks, events)
+        assert not masks.any(axis=0)[~inside].any(), "a copy touches the canvas between panels"
+        shapes.update(e.shape for e in events)
+        for e in events:
+            if e.shape == "band":  # a whole band's box (grown by a few px) is the source
+                box = e.source_box
+                assert any(b[0] >= box[0] and b[1] >= box[1] and b[2] <= box[2] and b[3] <= box[3] for b in source.anchors.bands)
+    assert shapes & {"band", "panel"}

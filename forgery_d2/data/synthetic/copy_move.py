@@ -130,7 +130,8 @@ class Anchors:
     """Meaningful objects of a figure that realistic forgeries copy: XYXY boxes (exclusive end)."""
 
     bands: tuple = ()  # blot / gel bands: copied whole onto another band's place
-    panels: tuple = ()  # panels of a compound figure: a crop copied into another panel
+    panels: tuple = ()  # panels of a compound figure: a crop copied into another panel; copies
+    # stay inside panels (the canvas between them is off limits)
 
 
 @dataclass
@@ -387,6 +388,10 @@ def _draw_anchored(rng, anchors, area, h_img, w_img):
     order = rng.permutation(len(anchors.panels))
     px0, py0, px1, py1 = anchors.panels[order[0]]
     pw, ph = px1 - px0, py1 - py0
+    same_size = [i for i in order[1:] if tuple(np.subtract(anchors.panels[i][2:], anchors.panels[i][:2])) == (pw, ph)]
+    if area >= 0.6 * pw * ph and same_size:  # a whole panel duplicated onto another one
+        centres = [((q[0] + q[2] - 1) / 2.0, (q[1] + q[3] - 1) / 2.0) for q in (anchors.panels[i] for i in same_size)]
+        return _box_region((px0, py0, px1, py1), h_img, w_img) + ("panel", centres)
     aspect = np.exp(rng.uniform(-0.7, 0.7))
     w = int(np.clip(np.sqrt(area * aspect), 4, pw * 0.9))
     h = int(np.clip(area / max(w, 1), 4, ph * 0.9))
@@ -405,8 +410,11 @@ def _draw_anchored(rng, anchors, area, h_img, w_img):
     return placed + ("panel", centres)
 
 
-def _try_event(rng, image, blocked, area, opts, anchors):
-    """Draw one event that fits; returns (event, pasted patch, offset) or None."""
+def _try_event(rng, image, blocked, outside, area, opts, anchors):
+    """Draw one event that fits; returns (event, pasted patch, offset, guard, support) or None.
+
+    ``blocked``: pixels near other events' regions; ``outside``: pixels no region may cover.
+    """
     h_img, w_img = image.shape[:2]
     anchored = None
     if anchors is not None and rng.random() < opts.anchor_prob:
@@ -424,7 +432,7 @@ def _try_event(rng, image, blocked, area, opts, anchors):
         x0, y0 = int(rng.integers(0, w_img - rw + 1)), int(rng.integers(0, h_img - rh + 1))
         centres = []
     rh, rw = region.shape
-    if (blocked[y0 : y0 + rh, x0 : x0 + rw] & region).any():
+    if ((blocked | outside)[y0 : y0 + rh, x0 : x0 + rw] & region).any():
         return None
     if _grey(image[y0 : y0 + rh, x0 : x0 + rw][region]).std() < opts.min_texture:
         return None  # flat background: its copy would be invisible
@@ -439,7 +447,7 @@ def _try_event(rng, image, blocked, area, opts, anchors):
     h, w = warped.alpha.shape
     if h >= h_img or w >= w_img or not warped.target.any():
         return None
-    forbidden = blocked | own
+    forbidden = blocked | own | outside
     offsets = [(int(round(cx - (w - 1) / 2.0)), int(round(cy - (h - 1) / 2.0))) for cx, cy in centres]
     offsets += [(int(rng.integers(0, w_img - w + 1)), int(rng.integers(0, h_img - h + 1))) for _ in range(opts.offset_tries)]
     for ox, oy in offsets:
@@ -465,7 +473,8 @@ def make_forgery(image, rng, num_events=None, options=None, anchors=None):
         rng: a ``numpy.random.Generator`` (or an int seed).
         num_events: how many events to try (default: drawn from ``options.event_count_probs``).
         options: ``CopyMoveOptions``.
-        anchors: optional ``Anchors`` (band / panel boxes) for band- and panel-level copies.
+        anchors: optional ``Anchors`` (band / panel boxes) for band- and panel-level copies; with
+            panels, every region lies inside a panel.
 
     Returns:
         ``(forged, masks, events)``: the forged image (same shape and dtype), the ``(N, H, W)``
@@ -486,13 +495,18 @@ def make_forgery(image, rng, num_events=None, options=None, anchors=None):
 
     forged = hwc.copy()
     blocked = np.zeros((h_img, w_img), bool)
+    outside = np.zeros((h_img, w_img), bool)
+    if anchors is not None and anchors.panels:  # a figure: copy only within panels, never the canvas
+        outside[:] = True
+        for x0, y0, x1, y1 in anchors.panels:
+            outside[y0:y1, x0:x1] = False
     events = []
     for share in shares:
         # Source and copy together cover the event's share (the copy's area scales with scale**2).
         area = max(fraction * share * h_img * w_img / 2.0, opts.min_region_area)
         placed = None
         for attempt in range(opts.region_tries):
-            placed = _try_event(rng, forged, blocked, area, opts, anchors)
+            placed = _try_event(rng, forged, blocked, outside, area, opts, anchors)
             if placed is not None:
                 break
             if attempt % 5 == 4:  # regions that do not fit: try smaller ones

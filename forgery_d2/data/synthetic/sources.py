@@ -299,6 +299,7 @@ def sample_authentic(rng, split="train", options=None):
     height, width = _sample_size(rng, opts)
     if kind == "blot":
         if rng.random() < 0.5:  # blot strips are wide and short
+            width = max(height, width)
             height = max(int(width / rng.uniform(2.0, 6.0)), min(64, width))
         image, anchors, names = _blot(rng, height, width)
     elif kind == "figure":
