@@ -85,7 +85,8 @@ def predict(args):
     if args.vis:
         os.makedirs(args.vis, exist_ok=True)
     rows, failures, n_forged = [], [], 0
-    for batch in tqdm(loader, desc="predict", unit="img", unit_scale=args.batch_size, total=len(loader)):
+    progress = tqdm(total=len(paths), desc="predict", unit="img")
+    for batch in loader:
         readable = [item for item in batch if "error" not in item]
         for item in batch:
             if "error" in item:
@@ -101,6 +102,8 @@ def predict(args):
             n_forged += bool(decision is not None and decision.forged)
             if args.vis and decision is not None:
                 _write_overlay(args, item, decision, cfg.INPUT.FORMAT, read_mask, DataError, np)
+        progress.update(len(batch))
+    progress.close()
     write_submission_csv(rows, args.output)
     print(f"wrote {args.output}: {len(rows)} images, {n_forged} predicted forged, "
           f"{len(rows) - n_forged - len(failures)} authentic, {len(failures)} unreadable")
