@@ -24,7 +24,9 @@ step "1/5 synthetic dataset ($DATA)"
 if [ -f "$DATA/solution.csv" ]; then
   echo "found $DATA, reusing it (delete it to regenerate)"
 else
-  "$PY" tools/make_synthetic.py --output "$DATA" --num-images "$TRAIN_CASES" --num-test "$TEST_IMAGES" --seed 0
+  # --overwrite: a generation interrupted earlier left folders but no solution.csv.
+  "$PY" tools/make_synthetic.py --output "$DATA" --num-images "$TRAIN_CASES" --num-test "$TEST_IMAGES" --seed 0 \
+    --workers 2 --overwrite
 fi
 
 step "2/5 train $CONFIG -> $OUT"
