@@ -1,0 +1,109 @@
+"""``KeypointCopyMoveMatcher``: the keypoint matcher as a detectron2 meta-architecture.
+
+Build it from a config (``MODEL.META_ARCHITECTURE: "KeypointCopyMoveMatcher"``, settings under
+``MODEL.KEYPOINT_MATCHER``) and run it wherever a Mask R-CNN runs at inference:
+``tools/predict.py``, ``tools/eval_oF1.py``, ``DefaultPredictor``. It returns per image the standard
+``{"instances": Instances}`` at the original resolution (``height``/``width`` of the input dict):
+``pred_masks`` bool (N, H, W) (source and copy of one duplication), ``scores`` (verification
+confidence in [0, 1]), ``pred_boxes``, ``pred_classes`` (0), ``pred_transforms`` (N, 2, 3: source
+-> copy in original pixels).
+
+Training: the matcher has no parameters. In training mode ``forward`` raises a clear error instead
+of returning an empty loss dict, because a trainer would otherwise build an optimizer over nothing
+(or "train" for hours doing nothing). Evaluate it with ``--eval-only`` / ``tools/eval_oF1.py``.
+"""
+from typing import Dict, List
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from detectron2.config import configurable
+from detectron2.modeling import META_ARCH_REGISTRY
+from detectron2.structures import BitMasks, Boxes, Instances
+
+from .matcher import CopyMoveMatcher, CopyMoveResult, MatcherParams
+
+__all__ = ["KeypointCopyMoveMatcher", "image_from_input", "result_to_instances"]
+
+
+def image_from_input(image: torch.Tensor, input_format: str):
+    """detectron2's ``"image"`` tensor (C, H, W in ``INPUT.FORMAT``) -> (uint8 HWC array, channel order)."""
+    array = image.detach().cpu()
+    if array.dtype != torch.uint8:
+        array = array.clamp(0, 255).round().to(torch.uint8)
+    array = array.permute(1, 2, 0).numpy()
+    return array, ("BGR" if input_format.upper() == "BGR" else "RGB")
+
+
+def result_to_instances(result: CopyMoveResult, height: int, width: int, device=None) -> Instances:
+    """Matcher result -> Instances of size (height, width) (masks resized from the matched image)."""
+    masks = np.zeros((len(result.instances), height, width), dtype=bool)
+    transforms = np.zeros((len(result.instances), 2, 3), dtype=np.float32)
+    in_height, in_width = result.image_size
+    sx, sy = width / in_width, height / in_height
+    for i, instance in enumerate(result.instances):
+        mask = instance.mask
+        if mask.shape != (height, width):
+            mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+        masks[i] = mask
+        # Same map in output pixels: x_out = S x_in, so T_out = S T_in S^-1.
+        scale = np.diag([sx, sy])
+        transforms[i, :, :2] = scale @ instance.matrix[:, :2] @ np.linalg.inv(scale)
+        transforms[i, :, 2] = scale @ instance.matrix[:, 2]
+    instances = Instances((height, width))
+    pred_masks = torch.from_numpy(masks)
+    instances.pred_masks = pred_masks
+    instances.pred_boxes = BitMasks(pred_masks).get_bounding_boxes() if len(masks) else Boxes(torch.zeros((0, 4)))
+    instances.scores = torch.tensor([i.score for i in result.instances], dtype=torch.float32)
+    instances.pred_classes = torch.zeros(len(masks), dtype=torch.int64)
+    instances.pred_transforms = torch.from_numpy(transforms)
+    return instances.to(device) if device is not None else instances
+
+
+@META_ARCH_REGISTRY.register()
+class KeypointCopyMoveMatcher(nn.Module):
+    """Training-free copy-move detector (SIFT + g2NN + RANSAC + dense verification), see
+    :mod:`forgery_d2.matching.matcher`."""
+
+    @configurable
+    def __init__(self, *, matcher: CopyMoveMatcher, input_format: str = "RGB"):
+        """
+        Args:
+            matcher: the configured :class:`CopyMoveMatcher`.
+            input_format: channel order of the ``"image"`` tensors (``INPUT.FORMAT``).
+        """
+        super().__init__()
+        self.matcher = matcher
+        self.input_format = input_format
+        # Parameter-free: a buffer tells callers which device outputs should live on.
+        self.register_buffer("_device_anchor", torch.zeros(0), persistent=False)
+
+    @classmethod
+    def from_config(cls, cfg):
+        return {"matcher": CopyMoveMatcher(MatcherParams.from_config(cfg)), "input_format": cfg.INPUT.FORMAT}
+
+    @property
+    def device(self):
+        return self._device_anchor.device
+
+    def forward(self, batched_inputs: List[Dict[str, torch.Tensor]]):
+        if self.training:
+            raise RuntimeError(
+                "KeypointCopyMoveMatcher has no trainable parameters and cannot be trained. Evaluate it "
+                "with `tools/eval_oF1.py` or `tools/train_net.py --eval-only`; to train a network next to "
+                "it use MODEL.META_ARCHITECTURE: FusionRCNN (configs/fusion/)."
+            )
+        return self.inference(batched_inputs)
+
+    def inference(self, batched_inputs: List[Dict[str, torch.Tensor]]) -> List[Dict[str, Instances]]:
+        """Per image ``{"instances": Instances}`` at the input dict's ``height`` x ``width``."""
+        outputs = []
+        for item in batched_inputs:
+            image, channel_order = image_from_input(item["image"], self.input_format)
+            result = self.matcher(image, channel_order)
+            height = int(item.get("height", image.shape[0]))
+            width = int(item.get("width", image.shape[1]))
+            outputs.append({"instances": result_to_instances(result, height, width, self.device)})
+        return outputs
