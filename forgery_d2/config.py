@@ -175,3 +175,50 @@ def _add_modeling_config(cfg):
 
 def _add_matcher_config(cfg):
     """Keypoint copy-move matcher and fusion (forgery_d2.matching)."""
+    m = cfg.MODEL.KEYPOINT_MATCHER = CN()
+    m.MAX_KEYPOINTS = 4000  # SIFT keypoints kept per image (and again for its mirror image)
+    m.DETECT_MIN_SIZE = 768  # smaller images are upscaled to this longer side for detection...
+    m.MAX_UPSCALE = 3.0  # ...but by at most this factor
+    m.DETECT_MAX_SIZE = 1600  # larger images are downscaled to this longer side for detection
+    m.CLAHE = True  # contrast-limited histogram equalization before detection (low-texture blots)
+    m.CLAHE_CLIP_LIMIT = 2.0  # CLAHE clip limit
+    m.CLAHE_TILE = 8  # CLAHE tiles per side
+    m.SIFT_CONTRAST_THRESHOLD = 0.02  # OpenCV SIFT contrastThreshold (lower = more keypoints)
+    m.ROOT_SIFT = True  # RootSIFT descriptors (Hellinger kernel) instead of plain SIFT
+    m.MATCH_FLIPS = True  # also match against mirrored descriptors: finds flipped copies
+    m.KNN = 8  # neighbours examined per keypoint by the g2NN test
+    m.RATIO = 0.7  # g2NN: accept neighbours before the first jump d_i / d_{i+1} < RATIO
+    m.MIN_MATCH_DISTANCE = 12.0  # px (detection scale): closer pairs are the same spot, not a copy
+    m.MAX_MATCHES = 3000  # best matches kept (by descriptor distance) before clustering
+    m.CLUSTER_DISTANCE = 0.04  # single-linkage cut for keypoint clusters, x longer side
+    m.TRANSFORM = "similarity"  # RANSAC model: "similarity" (flips handled) or "affine"
+    m.RANSAC_REPROJ_THRESHOLD = 3.0  # px (detection scale)
+    m.MIN_INLIERS = 6  # RANSAC inliers needed for a transform
+    m.MAX_SCALE_CHANGE = 2.0  # transforms scaling by more than this (or less than 1/x) are rejected
+    m.MAX_ANISOTROPY = 1.5  # max ratio of the transform's singular values
+    m.MAX_TRANSFORMS = 12  # transforms verified per image (most inliers first)
+    m.VERIFY_MAX_SIZE = 1024  # dense verification runs at most at this longer side
+    m.REFINE = True  # sub-pixel refinement of each transform before verification
+    m.VERIFY_TOLERANCE = 1  # px of slack in the comparison for rotated/rescaled copies
+    m.VERIFY_WINDOW = 7  # px window of the local correlation
+    m.VERIFY_MIN_ZNCC = 0.9  # local zero-normalized correlation for a pixel to count as copied
+    m.VERIFY_MAX_ABS_DIFF = 12.0  # max local mean |difference| in grey levels
+    m.VERIFY_MIN_STD = 3.0  # grey-level std below which a window is flat (no evidence)
+    m.MORPH_KERNEL = 5  # px, closing/opening of the verified map
+    m.MIN_REGION_AREA = 64  # px (verification scale): smaller copies are dropped
+    m.FILL_HULL = True  # add flat pixels inside the evidence's convex hull that agree with the source
+    m.MAX_SELF_OVERLAP = 0.5  # reject a "copy" overlapping its own source by more (symmetric objects)
+    m.MERGE_IOU = 0.5  # instances overlapping more (mask IoU) are merged into one
+    m.MAX_INSTANCES = 5  # instances returned per image
+    m.INLIER_SATURATION = 10.0  # score = mean ZNCC * (1 - exp(-inliers / INLIER_SATURATION))
+
+    f = cfg.MODEL.FUSION = CN()
+    f.RCNN_META_ARCHITECTURE = "GeneralizedRCNN"  # network part of FusionRCNN (e.g. "ForgeryRCNN")
+    f.MODE = "union"  # "union", "boost", "gate_by_matcher" or "gate_by_network" (see matching/fusion.py)
+    f.MASK_THRESHOLD = 0.5  # soft network masks (uint8 0..255) are binarized at this for overlaps
+    f.MERGE_IOU = 0.5  # union: a matcher instance overlapping a network one more is merged into it
+    f.AGREE_IOU = 0.3  # boost: network instance agrees with the matcher above this mask IoU
+    f.BOOST = 0.5  # boost: agreeing score s -> s + BOOST * (1 - s)
+    f.PENALTY = 0.5  # boost: disagreeing score s -> s * PENALTY
+    f.NETWORK_SCORE_THRESH = 0.5  # gate_by_network: matcher output kept if a network score >= this
+    f.MATCHER_SCORE_WEIGHT = 1.0  # union: matcher scores are multiplied by this
