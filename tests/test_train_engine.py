@@ -352,3 +352,36 @@ def test_read_metrics_keeps_the_last_record_of_a_rerun_iteration(tmp_path):
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n{\"iteration\": 3, \"tot")
     metrics = read_metrics(str(path))
     assert metrics["total_loss"] == [(1, 3.0), (2, 1.5)] and metrics["val_loss"] == [(2, 1.0)]
+
+
+# ------------------------------------------------------------------------------------ configs
+
+
+@pytest.mark.parametrize("name", ["Base-Forgery-RCNN-FPN.yaml", "forgery_R_50_FPN.yaml", "forgery_R_101_FPN.yaml",
+                                  "quick/forgery_R_18_FPN_quick.yaml"])
+def test_configs_build_a_one_class_forgery_rcnn(name):
+    cfg = get_cfg()
+    add_forgery_config(cfg)
+    cfg.merge_from_file(os.path.join(REPO, "configs", name))
+    cfg.MODEL.DEVICE = "cpu"
+    assert cfg.MODEL.META_ARCHITECTURE == "ForgeryRCNN" and cfg.MODEL.ROI_HEADS.NUM_CLASSES == 1
+    assert cfg.INPUT.MASK_FORMAT == "bitmask" and not cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS
+    assert cfg.MODEL.BACKBONE.FREEZE_AT == 0 and cfg.MODEL.RESNETS.NORM == "GN"
+    model = build_model(cfg)
+    assert sum(p.requires_grad for p in model.parameters()) == len(list(model.parameters()))
+    parts = freeze.part_patterns(model)
+    assert not freeze.uncovered_parameter_names(model, parts), "every parameter belongs to a freeze part"
+
+
+def test_recipe_overlays_merge_and_validate():
+    for overlay in sorted(os.listdir(os.path.join(REPO, "configs", "recipe"))):
+        cfg = get_cfg()
+        add_forgery_config(cfg)
+        cfg.merge_from_file(QUICK_CONFIG)
+        cfg.merge_from_file(os.path.join(REPO, "configs", "recipe", overlay))
+        cfg.MODEL.DEVICE = "cpu"
+        assert cfg.FORGERY.FREEZE.STAGES, overlay
+        model = build_model(cfg)
+        parts = freeze.part_patterns(model)
+        for stage in freeze.parse_schedule(cfg.FORGERY.FREEZE.STAGES, parts):
+            assert freeze.trainable_parameter_names(model, stage, parts)
