@@ -1,0 +1,160 @@
+"""FusionRCNN: fusion modes, configs end to end on CPU, plain R-CNN checkpoints load."""
+import glob
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import get_cfg
+from detectron2.modeling import build_model
+from detectron2.structures import Boxes, Instances
+
+from forgery_d2.config import add_forgery_config
+from forgery_d2.data.synthetic.copy_move import plant_copy_move
+from forgery_d2.matching import FusionRCNN, fuse_instances
+from forgery_d2.matching.fusion import FROM_BOTH, FROM_MATCHER, FROM_NETWORK
+
+CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs", "fusion")
+SIZE = (40, 60)
+
+
+def _instances(boxes, scores, dtype=torch.bool):
+    """Instances with rectangular masks (x0, y0, x1, y1) in the given mask convention."""
+    masks = torch.zeros((len(boxes), *SIZE), dtype=torch.bool)
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        masks[i, y0:y1, x0:x1] = True
+    result = Instances(SIZE)
+    result.pred_masks = masks if dtype == torch.bool else masks.to(torch.uint8) * 200
+    result.scores = torch.tensor(scores, dtype=torch.float32)
+    result.pred_classes = torch.zeros(len(boxes), dtype=torch.int64)
+    result.pred_boxes = Boxes(torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4))
+    return result
+
+
+NETWORK = [(0, 0, 10, 10), (30, 20, 50, 35)]
+MATCHER = [(1, 0, 10, 10), (12, 12, 20, 20)]
+
+
+@pytest.mark.parametrize("dtype", [torch.bool, torch.uint8])
+def test_union_merges_overlaps_and_adds_new(dtype):
+    fused = fuse_instances(_instances(NETWORK, [0.3, 0.6], dtype), _instances(MATCHER, [0.9, 0.8]), "union")
+    assert len(fused) == 3
+    assert fused.pred_masks.dtype == dtype
+    assert fused.scores.tolist() == pytest.approx([0.9, 0.8, 0.6])  # sorted; merged keeps the max
+    assert fused.pred_sources.tolist() == [FROM_BOTH, FROM_MATCHER, FROM_NETWORK]
+    assert fused.pred_boxes.tensor[1].tolist() == [12, 12, 20, 20]
+
+
+def test_boost_rescored_network_only():
+    fused = fuse_instances(_instances(NETWORK, [0.4, 0.6]), _instances(MATCHER, [0.9, 0.8]), "boost",
+                           boost=0.5, penalty=0.5)
+    assert len(fused) == 2
+    assert sorted(fused.scores.tolist()) == pytest.approx([0.3, 0.7])  # 0.6 * 0.5, 0.4 + 0.5 * 0.6
+
+
+def test_gates():
+    network, matcher = _instances(NETWORK, [0.4, 0.6]), _instances(MATCHER, [0.9, 0.8])
+    nothing = _instances([], [])
+    assert len(fuse_instances(network, matcher, "gate_by_matcher")) == 2
+    assert len(fuse_instances(network, nothing, "gate_by_matcher")) == 0
+    gated = fuse_instances(network, matcher, "gate_by_network", network_score_thresh=0.5)
+    assert gated.pred_sources.tolist() == [FROM_MATCHER, FROM_MATCHER]
+    assert len(fuse_instances(network, matcher, "gate_by_network", network_score_thresh=0.7)) == 0
+
+
+def test_unknown_mode_and_size_mismatch_are_clear_errors():
+    with pytest.raises(ValueError, match="MODEL.FUSION.MODE"):
+        fuse_instances(_instances(NETWORK, [0.4, 0.6]), _instances(MATCHER, [0.9, 0.8]), "vote")
+    other = Instances((10, 10))
+    other.pred_masks = torch.zeros((0, 10, 10), dtype=torch.bool)
+    other.scores = torch.zeros(0)
+    with pytest.raises(ValueError, match="image sizes"):
+        fuse_instances(_instances(NETWORK, [0.4, 0.6]), other, "union")
+
+
+def _fusion_cfg(path):
+    cfg = add_forgery_config(get_cfg())
+    cfg.merge_from_file(path)
+    cfg.MODEL.DEVICE = "cpu"
+    cfg.MODEL.RPN.POST_NMS_TOPK_TEST = 50
+    return cfg
+
+
+def _textured_input():
+    rng = np.random.default_rng(0)
+    image = cv2_blur(rng.integers(0, 255, (128, 160), dtype=np.uint8))
+    forged, event = plant_copy_move(image, (8, 8, 48, 48), (100, 70))
+    rgb = np.repeat(forged[:, :, None], 3, axis=2)
+    tensor = torch.as_tensor(np.ascontiguousarray(rgb.transpose(2, 0, 1)))
+    return {"image": tensor, "height": 256, "width": 320}, event
+
+
+def cv2_blur(image):
+    import cv2
+
+    return cv2.GaussianBlur(image, (3, 3), 0.8)
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(CONFIGS, "quick_*.yaml"))))
+def test_fusion_configs_run_end_to_end(path):
+    cfg = _fusion_cfg(path)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    assert isinstance(model, FusionRCNN) and model.mode == cfg.MODEL.FUSION.MODE
+    model.eval()
+    inputs, _ = _textured_input()
+    with torch.no_grad():
+        (output,) = model([inputs])
+    instances = output["instances"]
+    assert instances.image_size == (256, 320)
+    assert instances.pred_masks.shape[1:] == (256, 320)
+    assert {"scores", "pred_boxes", "pred_classes", "pred_sources"} <= set(instances.get_fields())
+    if cfg.MODEL.FUSION.MODE == "union":
+        # The matcher finds the planted copy and union always reports it, whatever the network says.
+        assert (instances.pred_sources != FROM_NETWORK).any()
+
+
+def test_fusion_trains_the_network_part():
+    cfg = _fusion_cfg(os.path.join(CONFIGS, "quick_union.yaml"))
+    model = build_model(cfg)
+    model.train()
+    inputs, event = _textured_input()
+    target = Instances((128, 160))
+    ys, xs = np.nonzero(event.mask)
+    target.gt_boxes = Boxes(torch.tensor([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], dtype=torch.float32))
+    target.gt_classes = torch.zeros(1, dtype=torch.int64)
+    from detectron2.structures import BitMasks
+
+    target.gt_masks = BitMasks(torch.from_numpy(event.mask.astype(bool))[None])
+    inputs = dict(inputs, instances=target, label=1)
+    from detectron2.utils.events import EventStorage
+
+    with EventStorage(0):
+        losses = model([inputs])
+    assert {"loss_cls", "loss_mask"} <= set(losses)
+    sum(losses.values()).backward()
+    assert any(p.grad is not None for p in model.rcnn.parameters())
+
+
+def test_plain_rcnn_checkpoint_loads_into_fusion(tmp_path):
+    cfg = _fusion_cfg(os.path.join(CONFIGS, "quick_union.yaml"))
+    plain_cfg = cfg.clone()
+    plain_cfg.MODEL.META_ARCHITECTURE = cfg.MODEL.FUSION.RCNN_META_ARCHITECTURE
+    torch.manual_seed(1)
+    plain = build_model(plain_cfg)
+    DetectionCheckpointer(plain, save_dir=str(tmp_path)).save("plain")
+    torch.manual_seed(2)
+    fusion = build_model(cfg)
+    key = next(k for k in plain.state_dict() if k.endswith("weight"))
+    assert not torch.equal(fusion.rcnn.state_dict()[key], plain.state_dict()[key])
+    DetectionCheckpointer(fusion).load(str(tmp_path / "plain.pth"))
+    for name, value in plain.state_dict().items():
+        assert torch.equal(fusion.rcnn.state_dict()[name], value), name
+    # A FusionRCNN checkpoint (keys already under rcnn.) round-trips too.
+    DetectionCheckpointer(fusion, save_dir=str(tmp_path)).save("fusion")
+    torch.manual_seed(3)
+    again = build_model(cfg)
+    DetectionCheckpointer(again).load(str(tmp_path / "fusion.pth"))
+    assert torch.equal(again.rcnn.state_dict()[key], plain.state_dict()[key])
