@@ -156,7 +156,9 @@ def generate_dataset(output_dir, num_images=100, num_test=50, seed=0, options=No
 
     bar = dict(total=len(tasks), desc="synthetic", unit="case", disable=not progress)
     if workers > 1 and len(tasks) > 1:
-        with multiprocessing.get_context().Pool(workers, initializer=_init_worker) as pool:
+        # "spawn", not fork: forking a process whose OpenCV/torch thread pools already ran can
+        # deadlock the children (seen in the test suite); spawned workers start clean.
+        with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
             records = list(tqdm(pool.imap(_write_case, tasks, chunksize=4), **bar))
     else:
         records = [_write_case(t) for t in tqdm(tasks, **bar)]
