@@ -136,3 +136,13 @@ def test_killed_run_resumes_from_its_checkpoint_in_the_same_stage(data_root, tmp
                           and "num_batches" not in k)
     assert len(same_momentum) == backbone_params
     assert len(state_after) > len(same_momentum)
+
+
+def test_bad_config_is_one_clear_line(data_root, tmp_path):
+    result = subprocess.run(
+        _command(data_root, tmp_path / "bad", "FORGERY.FREEZE.STAGES", "[[0, 'backbone'], [5, 'res6']]"),
+        cwd=REPO, env=_env(tmp_path), capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0
+    assert "train_net: error: unknown part 'res6' in FORGERY.FREEZE.STAGES; valid names:" in result.stderr
+    assert "Traceback" not in result.stderr

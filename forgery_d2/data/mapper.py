@@ -34,6 +34,7 @@ from fvcore.transforms.transform import NoOpTransform, Transform
 from forgery_d2.data.io import read_image
 
 __all__ = [
+    "AugmentationConfigError",
     "ForgeryDatasetMapper",
     "Rot90Transform",
     "RandomRot90",
@@ -41,6 +42,10 @@ __all__ = [
     "RandomGaussianBlur",
     "build_forgery_augmentation",
 ]
+
+
+class AugmentationConfigError(ValueError):
+    """A ``cfg.FORGERY.AUG`` value that cannot be used (the message names the key)."""
 
 
 class Rot90Transform(Transform):
@@ -121,7 +126,7 @@ def _check_range(name, value):
     if len(value) == 0:
         return None
     if len(value) != 2 or not 0 < value[0] <= value[1]:
-        raise ValueError(f"cfg.FORGERY.AUG.{name} must be [] or [low, high] with 0 < low <= high, got {value}")
+        raise AugmentationConfigError(f"cfg.FORGERY.AUG.{name} must be [] or [low, high] with 0 < low <= high, got {value}")
     return tuple(float(v) for v in value)
 
 

@@ -15,9 +15,13 @@ import forgery_d2.modeling  # noqa: F401  (registers ForgeryRCNN and its compone
 from forgery_d2.config import add_forgery_config
 from forgery_d2.data.builtin import register_builtin_from_config
 
-from .trainer import ForgeryTrainer
+from forgery_d2.data.io import DataError
+from forgery_d2.data.mapper import AugmentationConfigError
 
-__all__ = ["setup", "main", "EVAL_RESULTS_FILE"]
+from .freeze import FreezeConfigError
+from .trainer import ForgeryTrainer, TrainingSubsetError
+
+__all__ = ["setup", "main", "run", "EVAL_RESULTS_FILE", "USER_ERRORS"]
 
 EVAL_RESULTS_FILE = "eval_results.json"  # written by --eval-only in OUTPUT_DIR
 
@@ -52,7 +56,20 @@ def setup(args):
     return cfg
 
 
+# Errors in the user's config or data: reported as one line, not as a traceback.
+USER_ERRORS = (FreezeConfigError, AugmentationConfigError, DataError, TrainingSubsetError)
+
+
 def main(args, trainer_class=ForgeryTrainer):
+    """:func:`run`, with errors in the user's config or data reported as one clear line."""
+    try:
+        return run(args, trainer_class)
+    except USER_ERRORS as e:
+        logging.getLogger("forgery_d2").error(f"{type(e).__name__}: {e}")
+        raise SystemExit(f"train_net: error: {e}") from None
+
+
+def run(args, trainer_class=ForgeryTrainer):
     """Train (``--resume`` continues from OUTPUT_DIR's last checkpoint) or, with ``--eval-only``,
     evaluate ``MODEL.WEIGHTS`` (or the last checkpoint with ``--resume``) on DATASETS.TEST and
     write the results to ``OUTPUT_DIR/eval_results.json``."""

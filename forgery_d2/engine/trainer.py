@@ -19,13 +19,18 @@ from detectron2.utils.logger import setup_logger
 from fvcore.nn.precise_bn import get_bn_modules
 
 from forgery_d2.data.mapper import ForgeryDatasetMapper
+from forgery_d2.evaluation.evaluator import ForgeryEvaluator
 
 from . import freeze
 from .hooks import BestCheckpointer, FeatureSeparability, FreezeSchedule, TrainingCurves, ValidationLoss
 
-__all__ = ["ForgeryTrainer", "select_training_subset", "build_fixed_inputs"]
+__all__ = ["ForgeryTrainer", "TrainingSubsetError", "select_training_subset", "build_fixed_inputs"]
 
 logger = logging.getLogger(__name__)
+
+
+class TrainingSubsetError(ValueError):
+    """``FORGERY.DATA.TRAIN_SUBSET_IDS`` names images that are not in the training datasets."""
 
 
 def select_training_subset(dataset_dicts: List[dict], num_images: int = 0, ids=(), seed: int = 0):
@@ -41,7 +46,7 @@ def select_training_subset(dataset_dicts: List[dict], num_images: int = 0, ids=(
                     by_id.setdefault(str(record[key]), []).append(record)
         missing = [i for i in wanted if i not in by_id]
         if missing:
-            raise ValueError(
+            raise TrainingSubsetError(
                 f"FORGERY.DATA.TRAIN_SUBSET_IDS: {missing} not in the training datasets "
                 f"({len(dataset_dicts)} images; ids look like {sorted(by_id)[:3]})"
             )
@@ -140,10 +145,6 @@ class ForgeryTrainer(DefaultTrainer):
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
-        try:
-            from forgery_d2.evaluation.evaluator import ForgeryEvaluator
-        except ImportError as e:
-            raise NotImplementedError(f"forgery_d2.evaluation.evaluator is not available: {e}") from e
         if output_folder is None:
             output_folder = os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
         return ForgeryEvaluator(dataset_name, cfg, output_dir=output_folder)
