@@ -385,3 +385,27 @@ def test_recipe_overlays_merge_and_validate():
         parts = freeze.part_patterns(model)
         for stage in freeze.parse_schedule(cfg.FORGERY.FREEZE.STAGES, parts):
             assert freeze.trainable_parameter_names(model, stage, parts)
+
+
+def test_freeze_parts_cover_forgery_modules():
+    """Forensic streams (late fusion), self-correlation and the image gate are freeze parts, inside
+    the backbone / heads groups, and no parameter is left outside every part."""
+    cfg = get_cfg()
+    add_forgery_config(cfg)
+    cfg.merge_from_file(QUICK_CONFIG)
+    cfg.merge_from_list([
+        "MODEL.DEVICE", "cpu", "MODEL.BACKBONE.NAME", "build_forensic_resnet_fpn_backbone",
+        "MODEL.FORENSIC.STREAMS", "['srm', 'bayar']", "MODEL.FORENSIC.FUSION", "late",
+        "MODEL.SELF_CORRELATION.ENABLED", "True", "MODEL.IMAGE_GATE.ENABLED", "True",
+    ])
+    model = build_model(cfg)
+    parts = freeze.part_patterns(model)
+    assert not freeze.uncovered_parameter_names(model, parts)
+    backbone, heads, added = freeze.parse_schedule(
+        [[0, "backbone"], [5, "heads"], [9, "forensic,self_correlation,image_gate"]], parts)
+    names = {s: set(freeze.trainable_parameter_names(model, s, parts)) for s in (backbone, heads, added)}
+    everything = {n for n, _ in model.named_parameters()}
+    assert names[backbone] | names[heads] == everything and not names[backbone] & names[heads]
+    assert any(n.startswith("backbone.forensic_bottom_up.") for n in names[added])
+    assert any(n.startswith("backbone.self_correlation.") for n in names[added])
+    assert any(n.startswith("image_gate.") for n in names[added]) and names[added] < everything
