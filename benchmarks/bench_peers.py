@@ -404,6 +404,11 @@ def main(args):
         phases.append("rcnn_checkpoint")
     if args.skip_torchvision:
         phases.remove("torchvision")
+    if args.only:
+        unknown = set(args.only.split(",")) - set(phases)
+        if unknown:
+            raise SystemExit(f"--only: unknown or unavailable rows {sorted(unknown)} (choose from {phases})")
+        phases = [p for p in phases if p in args.only.split(",")]
     passthrough = ["--output", args.output, "--rcnn-config", args.rcnn_config, "--rcnn-weights", args.rcnn_weights,
                    "--val-images", str(args.val_images), "--train-iters", str(args.train_iters),
                    "--threads", str(args.threads), "--device", args.device]
@@ -448,7 +453,7 @@ def main(args):
             ratios[key] = ours[key] / theirs[key]
         ratios["train_peak_rss"] = ours["train_peak_rss_mb"] / theirs["train_peak_rss_mb"]
         ratios["inference_peak_rss"] = ours["peak_rss_mb"] / theirs["peak_rss_mb"]
-    results = {"rows": rows, "speed": speed, "ratios": ratios, "phases": stats, "val_images": len(caches["authentic"]),
+    results = {"rows": rows, "speed": speed, "ratios": ratios, "phases": stats, "val_images": len(next(iter(caches.values()))),
                "decision_rule": rule.to_dict(), "threads": args.threads,
                "command": " ".join(shlex.quote(a) for a in ["python"] + sys.argv)}
     with open(os.path.join(args.output, "results.json"), "w") as f:
@@ -465,6 +470,7 @@ def parse_args(argv=None):
     parser.add_argument("--val-dataset", default="", help="override DATASETS.TEST[0] (e.g. forgery_synthetic_val)")
     parser.add_argument("--train-iters", type=int, default=100, help="training iterations of both networks")
     parser.add_argument("--skip-torchvision", action="store_true", help="no torchvision row (quick checks)")
+    parser.add_argument("--only", default="", help="comma-separated subset of authentic,matcher,rcnn,torchvision,rcnn_checkpoint")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2")))
     parser.add_argument("--device", default="auto", choices=["auto", "cpu"])
     parser.add_argument("--datasets-root", default="", help="FORGERY.DATA.ROOT ($FORGERY_DATASETS by default)")
