@@ -11,6 +11,7 @@ compat.apply()
 from .config import add_forgery_config  # noqa: E402
 from .data import builtin as _builtin_datasets  # noqa: E402,F401  (registers datasets)
 from . import modeling  # noqa: E402,F401  (registers backbones, meta-archs, heads)
+from . import matching  # noqa: E402,F401  (registers KeypointCopyMoveMatcher, FusionRCNN)
 
 __version__ = "0.1.0"
 __all__ = ["add_forgery_config", "__version__"]
