@@ -215,6 +215,11 @@ def _add_matcher_config(cfg):
     f = cfg.MODEL.FUSION = CN()
     f.RCNN_META_ARCHITECTURE = "GeneralizedRCNN"  # network part of FusionRCNN (e.g. "ForgeryRCNN")
     f.MODE = "union"  # "union", "boost", "gate_by_matcher" or "gate_by_network" (see matching/fusion.py)
+    # Test-time resize of the network's input inside FusionRCNN (shortest edge, max size; 0 = use the
+    # image as the data loader gives it). Fusion configs set INPUT.MIN_SIZE_TEST 0 so the matcher
+    # sees the original image while the network sees the size it was trained at.
+    f.RCNN_MIN_SIZE_TEST = 0
+    f.RCNN_MAX_SIZE_TEST = 1333
     f.MASK_THRESHOLD = 0.5  # soft network masks (uint8 0..255) are binarized at this for overlaps
     f.MERGE_IOU = 0.5  # union: a matcher instance overlapping a network one more is merged into it
     f.AGREE_IOU = 0.3  # boost: network instance agrees with the matcher above this mask IoU

@@ -158,3 +158,28 @@ def test_plain_rcnn_checkpoint_loads_into_fusion(tmp_path):
     again = build_model(cfg)
     DetectionCheckpointer(again).load(str(tmp_path / "fusion.pth"))
     assert torch.equal(again.rcnn.state_dict()[key], plain.state_dict()[key])
+
+
+def test_network_sees_its_test_size_while_the_matcher_sees_the_original():
+    """Fusion configs pass original images (INPUT.MIN_SIZE_TEST 0): the network gets a copy resized
+    to MODEL.FUSION.RCNN_MIN/MAX_SIZE_TEST, the matcher the image itself; outputs at height/width."""
+    cfg = _fusion_cfg(os.path.join(CONFIGS, "quick_union.yaml"))
+    assert cfg.INPUT.MIN_SIZE_TEST == 0 and cfg.MODEL.FUSION.RCNN_MIN_SIZE_TEST > 0
+    cfg.MODEL.FUSION.RCNN_MIN_SIZE_TEST, cfg.MODEL.FUSION.RCNN_MAX_SIZE_TEST = 64, 100
+    model = build_model(cfg).eval()
+    seen = {}
+
+    def record(name):
+        def hook(module, args):
+            seen[name] = args[0][0]["image"].shape  # returns None: the inputs stay as they are
+
+        return hook
+
+    model.rcnn.register_forward_pre_hook(record("rcnn"))
+    model.matcher.register_forward_pre_hook(record("matcher"))
+    inputs, _ = _textured_input()  # 128 x 160 image, original size 256 x 320
+    with torch.no_grad():
+        (output,) = model([inputs])
+    assert tuple(seen["matcher"]) == (3, 128, 160)
+    assert tuple(seen["rcnn"]) == (3, 64, 80)  # shortest edge 64, aspect ratio kept
+    assert output["instances"].image_size == (256, 320)

@@ -20,9 +20,11 @@ directly: keys without the ``rcnn.`` prefix are given it on load.
 import logging
 from typing import Dict, List, Optional
 
+import numpy as np
 import torch
 from torch import nn
 
+import detectron2.data.transforms as T
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.structures import BitMasks, Instances
@@ -156,13 +158,15 @@ class FusionRCNN(nn.Module):
 
     @configurable
     def __init__(self, *, rcnn: nn.Module, matcher: KeypointCopyMoveMatcher, mode: str = "union",
-                 fusion_kwargs: Optional[Dict] = None):
+                 fusion_kwargs: Optional[Dict] = None, rcnn_resize: Optional[T.ResizeShortestEdge] = None):
         """
         Args:
             rcnn: the network (any meta-architecture returning ``{"instances": ...}`` per image).
             matcher: the keypoint matcher meta-architecture.
             mode: one of ``FUSION_MODES``.
             fusion_kwargs: the other arguments of :func:`fuse_instances`.
+            rcnn_resize: test-time resize applied to the network's copy of each input (None: the
+                network sees the input as given). Lets the matcher work on full-resolution inputs.
         """
         super().__init__()
         if mode not in FUSION_MODES:
@@ -171,6 +175,7 @@ class FusionRCNN(nn.Module):
         self.matcher = matcher
         self.mode = mode
         self.fusion_kwargs = dict(fusion_kwargs or {})
+        self.rcnn_resize = rcnn_resize
         self.register_load_state_dict_pre_hook(_nest_plain_rcnn_keys)
 
     @classmethod
@@ -186,6 +191,8 @@ class FusionRCNN(nn.Module):
             "rcnn": META_ARCH_REGISTRY.get(name)(rcnn_cfg),
             "matcher": KeypointCopyMoveMatcher(cfg),
             "mode": fusion.MODE,
+            "rcnn_resize": (T.ResizeShortestEdge(fusion.RCNN_MIN_SIZE_TEST, fusion.RCNN_MAX_SIZE_TEST)
+                            if fusion.RCNN_MIN_SIZE_TEST > 0 else None),
             "fusion_kwargs": {
                 "mask_threshold": fusion.MASK_THRESHOLD,
                 "merge_iou": fusion.MERGE_IOU,
@@ -209,7 +216,7 @@ class FusionRCNN(nn.Module):
     def inference(self, batched_inputs: List[Dict[str, torch.Tensor]]):
         """Per image ``{"instances": fused Instances}`` (plus the network's ``"image_score"``, if
         any: raised to the top matcher score in ``union`` mode)."""
-        network_outputs = self.rcnn(batched_inputs)
+        network_outputs = self.rcnn([self._network_input(x) for x in batched_inputs])
         matcher_outputs = self.matcher(batched_inputs)
         outputs = []
         for net, match in zip(network_outputs, matcher_outputs):
@@ -223,6 +230,21 @@ class FusionRCNN(nn.Module):
                 output["image_score"] = image_score
             outputs.append(output)
         return outputs
+
+
+    def _network_input(self, batched_input):
+        """The input dict the network sees: the image resized by ``rcnn_resize`` (outputs still
+        come back at the original ``height``/``width``)."""
+        if self.rcnn_resize is None:
+            return batched_input
+        image = batched_input["image"].permute(1, 2, 0).numpy()
+        resized = self.rcnn_resize.get_transform(image).apply_image(image)
+        return dict(
+            batched_input,
+            image=torch.as_tensor(np.ascontiguousarray(resized.transpose(2, 0, 1))),
+            height=batched_input.get("height", image.shape[0]),
+            width=batched_input.get("width", image.shape[1]),
+        )
 
 
 def _nest_plain_rcnn_keys(module, state_dict, prefix, local_metadata, strict, missing_keys,
