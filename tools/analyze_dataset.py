@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 import forgery_d2  # noqa: F401  (detectron2 build shims first)
-from forgery_d2.data.builtin import register_all_builtin
+from forgery_d2.data.builtin import add_datasets_root_argument, registered_names
 from forgery_d2.data.io import DataError
 
 LABEL_NAMES = {1: "forged", 0: "authentic", None: "unlabeled"}
@@ -178,22 +178,17 @@ def parse_args(argv=None):
     parser.add_argument("--output", default=None, help="folder for the PNG plots and sample grids")
     parser.add_argument("--samples", type=int, default=12, help="images in each sample grid (0: none)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample choice")
-    parser.add_argument("--datasets-root", default=None,
-                        help="folder holding recodai/ and synthetic/ (default: $FORGERY_DATASETS or ./datasets)")
+    add_datasets_root_argument(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if args.datasets_root:
-        register_all_builtin(args.datasets_root)
     from detectron2.data import DatasetCatalog
 
-    unknown = [n for n in args.dataset if n not in DatasetCatalog.list()]
-    if unknown:
-        sys.exit(f"error: dataset(s) not registered: {', '.join(unknown)}")
     try:
+        registered_names(args.dataset, args.datasets_root)
         records = {name: DatasetCatalog.get(name) for name in args.dataset}
         stats = {name: summarize(r) for name, r in records.items()}
     except DataError as e:

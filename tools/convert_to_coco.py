@@ -12,7 +12,7 @@ import logging
 import sys
 
 import forgery_d2  # noqa: F401  (detectron2 build shims first)
-from forgery_d2.data.builtin import register_all_builtin
+from forgery_d2.data.builtin import add_datasets_root_argument, registered_names
 from forgery_d2.data.coco_export import export_coco_json
 from forgery_d2.data.io import DataError
 
@@ -22,21 +22,15 @@ def parse_args(argv=None):
     parser.add_argument("--dataset", required=True, help="registered dataset name, e.g. forgery_train")
     parser.add_argument("--output", required=True, help="COCO JSON file to write")
     parser.add_argument("--image-root", default=None, help="write file names relative to this folder")
-    parser.add_argument("--datasets-root", default=None,
-                        help="folder holding recodai/ and synthetic/ (default: $FORGERY_DATASETS or ./datasets)")
+    add_datasets_root_argument(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if args.datasets_root:
-        register_all_builtin(args.datasets_root)
-    from detectron2.data import DatasetCatalog
-
-    if args.dataset not in DatasetCatalog.list():
-        sys.exit(f"error: dataset {args.dataset!r} is not registered; known: {', '.join(DatasetCatalog.list())}")
     try:
+        registered_names([args.dataset], args.datasets_root)
         coco = export_coco_json(args.dataset, args.output, image_root=args.image_root)
     except DataError as e:
         sys.exit(f"error: {e}")

@@ -87,3 +87,25 @@ def register_builtin_from_config(cfg):
 
 
 register_all_builtin()
+
+
+def add_datasets_root_argument(parser):
+    """The ``--datasets-root`` option shared by the dataset tools (see :func:`registered_names`)."""
+    parser.add_argument("--datasets-root", default=None,
+                        help="folder holding recodai/ and synthetic/ (default: $FORGERY_DATASETS or ./datasets)")
+
+
+def registered_names(names, datasets_root=None):
+    """Re-root the builtin datasets at ``datasets_root`` (if given) and check that every name in
+    ``names`` is registered; raises DataError listing the unknown ones and the known ones."""
+    from detectron2.data import DatasetCatalog
+
+    from .io import DataError
+
+    if datasets_root:
+        register_all_builtin(datasets_root)
+    unknown = [n for n in names if n not in DatasetCatalog.list()]
+    if unknown:
+        raise DataError(f"dataset(s) not registered: {', '.join(unknown)} (builtin: {', '.join(BUILTIN_DATASETS)}; "
+                        "or register your own with register_forgery_dataset / register_casia_dataset)")
+    return list(names)
