@@ -389,7 +389,8 @@ def plot(results, output):
         fig, axes = plt.subplots(1, 3, figsize=(9, 3))
         for ax, (key, title) in zip(axes, [("train_images_per_s", "train img/s"), ("infer_images_per_s", "inference img/s"),
                                             ("train_peak_rss_mb", "train peak RSS MB")]):
-            ax.bar(list(speed), [speed[n].get(key) or 0.0 for n in speed], color=["C0", "C3"][: len(speed)])
+            labels = [n.replace(" ", "\n", 1) for n in speed]  # two lines: the names are long
+            ax.bar(labels, [speed[n].get(key) or 0.0 for n in speed], color=["C0", "C3"][: len(speed)])
             ax.set_title(title, fontsize=9)
             ax.tick_params(axis="x", labelsize=7)
         fig.tight_layout()
