@@ -40,6 +40,7 @@ def parse_args(argv=None):
     model.add_argument("--sweep", action="store_true", help="tune FORGERY.DECISION on the dataset (writes decision.yaml)")
     model.add_argument("--sweep-cache", help="reuse / write the raw-output cache here (pickle) instead of re-running the model")
     parser.add_argument("--output", help="directory for the metrics JSON and per-image CSV")
+    parser.add_argument("--verbose", action="store_true", help="also print forgery_d2's debug log lines")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
     args = parser.parse_args(argv)
     if bool(args.solution) != bool(args.submission):
@@ -96,7 +97,8 @@ def evaluate_model(args):
     from forgery_d2.evaluation.sweep import (RawOutputCollector, evaluate_cache, load_cache, save_cache, sweep,
                                              write_decision_yaml)
 
-    setup_logger(name="forgery_d2")
+    # forgery_d2's debug lines (e.g. the matcher's per-image statistics) only with --verbose.
+    setup_logger(name="forgery_d2").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     setup_logger(name="detectron2", abbrev_name="d2")
     cfg = setup_inference_cfg(args.config_file, args.opts, args.decision)
     rule = DecisionRule.from_config(cfg)

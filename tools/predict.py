@@ -35,6 +35,7 @@ def parse_args(argv=None):
     parser.add_argument("--config-file", required=True, help="model config (YAML)")
     parser.add_argument("--input", required=True, help="folder of images")
     parser.add_argument("--output", required=True, help="submission CSV to write")
+    parser.add_argument("--verbose", action="store_true", help="also print forgery_d2's debug log lines")
     parser.add_argument("--decision", help="decision-rule YAML fragment (FORGERY.DECISION) merged after the config")
     parser.add_argument("--vis", help="folder for overlay PNGs")
     parser.add_argument("--gt-masks", help="folder of <case_id>.npy ground-truth masks drawn on the overlays")
@@ -73,7 +74,8 @@ def predict(args):
     from forgery_d2.evaluation.rle import AUTHENTIC
     from forgery_d2.evaluation.submission import write_submission_csv
 
-    setup_logger(name="forgery_d2")
+    # forgery_d2's debug lines (e.g. the matcher's per-image statistics) only with --verbose.
+    setup_logger(name="forgery_d2").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     cfg = setup_inference_cfg(args.config_file, args.opts, args.decision)
     rule = DecisionRule.from_config(cfg)
     paths = list_images(args.input)
