@@ -86,7 +86,7 @@ def _blob(rng, h, w):
 
 
 def make_data(n_images, h, w, seed=0):
-    from forgery_d2.evaluation.rle import encode_annotation
+    from forgery_d2.competition.rle import encode_annotation
 
     rng = np.random.default_rng(seed)
     solution, submission = [], []

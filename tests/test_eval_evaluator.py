@@ -15,7 +15,7 @@ from forgery_d2.config import add_forgery_config
 from forgery_d2.evaluation.decision import DecisionRule
 from forgery_d2.evaluation.evaluator import ForgeryEvaluator
 from forgery_d2.evaluation.metric import score
-from forgery_d2.evaluation.submission import read_solution_csv, read_submission_csv
+from forgery_d2.competition.submission import read_solution_csv, read_submission_csv
 from forgery_d2.evaluation.sweep import (RawOutputCollector, best_image_thresh, evaluate_cache, sweep,
                                          write_decision_yaml)
 

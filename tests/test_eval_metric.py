@@ -9,7 +9,7 @@ import pytest
 
 from forgery_d2.evaluation.metric import (image_of1, image_of1_from_masks, intersection_matrix, runs_intersection,
                                           score)
-from forgery_d2.evaluation.rle import (AUTHENTIC, RLEError, decode_annotation, encode_annotation, mask_to_runs,
+from forgery_d2.competition.rle import (AUTHENTIC, RLEError, decode_annotation, encode_annotation, mask_to_runs,
                                        parse_annotation, rle_decode, rle_encode)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -7,9 +7,10 @@ import pytest
 from detectron2.data import DatasetCatalog
 
 from forgery_d2.evaluation.metric import score
-from forgery_d2.evaluation.rle import rle_decode
-from forgery_d2.evaluation.submission import (SubmissionError, align_submission, read_solution_csv,
-                                              read_submission_csv, write_solution_csv, write_submission_csv)
+from forgery_d2.competition.rle import rle_decode
+from forgery_d2.competition.submission import (SubmissionError, align_submission, read_solution_csv,
+                                              read_submission_csv, write_submission_csv)
+from forgery_d2.evaluation.ground_truth import write_solution_csv
 
 SOLUTION = "case_id,annotation,shape\n10,authentic,\"[10, 10]\"\n11,\"[1, 10]\",\"[10, 10]\"\n12,\"[5, 3]\",\"[4, 4]\"\n"
 

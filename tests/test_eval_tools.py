@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from forgery_d2.evaluation.submission import align_submission, read_submission_csv
+from forgery_d2.competition.submission import align_submission, read_submission_csv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "PYTHONWARNINGS": "ignore"}

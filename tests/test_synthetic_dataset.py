@@ -15,7 +15,7 @@ from forgery_d2.data.synthetic.blots import draw_blot
 from forgery_d2.data.synthetic.copy_move import feather_reach, plant_copy_move
 from forgery_d2.data.synthetic.generator import TEST_CASE_ID_OFFSET, SyntheticOptions, generate_dataset
 from forgery_d2.data.synthetic.sources import SourceOptions, _split_part, sample_authentic, skimage_image_paths
-from forgery_d2.evaluation.rle import decode_annotation
+from forgery_d2.competition.rle import decode_annotation
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_TRAIN, NUM_TEST = 8, 6

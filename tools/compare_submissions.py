@@ -16,9 +16,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import forgery_d2  # noqa: E402,F401
-from forgery_d2.evaluation import AUTHENTIC, SubmissionError, read_solution_csv, read_submission_csv  # noqa: E402
+from forgery_d2.competition import AUTHENTIC, SubmissionError, read_solution_csv, read_submission_csv  # noqa: E402
 from forgery_d2.evaluation.metric import mean_score, score_per_image  # noqa: E402
-from forgery_d2.evaluation.rle import runs_to_rle  # noqa: E402
+from forgery_d2.competition.rle import runs_to_rle  # noqa: E402
 
 
 def baseline_submissions(solution):

@@ -60,7 +60,7 @@ def print_table(metrics, title):
 
 def score_files(args):
     from forgery_d2.evaluation.metric import mean_score, score_per_image
-    from forgery_d2.evaluation.submission import read_solution_csv, read_submission_csv
+    from forgery_d2.competition.submission import read_solution_csv, read_submission_csv
 
     solution = read_solution_csv(args.solution)
     submission = read_submission_csv(args.submission)
@@ -135,8 +135,8 @@ def evaluate_model(args):
 def main(argv=None):
     args = parse_args(argv)
     from forgery_d2.data.io import DataError
-    from forgery_d2.evaluation.rle import RLEError
-    from forgery_d2.evaluation.submission import SubmissionError
+    from forgery_d2.competition.rle import RLEError
+    from forgery_d2.competition.submission import SubmissionError
 
     try:
         return score_files(args) if args.solution else evaluate_model(args)

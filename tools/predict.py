@@ -71,8 +71,8 @@ def predict(args):
     from forgery_d2.data.io import DataError, read_mask
     from forgery_d2.evaluation.decision import DecisionRule
     from forgery_d2.evaluation.inference import BatchPredictor, ImageFolder, list_images, setup_inference_cfg
-    from forgery_d2.evaluation.rle import AUTHENTIC
-    from forgery_d2.evaluation.submission import write_submission_csv
+    from forgery_d2.competition.rle import AUTHENTIC
+    from forgery_d2.competition.submission import write_submission_csv
 
     # forgery_d2's debug lines (e.g. the matcher's per-image statistics) only with --verbose.
     setup_logger(name="forgery_d2").setLevel(logging.DEBUG if args.verbose else logging.INFO)
@@ -134,7 +134,7 @@ def _write_overlay(args, item, decision, image_format, read_mask, DataError, np)
 def main(argv=None):
     args = parse_args(argv)
     from forgery_d2.data.io import DataError
-    from forgery_d2.evaluation.submission import SubmissionError
+    from forgery_d2.competition.submission import SubmissionError
 
     try:
         return predict(args)

@@ -27,10 +27,11 @@ import cv2
 import numpy as np
 import pycocotools.mask as mask_util
 
-from .io import image_size, read_mask
+from .io import DataError, image_size, read_mask
 
 __all__ = [
     "DEFAULT_MIN_COMPONENT_AREA",
+    "record_label",
     "mask_to_annotations",
     "annotations_to_masks",
     "RecordCache",
@@ -61,6 +62,25 @@ def _components(channel, min_area):
     if not keep:
         keep = [int(np.argmax(areas)) + 1]
     return [(labels == k).astype(np.uint8) for k in keep]
+
+
+def record_label(record) -> int:
+    """The image-level label of a dataset dict: 1 forged, 0 authentic.
+
+    ``label`` when the record has one, else 1 when it names a ``mask_file`` (records made by other
+    tools). Raises DataError for an unlabelled record (``label`` None: a test folder without
+    ``test_masks/``), which cannot be scored.
+    """
+    label = record.get("label", 1 if record.get("mask_file") else 0)
+    if label is None:
+        raise DataError(
+            f"image {record.get('image_id')} ({record.get('file_name')}) has no label (no ground-truth "
+            "masks for its folder): it cannot be scored; evaluate a labelled dataset, or predict with "
+            "tools/predict.py"
+        )
+    if int(label) not in (0, 1):
+        raise DataError(f"image {record.get('image_id')} ({record.get('file_name')}): label must be 0 or 1, got {label!r}")
+    return int(label)
 
 
 def mask_to_annotations(mask, split_components=False, min_component_area=DEFAULT_MIN_COMPONENT_AREA):

@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from .metric import runs_intersection
-from .rle import encode_annotation, mask_to_runs
+from forgery_d2.competition.rle import encode_annotation, mask_to_runs
 
 __all__ = ["DecisionRule", "Decision", "image_score_of"]
 

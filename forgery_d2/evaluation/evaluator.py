@@ -38,51 +38,18 @@ from scipy.stats import rankdata
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
-from .decision import DecisionRule
-from .metric import image_of1, mean_score
-from .rle import AUTHENTIC, mask_to_runs, runs_to_rle
-from .submission import dataset_keys, write_submission_csv, _write_csv, SOLUTION_COLUMNS
+from forgery_d2.competition.rle import AUTHENTIC, mask_to_runs, runs_to_rle
+from forgery_d2.competition.submission import SOLUTION_COLUMNS, dataset_keys, write_csv, write_submission_csv
 
-__all__ = ["ForgeryEvaluator", "GroundTruthLoader", "image_metrics", "summarize"]
+from .decision import DecisionRule
+from .ground_truth import GroundTruthLoader
+from .metric import image_of1, mean_score
+
+__all__ = ["ForgeryEvaluator", "image_metrics", "summarize"]
 
 logger = logging.getLogger(__name__)
 
 PER_IMAGE_COLUMNS = ("key", "case_id", "image_id", "true_label", "pred_label", "image_score", "n_gt", "n_pred", "oF1")
-
-
-class GroundTruthLoader:
-    """Ground-truth masks of an evaluated image: the dict's ``mask_file`` channels (or None for an
-    authentic image). Fields the mapper did not pass are looked up in the registered dataset."""
-
-    def __init__(self, dataset_name=None):
-        self._dataset_name = dataset_name
-        self._index = None
-
-    def _record(self, inp):
-        if "label" in inp and ("mask_file" in inp or int(inp["label"]) == 0) and "case_id" in inp:
-            return inp
-        if self._index is None:
-            from detectron2.data import DatasetCatalog
-
-            if self._dataset_name is None:
-                raise KeyError(f"input {inp.get('image_id')} lacks label/mask_file/case_id and no dataset_name was given")
-            self._index = {d["image_id"]: d for d in DatasetCatalog.get(self._dataset_name)}
-        try:
-            return {**self._index[inp["image_id"]], **inp}
-        except KeyError:
-            raise KeyError(f"image_id {inp.get('image_id')!r} is not in dataset {self._dataset_name!r}") from None
-
-    def __call__(self, inp):
-        """Returns ``(record, masks)``: the merged dataset dict and ``uint8 (N, H, W)`` or None."""
-        from forgery_d2.data.io import read_mask
-
-        record = self._record(inp)
-        label = int(record.get("label", 1 if record.get("mask_file") else 0))
-        if label == 0:
-            return record, None
-        if not record.get("mask_file"):
-            raise ValueError(f"image {record.get('image_id')} is labelled forged but has no mask_file")
-        return record, read_mask(record["mask_file"], (record["height"], record["width"]))
 
 
 def _annotation_of_runs(runs_list):
@@ -231,10 +198,10 @@ class ForgeryEvaluator(DatasetEvaluator):
         with open(os.path.join(output_dir, "forgery_metrics.json"), "w") as f:
             json.dump({"dataset": self._dataset_name, "decision": self._decision.to_dict(), "metrics": results},
                       f, indent=2)
-        _write_csv(os.path.join(output_dir, "forgery_per_image.csv"), PER_IMAGE_COLUMNS,
+        write_csv(os.path.join(output_dir, "forgery_per_image.csv"), PER_IMAGE_COLUMNS,
                    [[r[c] for c in PER_IMAGE_COLUMNS] for r in records])
         write_submission_csv([(r["key"], r["annotation"]) for r in records],
                              os.path.join(output_dir, "forgery_predictions.csv"))
-        _write_csv(os.path.join(output_dir, "forgery_solution.csv"), SOLUTION_COLUMNS,
+        write_csv(os.path.join(output_dir, "forgery_solution.csv"), SOLUTION_COLUMNS,
                    [(r["key"], r["gt_annotation"], json.dumps(r["shape"])) for r in records])
         logger.info(f"[ForgeryEvaluator] wrote metrics and per-image CSVs to {output_dir}")

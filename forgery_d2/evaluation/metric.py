@@ -17,7 +17,7 @@ Edge cases, decided as the scorer decides them:
 
 - Two empty masks have F1 = 0 (precision and recall are both 0), so an empty ground-truth channel
   can never be matched, and a prediction written ``[]`` matches nothing but still counts in
-  ``n_pred`` (it only costs). :func:`forgery_d2.evaluation.rle.encode_annotation` never writes one.
+  ``n_pred`` (it only costs). :func:`forgery_d2.competition.rle.encode_annotation` never writes one.
 - ``authentic`` is recognized by exact string comparison.
 
 Speed: pair intersections are computed from the run-length runs directly (a prefix sum of one mask's
@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from .rle import AUTHENTIC, mask_to_runs, parse_annotation
+from forgery_d2.competition.rle import AUTHENTIC, mask_to_runs, parse_annotation
+from forgery_d2.competition.submission import align_submission
 
 __all__ = [
     "runs_intersection",
@@ -149,11 +150,9 @@ def score_per_image(solution: pd.DataFrame, submission: pd.DataFrame) -> pd.Data
     """Validate a submission against a solution and score every image.
 
     Returns the solution's rows (``case_id, annotation, shape``) with ``prediction``, ``n_gt``,
-    ``n_pred`` and ``oF1`` columns. Raises :class:`forgery_d2.evaluation.submission.SubmissionError`
+    ``n_pred`` and ``oF1`` columns. Raises :class:`forgery_d2.competition.submission.SubmissionError`
     naming the row for any invalid input.
     """
-    from .submission import align_submission
-
     rows = align_submission(solution, submission)
     out = solution.loc[:, ["case_id", "annotation", "shape"]].copy()
     out["prediction"] = [r.prediction for r in rows]

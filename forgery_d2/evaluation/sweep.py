@@ -26,9 +26,10 @@ from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
 from .decision import DecisionRule, _to_numpy, image_score_of
-from .evaluator import ForgeryEvaluator, GroundTruthLoader
+from .evaluator import ForgeryEvaluator
+from .ground_truth import GroundTruthLoader
 from .metric import image_of1, mean_score
-from .rle import mask_to_runs, runs_to_mask
+from forgery_d2.competition.rle import mask_to_runs, runs_to_mask
 
 __all__ = [
     "CompactOutput",

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from forgery_d2.evaluation.rle import AUTHENTIC, encode_annotation
+from forgery_d2.competition.rle import AUTHENTIC, encode_annotation
 
 from .copy_move import CopyMoveOptions, ForgeryPlacementError, make_forgery
 from .sources import SourceOptions, sample_authentic

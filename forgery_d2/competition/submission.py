@@ -1,7 +1,7 @@
 """Submission and solution CSVs: read, validate, write.
 
 - A **submission** has the header ``case_id,annotation``: one row per image, the annotation is
-  ``authentic`` or ``;``-joined competition RLEs (:mod:`forgery_d2.evaluation.rle`).
+  ``authentic`` or ``;``-joined competition RLEs (:mod:`forgery_d2.competition.rle`).
 - A **solution** (the scorer's ground truth) has ``case_id,annotation,shape`` with shape ``"[H, W]"``.
 
 Every problem raises :class:`SubmissionError` naming the file, the CSV line (the header is line 1)
@@ -35,8 +35,7 @@ __all__ = [
     "align_submission",
     "AlignedRow",
     "dataset_keys",
-    "solution_rows",
-    "write_solution_csv",
+    "write_csv",
     "write_submission_csv",
 ]
 
@@ -189,10 +188,11 @@ def write_submission_csv(rows: Iterable, path) -> str:
                                   f"'{AUTHENTIC}' or RLEs, got {annotation!r}")
         seen.add(case_id)
         records.append((case_id, annotation))
-    return _write_csv(path, SUBMISSION_COLUMNS, records)
+    return write_csv(path, SUBMISSION_COLUMNS, records)
 
 
-def _write_csv(path, header, records):
+def write_csv(path, header, records) -> str:
+    """Write ``header`` and ``records`` (rows) as a CSV file (folders created); returns the path."""
     path = os.fspath(path)
     if os.path.dirname(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -215,34 +215,3 @@ def dataset_keys(dataset_dicts) -> List[str]:
         dup = pd.Series(image_ids)[pd.Series(image_ids).duplicated()].iloc[0]
         raise SubmissionError(f"dataset has duplicate image_id {dup!r}: image_ids must be unique")
     return image_ids
-
-
-def gt_annotation(record) -> str:
-    """The solution annotation of one dataset dict: its mask file's channels as stored (empty
-    channels kept as ``[]``, as the competition's encoder writes them), or ``authentic``."""
-    from forgery_d2.data.io import read_mask
-
-    from .rle import rle_encode
-
-    if int(record.get("label", 1 if record.get("mask_file") else 0)) == 0:
-        return AUTHENTIC
-    if not record.get("mask_file"):
-        raise SubmissionError(f"image {record.get('image_id')} ({record.get('file_name')}) is labelled forged "
-                              "but has no mask_file: cannot write its ground truth")
-    masks = read_mask(record["mask_file"], (record["height"], record["width"]))
-    if len(masks) == 0:
-        raise SubmissionError(f"mask file {record['mask_file']} has no channel for forged image {record.get('image_id')}")
-    return ";".join(json.dumps(rle_encode(m)) for m in masks)
-
-
-def solution_rows(dataset_dicts):
-    """``(key, annotation, shape)`` ground-truth rows of dataset dicts (see :func:`dataset_keys`)."""
-    for key, record in zip(dataset_keys(dataset_dicts), dataset_dicts):
-        yield key, gt_annotation(record), json.dumps([int(record["height"]), int(record["width"])])
-
-
-def write_solution_csv(dataset_name: str, path) -> str:
-    """Write the solution CSV of a registered dataset (ground truth = mask files' channels)."""
-    from detectron2.data import DatasetCatalog
-
-    return _write_csv(path, SOLUTION_COLUMNS, list(solution_rows(DatasetCatalog.get(dataset_name))))
