@@ -20,5 +20,7 @@ setup(
         "Pillow",
         "tqdm",
         "matplotlib",
+        "pandas",
+        "pyyaml",
     ],
 )

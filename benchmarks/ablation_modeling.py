@@ -37,14 +37,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import forgery_d2  # noqa: E402,F401  (detectron2 build shims first)
 import forgery_d2.modeling  # noqa: E402,F401  (registers ForgeryRCNN and the backbones)
-from detectron2.config import get_cfg  # noqa: E402
+
 from detectron2.data import DatasetCatalog, build_detection_test_loader  # noqa: E402
 from detectron2.engine import HookBase  # noqa: E402
 from detectron2.structures import Instances  # noqa: E402
 from detectron2.utils.env import seed_all_rng  # noqa: E402
 from detectron2.utils.logger import setup_logger  # noqa: E402
-
-from forgery_d2.config import add_forgery_config  # noqa: E402
+from forgery_d2.config import load_config  # noqa: E402
 from forgery_d2.data.builtin import register_builtin_from_config  # noqa: E402
 from forgery_d2.data.mapper import ForgeryDatasetMapper  # noqa: E402
 from forgery_d2.engine.trainer import ForgeryTrainer  # noqa: E402
@@ -88,11 +87,7 @@ class StepProfiler(HookBase):
 
 
 def build_cfg(args):
-    cfg = add_forgery_config(get_cfg())
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
-    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
-        cfg.MODEL.DEVICE = "cpu"
+    cfg = load_config(args.config_file, args.opts, freeze=False)
     iters = args.iters
     cfg.SOLVER.MAX_ITER = iters
     cfg.SOLVER.STEPS = (int(0.75 * iters), int(0.95 * iters))
@@ -163,7 +158,7 @@ def evaluate(cfg, model, num_images, memory):
         "infer_s_per_image": statistics.median(timed),
         "val_images": len(dicts),
         "val_forged": int(sum(1 for d in dicts if d.get("label", 1 if d.get("annotations") else 0))),
-        "decision_rule": best.rule.to_dict(),
+        "decision_rule": best.rule.to_config_dict(),
         "all_metrics": dict(swept),
     }
 

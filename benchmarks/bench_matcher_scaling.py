@@ -13,6 +13,7 @@ working scales (detection / verification), the keypoint count and whether the co
 Writes ``scaling.json``, ``scaling.md`` and ``scaling.png`` in ``--output``.
 """
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -20,7 +21,6 @@ import sys
 import time
 
 import cv2
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -28,7 +28,7 @@ import forgery_d2  # noqa: E402,F401
 import skimage  # noqa: E402
 
 from forgery_d2.data.synthetic.copy_move import plant_copy_move  # noqa: E402
-from forgery_d2.matching import CopyMoveMatcher, MatcherParams  # noqa: E402
+from forgery_d2.matching import KeypointMatcher, KeypointMatcherParams  # noqa: E402
 
 
 def planted_image(size: int, aspect: float = 0.75):
@@ -43,7 +43,7 @@ def planted_image(size: int, aspect: float = 0.75):
 
 
 def measure(sizes, repeats, params):
-    matcher = CopyMoveMatcher(params)
+    matcher = KeypointMatcher(params)
     rows = []
     for size in sizes:
         image, gt = planted_image(size)
@@ -95,10 +95,10 @@ def main():
     parser.add_argument("--output", default="output/bench_matcher_scaling")
     args = parser.parse_args()
     os.makedirs(args.output, exist_ok=True)
-    rows = measure([int(s) for s in args.sizes.split(",")], args.repeats, MatcherParams())
+    rows = measure([int(s) for s in args.sizes.split(",")], args.repeats, KeypointMatcherParams.default())
     command = "python " + " ".join(sys.argv)
     with open(os.path.join(args.output, "scaling.json"), "w") as f:
-        json.dump({"rows": rows, "params": MatcherParams().__dict__, "command": command,
+        json.dump({"rows": rows, "params": dataclasses.asdict(KeypointMatcherParams.default()), "command": command,
                    "threads": os.environ.get("OMP_NUM_THREADS", "")}, f, indent=1)
     report(rows, args.output, command)
 

@@ -10,7 +10,7 @@ Rows (all scored by forgery_d2.evaluation: the same decision rule, the competiti
 - ``forgery_d2_rcnn_checkpoint`` (with ``--rcnn-weights``): the same model from a longer training
   (e.g. the quick config's full schedule via tools/train_net.py). Not on equal footing with the peer.
 - ``fusion_<mode>``: the network (the checkpoint when given, else the in-bench one) and the matcher
-  fused by forgery_d2.matching.fusion, every mode (the matcher runs on the full-resolution image,
+  fused by forgery_d2.modeling.meta_arch.fusion, every mode (the matcher runs on the full-resolution image,
   the network on its test-time resize).
 - ``torchvision_maskrcnn``: the seeds' approach re-implemented: torchvision's MaskRCNN with a
   ResNet-18-FPN backbone (BatchNorm, as torchvision uses without pretrained weights), plain RGB,
@@ -29,6 +29,7 @@ forgery_d2 / torchvision (what to read when the machine is noisy).
 Writes ``results.json``, ``results.md`` (tables) and ``peers.png`` / ``speed.png`` in ``--output``.
 """
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -45,20 +46,18 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import forgery_d2  # noqa: E402,F401  (detectron2 build shims first)
-import forgery_d2.matching  # noqa: E402,F401  (registers the matcher / fusion meta-archs)
-from detectron2.config import get_cfg  # noqa: E402
+
 from detectron2.data import DatasetCatalog, build_detection_test_loader, build_detection_train_loader  # noqa: E402
 from detectron2.structures import Instances  # noqa: E402
 from detectron2.utils.logger import setup_logger  # noqa: E402
-
-from forgery_d2.config import add_forgery_config  # noqa: E402
+from forgery_d2.config import load_config  # noqa: E402
 from forgery_d2.data.builtin import register_builtin_from_config  # noqa: E402
 from forgery_d2.data.mapper import ForgeryDatasetMapper  # noqa: E402
 from forgery_d2.evaluation.decision import DecisionRule  # noqa: E402
 from forgery_d2.evaluation.sweep import (  # noqa: E402
     CachedImage, CompactOutput, RawOutputCollector, evaluate_cache, load_cache, save_cache, sweep,
 )
-from forgery_d2.matching.fusion import FUSION_MODES, fuse_instances  # noqa: E402
+from forgery_d2.modeling.meta_arch.fusion import FUSION_MODES, FusionRule, fuse_instances  # noqa: E402
 
 logger = logging.getLogger("forgery_d2.bench_peers")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -71,8 +70,7 @@ def peak_rss_mb() -> float:
 
 
 def load_cfg(config_file, args, weights=""):
-    cfg = add_forgery_config(get_cfg())
-    cfg.merge_from_file(config_file)
+    cfg = load_config(config_file, freeze=False, device_fallback=False)
     cfg.MODEL.DEVICE = "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu"
     cfg.MODEL.WEIGHTS = weights
     cfg.DATALOADER.NUM_WORKERS = 0  # one process: its RSS is the model's
@@ -310,7 +308,7 @@ def scaled_schedule(cfg, iters):
 # Scoring and report
 
 
-def fused_cache(rcnn_cache, matcher_cache, mode, kwargs):
+def fused_cache(rcnn_cache, matcher_cache, fusion_rule):
     by_id = {im.image_id: im for im in matcher_cache}
     cache = []
     for im in rcnn_cache:
@@ -322,7 +320,7 @@ def fused_cache(rcnn_cache, matcher_cache, mode, kwargs):
         network, matcher = outputs
         if matcher.pred_masks.dtype != torch.bool:
             matcher.pred_masks = matcher.pred_masks.bool()
-        fused = fuse_instances(network, matcher, mode, **kwargs)
+        fused = fuse_instances(network, matcher, fusion_rule)
         cache.append(CachedImage(im.image_id, im.case_id, CompactOutput.from_output({"instances": fused}), im.gt_runs))
     return cache
 
@@ -437,11 +435,10 @@ def main(args):
         rows[row_names[name]] = {**score(cache, rule), **{k: v for k, v in stats[name].items() if k.startswith(("infer", "peak"))}}
     network = "rcnn_checkpoint" if "rcnn_checkpoint" in caches else "rcnn"
     if network in caches:
-        f = cfg.MODEL.FUSION
-        kwargs = dict(mask_threshold=f.MASK_THRESHOLD, merge_iou=f.MERGE_IOU, agree_iou=f.AGREE_IOU, boost=f.BOOST,
-                      penalty=f.PENALTY, network_score_thresh=f.NETWORK_SCORE_THRESH, matcher_score_weight=f.MATCHER_SCORE_WEIGHT)
+        fusion_rule = FusionRule.from_config(cfg)
         for mode in FUSION_MODES:
-            rows[f"fusion_{mode}"] = score(fused_cache(caches[network], caches["matcher"], mode, kwargs), rule)
+            mode_rule = dataclasses.replace(fusion_rule, mode=mode)
+            rows[f"fusion_{mode}"] = score(fused_cache(caches[network], caches["matcher"], mode_rule), rule)
     speed = {}
     if "rcnn" in stats:
         speed["forgery_d2 quick R-18-FPN"] = stats["rcnn"]
@@ -455,7 +452,7 @@ def main(args):
         ratios["train_peak_rss"] = ours["train_peak_rss_mb"] / theirs["train_peak_rss_mb"]
         ratios["inference_peak_rss"] = ours["peak_rss_mb"] / theirs["peak_rss_mb"]
     results = {"rows": rows, "speed": speed, "ratios": ratios, "phases": stats, "val_images": len(next(iter(caches.values()))),
-               "decision_rule": rule.to_dict(), "threads": args.threads,
+               "decision_rule": rule.to_config_dict(), "threads": args.threads,
                "command": " ".join(shlex.quote(a) for a in ["python"] + sys.argv)}
     with open(os.path.join(args.output, "results.json"), "w") as f:
         json.dump(results, f, indent=1)

@@ -53,7 +53,7 @@ def main():
         print(json.dumps(measure(side, args.dim, args.topk, args.radius, chunk)))
         return
     chunks = [args.chunk_elements] + ([] if args.no_unchunked else [UNCHUNKED])
-    print(f"| side | L | chunk elements | fwd+bwd s | peak RSS growth MB |\n|---|---|---|---|---|")
+    print("| side | L | chunk elements | fwd+bwd s | peak RSS growth MB |\n|---|---|---|---|---|")
     for side in args.sides:
         for chunk in chunks:
             out = subprocess.run(

@@ -3,9 +3,68 @@ forgery_d2 YAML, like ``add_pointrend_config`` in detectron2's projects.
 
 Each section below belongs to one part of the plugin; every key has a comment.
 """
-from detectron2.config import CfgNode as CN
+import functools
+import logging
 
-__all__ = ["add_forgery_config"]
+import torch
+from detectron2.config import CfgNode as CN
+from detectron2.config import get_cfg
+
+__all__ = ["add_forgery_config", "get_forgery_cfg", "load_config", "fall_back_to_cpu", "default_value"]
+
+logger = logging.getLogger(__name__)
+
+
+def get_forgery_cfg():
+    """A fresh (unfrozen) config: detectron2's defaults plus forgery_d2's keys."""
+    return add_forgery_config(get_cfg())
+
+
+@functools.lru_cache(maxsize=1)
+def _defaults():
+    cfg = get_forgery_cfg()
+    cfg.freeze()
+    return cfg
+
+
+def default_value(key: str):
+    """The default of one config key, e.g. ``default_value("FORGERY.DATA.VAL_FRACTION")``: for code
+    that takes a setting as an optional argument, so that the default is written only here."""
+    node = _defaults()
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def fall_back_to_cpu(cfg) -> str:
+    """Configs default to CUDA; without a GPU, set ``MODEL.DEVICE`` to cpu. Returns the log line
+    that says so, or "" when nothing changed. ``cfg`` must not be frozen."""
+    if str(cfg.MODEL.DEVICE).startswith("cuda") and not torch.cuda.is_available():
+        message = f"No CUDA GPU available: running on CPU (the config asked for MODEL.DEVICE={cfg.MODEL.DEVICE})."
+        cfg.MODEL.DEVICE = "cpu"
+        return message
+    return ""
+
+
+def load_config(config_file=None, opts=(), overlays=(), freeze=True, device_fallback=True):
+    """The config of a forgery_d2 run, the one way every tool builds it: :func:`get_forgery_cfg`,
+    then ``config_file``, then each YAML of ``overlays`` (e.g. a ``decision.yaml`` written by the
+    sweep), then the ``KEY VALUE`` list ``opts``; then CUDA falls back to CPU with a log line
+    (:func:`fall_back_to_cpu`; ``device_fallback=False`` leaves that to the caller)."""
+    cfg = get_forgery_cfg()
+    if config_file:
+        cfg.merge_from_file(config_file)
+    for overlay in overlays:
+        if overlay:
+            cfg.merge_from_file(overlay)
+    cfg.merge_from_list(list(opts))
+    if device_fallback:
+        message = fall_back_to_cpu(cfg)
+        if message:
+            logger.warning(message)
+    if freeze:
+        cfg.freeze()
+    return cfg
 
 
 def add_forgery_config(cfg):
@@ -35,26 +94,40 @@ def _add_data_config(cfg):
 
 
 def _add_decision_config(cfg):
-    """The decision rule that turns model outputs into a submission row (forgery_d2.evaluation).
-
-    Why the defaults: see forgery_d2/evaluation/decision.py; tools/eval_oF1.py --sweep tunes them.
+    """The decision rule that turns model outputs into a submission row
+    (forgery_d2.evaluation.decision); ``tools/eval_oF1.py --sweep`` tunes it on a validation set.
+    Each default is derived from the metric, not from data; the reason is written beside it.
     """
     cfg.FORGERY.DECISION = CN()
-    # Image gate: forged when image_score (else the top instance score) >= this; below = authentic.
+    # The image is forged when its image_score (else its top instance score) >= this, else
+    # authentic. Why 0.5: with a calibrated probability q that the image is forged and an expected
+    # oF1 s of our masks on a forged image, calling it forged is worth q * s and authentic 1 - q, so
+    # forged wins when q > 1 / (1 + s): 0.5 for perfect masks, higher for worse ones. 0.5 is the
+    # lowest sensible value; raise it as mask quality drops.
     cfg.FORGERY.DECISION.IMAGE_THRESH = 0.5
-    # Instances with a score below this are dropped.
+    # Instances scoring below this are dropped. Why 0.5: the same break-even for one more instance
+    # (an extra instance costs the factor n_gt / n_pred on the whole image): keep it only when it
+    # is more likely real than not.
     cfg.FORGERY.DECISION.SCORE_THRESH = 0.5
-    # Soft masks (uint8 probability x 255, or float): a pixel is forged when prob >= this.
+    # Soft masks (uint8 probability x 255, or float): a pixel is forged when prob >= this. Why 0.5:
+    # pixel F1 is maximized by thresholding calibrated probabilities near 0.5 (detectron2's own).
     cfg.FORGERY.DECISION.MASK_THRESH = 0.5
-    # Instances with fewer pixels than this are dropped (16 = one stride-4 cell).
+    # Instances with fewer pixels are dropped. Why 16: one 4x4 cell of the finest feature map
+    # (stride 4); smaller instances are below what a segmentation head resolves, add a tiny F1 at
+    # most, and still count as a prediction.
     cfg.FORGERY.DECISION.MIN_AREA = 16
     # Instances smaller than this fraction of the image are dropped (0 = off).
     cfg.FORGERY.DECISION.MIN_AREA_FRACTION = 0.0
-    # Overlapping instances with mask IoU >= this are merged into their union (0 = off).
+    # Overlapping final instances with mask IoU >= this are merged into their union (0 = off).
+    # Why 0.1: ground-truth instances are disjoint, so two overlapping predictions are almost surely
+    # one instance; keeping both halves the image's score, their union scores 2(1+u)/(3+u) >= 0.67
+    # (two equal copies of one GT region at IoU u). Any clear overlap merges; 0.1 ignores masks that
+    # only touch at a border.
     cfg.FORGERY.DECISION.MERGE_IOU = 0.1
-    # ... or with intersection / smaller area >= this (0 = off).
+    # ... or with intersection / smaller area >= this (0 = off); 0.5: one mostly inside the other.
     cfg.FORGERY.DECISION.MERGE_CONTAINMENT = 0.5
-    # Keep at most this many (merged) instances, best scores first (0 = no limit).
+    # Keep at most this many (merged) instances, best scores first. 0 = no limit: the metric names
+    # no count; SCORE_THRESH controls it.
     cfg.FORGERY.DECISION.MAX_INSTANCES = 0
 
 
@@ -208,22 +281,23 @@ def _add_matcher_config(cfg):
     m.MIN_REGION_AREA = 64  # px (verification scale): smaller copies are dropped
     m.FILL_HULL = True  # add flat pixels inside the evidence's convex hull that agree with the source
     m.MAX_SELF_OVERLAP = 0.5  # reject a "copy" overlapping its own source by more (symmetric objects)
-    m.MERGE_IOU = 0.5  # instances overlapping more (mask IoU) are merged into one
+    m.SAME_COPY_IOU = 0.5  # two verified transforms whose masks overlap more (IoU) describe one copy: merged
     m.MAX_INSTANCES = 5  # instances returned per image
     m.INLIER_SATURATION = 10.0  # score = mean ZNCC * (1 - exp(-inliers / INLIER_SATURATION))
 
     f = cfg.MODEL.FUSION = CN()
     f.RCNN_META_ARCHITECTURE = "GeneralizedRCNN"  # network part of FusionRCNN (e.g. "ForgeryRCNN")
-    f.MODE = "union"  # "union", "boost", "gate_by_matcher" or "gate_by_network" (see matching/fusion.py)
+    # "union", "boost", "network_if_matcher" or "matcher_if_network" (see modeling/meta_arch/fusion.py)
+    f.MODE = "union"
     # Test-time resize of the network's input inside FusionRCNN (shortest edge, max size; 0 = use the
     # image as the data loader gives it). Fusion configs set INPUT.MIN_SIZE_TEST 0 so the matcher
     # sees the original image while the network sees the size it was trained at.
     f.RCNN_MIN_SIZE_TEST = 0
     f.RCNN_MAX_SIZE_TEST = 1333
     f.MASK_THRESHOLD = 0.5  # soft network masks (uint8 0..255) are binarized at this for overlaps
-    f.MERGE_IOU = 0.5  # union: a matcher instance overlapping a network one more is merged into it
-    f.AGREE_IOU = 0.3  # boost: network instance agrees with the matcher above this mask IoU
+    f.UNION_MERGE_IOU = 0.5  # union: a matcher instance overlapping a network one more is merged into it
+    f.BOOST_AGREE_IOU = 0.3  # boost: a network instance agrees with the matcher at this mask IoU or more
     f.BOOST = 0.5  # boost: agreeing score s -> s + BOOST * (1 - s)
     f.PENALTY = 0.5  # boost: disagreeing score s -> s * PENALTY
-    f.NETWORK_SCORE_THRESH = 0.5  # gate_by_network: matcher output kept if a network score >= this
+    f.NETWORK_SCORE_THRESH = 0.5  # matcher_if_network: matcher output kept if a network score >= this
     f.MATCHER_SCORE_WEIGHT = 1.0  # union: matcher scores are multiplied by this

@@ -29,19 +29,17 @@ def _output(scores, masks, image_score=None):
     return out
 
 
-def test_defaults_come_from_config_and_validate():
+def test_rule_reads_config_and_validates():
     cfg = add_forgery_config(get_cfg())
-    rule = DecisionRule.from_config(cfg)
-    assert rule == DecisionRule()
     cfg.FORGERY.DECISION.SCORE_THRESH = 0.7
-    assert DecisionRule.from_config(cfg).SCORE_THRESH == 0.7
+    assert DecisionRule.from_config(cfg).score_thresh == 0.7
     with pytest.raises(ValueError, match="MASK_THRESH must be in"):
-        DecisionRule(MASK_THRESH=1.5)
+        DecisionRule.default().replace(mask_thresh=1.5)
 
 
 def test_image_gate_uses_image_score_else_top_instance():
     a = _box_mask(0, 0, 10, 10)
-    rule = DecisionRule(IMAGE_THRESH=0.6, SCORE_THRESH=0.1)
+    rule = DecisionRule.default().replace(image_thresh=0.6, score_thresh=0.1)
     assert not rule(_output([0.9], [a], image_score=0.5)).forged  # model says authentic
     assert rule(_output([0.3], [a], image_score=0.7)).forged  # gate passes, instance kept (>= 0.1)
     assert not rule(_output([0.55], [a])).forged  # no image_score: top instance 0.55 < 0.6
@@ -53,18 +51,18 @@ def test_image_gate_uses_image_score_else_top_instance():
 def test_score_and_soft_mask_thresholds():
     soft = _box_mask(0, 0, 10, 10, value=200, dtype=torch.uint8)
     soft[0:5, 0:10] = 100  # top half below 0.5 * 255
-    rule = DecisionRule(IMAGE_THRESH=0.0, SCORE_THRESH=0.5, MIN_AREA=0)
+    rule = DecisionRule.default().replace(image_thresh=0.0, score_thresh=0.5, min_area=0)
     decision = rule(_output([0.9, 0.4], [soft, _box_mask(20, 20, 30, 30)]))
     assert len(decision.masks) == 1 and decision.masks.dtype == bool
     assert decision.masks[0].sum() == 50  # only the >= 127.5 half
-    assert rule.replace(MASK_THRESH=0.3)(_output([0.9], [soft])).masks[0].sum() == 100
+    assert rule.replace(mask_thresh=0.3)(_output([0.9], [soft])).masks[0].sum() == 100
 
 
 def test_min_area_pixels_and_fraction():
     small, big = _box_mask(0, 0, 3, 3), _box_mask(20, 20, 40, 40)
-    rule = DecisionRule(IMAGE_THRESH=0.0, SCORE_THRESH=0.0, MIN_AREA=16)
+    rule = DecisionRule.default().replace(image_thresh=0.0, score_thresh=0.0, min_area=16)
     assert len(rule(_output([0.9, 0.8], [small, big])).masks) == 1
-    assert len(rule.replace(MIN_AREA=0, MIN_AREA_FRACTION=0.2)(_output([0.9, 0.8], [small, big])).masks) == 0  # 400 < 480
+    assert len(rule.replace(min_area=0, min_area_fraction=0.2)(_output([0.9, 0.8], [small, big])).masks) == 0  # 400 < 480
     assert rule(_output([0.9], [small])).annotation == "authentic"  # nothing left = authentic
 
 
@@ -72,17 +70,17 @@ def test_merge_overlapping_and_keep_disjoint():
     a, b = _box_mask(0, 0, 10, 10), _box_mask(0, 5, 10, 15)  # IoU 1/3
     inner = _box_mask(2, 2, 4, 4)  # contained in a, IoU 0.04
     far = _box_mask(30, 40, 40, 50)
-    rule = DecisionRule(IMAGE_THRESH=0.0, SCORE_THRESH=0.0, MIN_AREA=0)
+    rule = DecisionRule.default().replace(image_thresh=0.0, score_thresh=0.0, min_area=0)
     d = rule(_output([0.6, 0.9, 0.5, 0.7], [a, b, inner, far]))
     assert len(d.masks) == 2
     np.testing.assert_allclose(d.scores, [0.9, 0.7])  # merged group scored by its best member
     assert d.masks[0].sum() == 150 and d.masks[1].sum() == 100
-    assert len(rule.replace(MERGE_IOU=0.5, MERGE_CONTAINMENT=0.0)(_output([0.6, 0.9, 0.5], [a, b, inner])).masks) == 3
-    assert len(rule.replace(MERGE_IOU=0.0, MERGE_CONTAINMENT=0.9)(_output([0.6, 0.9, 0.5], [a, b, inner])).masks) == 2
+    assert len(rule.replace(merge_iou=0.5, merge_containment=0.0)(_output([0.6, 0.9, 0.5], [a, b, inner])).masks) == 3
+    assert len(rule.replace(merge_iou=0.0, merge_containment=0.9)(_output([0.6, 0.9, 0.5], [a, b, inner])).masks) == 2
 
 
 def test_max_instances_keeps_best():
     masks = [_box_mask(0, 10 * k, 5, 10 * k + 5) for k in range(4)]
-    d = DecisionRule(IMAGE_THRESH=0.0, SCORE_THRESH=0.0, MIN_AREA=0, MAX_INSTANCES=2)(_output([0.2, 0.9, 0.5, 0.7], masks))
+    d = DecisionRule.default().replace(image_thresh=0.0, score_thresh=0.0, min_area=0, max_instances=2)(_output([0.2, 0.9, 0.5, 0.7], masks))
     np.testing.assert_allclose(d.scores, [0.9, 0.7])
     assert d.boxes().tolist() == [[10, 0, 15, 5], [30, 0, 35, 5]]

@@ -1,6 +1,5 @@
 """ForgeryEvaluator on hand-built outputs (exact oF1 and files) and the decision-rule sweep."""
 import json
-import os
 
 import numpy as np
 import pandas as pd
@@ -101,28 +100,28 @@ def test_evaluator_exact_oF1_and_files(dataset, tmp_path):
 
 
 def test_gate_mistakes_cost_whole_images(dataset):
-    rule = DecisionRule(IMAGE_THRESH=0.25)  # now the authentic image (top score 0.3) is flagged
+    rule = DecisionRule.default().replace(image_thresh=0.25)  # now the authentic image (top score 0.3) is flagged
     m = _run(ForgeryEvaluator(DATASET, decision=rule), dataset, _outputs())["forgery"]
     assert m["image_FP"] == 0  # its 5x5 instance is 25 px but its score 0.3 < SCORE_THRESH 0.5: none left
-    rule = DecisionRule(IMAGE_THRESH=0.25, SCORE_THRESH=0.25)
+    rule = DecisionRule.default().replace(image_thresh=0.25, score_thresh=0.25)
     m = _run(ForgeryEvaluator(DATASET, decision=rule), dataset, _outputs())["forgery"]
     assert m["image_FP"] == 1 and m["oF1"] == float(np.mean([0.0, 0.5, 0.5]))
 
 
 def test_sweep_tunes_rule_and_replays_exactly(dataset, tmp_path):
     collector = RawOutputCollector(DATASET, distributed=False)
-    evaluator = ForgeryEvaluator(DATASET, decision=DecisionRule(), distributed=False)
+    evaluator = ForgeryEvaluator(DATASET, decision=DecisionRule.default(), distributed=False)
     base = _run(evaluator, dataset, _outputs())["forgery"]
     _run(collector, dataset, _outputs())
-    assert evaluate_cache(collector.cache, DecisionRule(), DATASET)["oF1"] == base["oF1"]
-    result = sweep(collector.cache, DecisionRule(), grid={"SCORE_THRESH": [0.1, 0.5], "MAX_INSTANCES": [0, 1]})
+    assert evaluate_cache(collector.cache, DecisionRule.default(), DATASET)["oF1"] == base["oF1"]
+    result = sweep(collector.cache, DecisionRule.default(), grid={"score_thresh": [0.1, 0.5], "max_instances": [0, 1]})
     # SCORE_THRESH 0.1 keeps C on image c (1.0); the gate (between a's 0.3 and the next score 0.9)
     # keeps image a authentic; b keeps its extra (0.5): MAX_INSTANCES 1 would fix b but break c (tie).
     assert base["oF1"] == float(np.mean([1.0, 0.5, 0.5]))
     assert result.oF1 == float(np.mean([1.0, 0.5, 1.0]))
-    assert result.rule.SCORE_THRESH == 0.1 and result.rule.MAX_INSTANCES == 0
-    assert result.rule.IMAGE_THRESH == pytest.approx(0.6)
-    assert [h["key"] for h in result.history][:3] == ["start", "SCORE_THRESH", "MAX_INSTANCES"]
+    assert result.rule.score_thresh == 0.1 and result.rule.max_instances == 0
+    assert result.rule.image_thresh == pytest.approx(0.6)
+    assert [h["key"] for h in result.history][:3] == ["start", "score_thresh", "max_instances"]
     assert evaluate_cache(collector.cache, result.rule, DATASET)["oF1"] == result.oF1
     path = write_decision_yaml(result.rule, str(tmp_path / "decision.yaml"), "tuned")
     cfg = add_forgery_config(get_cfg())

@@ -1,4 +1,5 @@
 """FusionRCNN: fusion modes, configs end to end on CPU, plain R-CNN checkpoints load."""
+import dataclasses
 import glob
 import os
 
@@ -11,10 +12,10 @@ from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 from detectron2.structures import Boxes, Instances
 
-from forgery_d2.config import add_forgery_config
+from forgery_d2.config import add_forgery_config, get_forgery_cfg
 from forgery_d2.data.synthetic.copy_move import plant_copy_move
-from forgery_d2.matching import FusionRCNN, fuse_instances
-from forgery_d2.matching.fusion import FROM_BOTH, FROM_MATCHER, FROM_NETWORK
+from forgery_d2.modeling.meta_arch.fusion import (FROM_BOTH, FROM_MATCHER, FROM_NETWORK, FusionRCNN, FusionRule,
+                                                  fuse_instances)
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs", "fusion")
 SIZE = (40, 60)
@@ -33,13 +34,18 @@ def _instances(boxes, scores, dtype=torch.bool):
     return result
 
 
+def _rule(mode, **changes):
+    """The configured fusion rule (forgery_d2/config.py defaults) in ``mode``, with ``changes``."""
+    return dataclasses.replace(FusionRule.from_config(get_forgery_cfg()), mode=mode, **changes)
+
+
 NETWORK = [(0, 0, 10, 10), (30, 20, 50, 35)]
 MATCHER = [(1, 0, 10, 10), (12, 12, 20, 20)]
 
 
 @pytest.mark.parametrize("dtype", [torch.bool, torch.uint8])
 def test_union_merges_overlaps_and_adds_new(dtype):
-    fused = fuse_instances(_instances(NETWORK, [0.3, 0.6], dtype), _instances(MATCHER, [0.9, 0.8]), "union")
+    fused = fuse_instances(_instances(NETWORK, [0.3, 0.6], dtype), _instances(MATCHER, [0.9, 0.8]), _rule("union"))
     assert len(fused) == 3
     assert fused.pred_masks.dtype == dtype
     assert fused.scores.tolist() == pytest.approx([0.9, 0.8, 0.6])  # sorted; merged keeps the max
@@ -48,30 +54,30 @@ def test_union_merges_overlaps_and_adds_new(dtype):
 
 
 def test_boost_rescored_network_only():
-    fused = fuse_instances(_instances(NETWORK, [0.4, 0.6]), _instances(MATCHER, [0.9, 0.8]), "boost",
-                           boost=0.5, penalty=0.5)
+    fused = fuse_instances(_instances(NETWORK, [0.4, 0.6]), _instances(MATCHER, [0.9, 0.8]),
+                           _rule("boost", boost=0.5, penalty=0.5))
     assert len(fused) == 2
     assert sorted(fused.scores.tolist()) == pytest.approx([0.3, 0.7])  # 0.6 * 0.5, 0.4 + 0.5 * 0.6
 
 
-def test_gates():
+def test_one_view_kept_where_the_other_fires():
     network, matcher = _instances(NETWORK, [0.4, 0.6]), _instances(MATCHER, [0.9, 0.8])
     nothing = _instances([], [])
-    assert len(fuse_instances(network, matcher, "gate_by_matcher")) == 2
-    assert len(fuse_instances(network, nothing, "gate_by_matcher")) == 0
-    gated = fuse_instances(network, matcher, "gate_by_network", network_score_thresh=0.5)
+    assert len(fuse_instances(network, matcher, _rule("network_if_matcher"))) == 2
+    assert len(fuse_instances(network, nothing, _rule("network_if_matcher"))) == 0
+    gated = fuse_instances(network, matcher, _rule("matcher_if_network", network_score_thresh=0.5))
     assert gated.pred_sources.tolist() == [FROM_MATCHER, FROM_MATCHER]
-    assert len(fuse_instances(network, matcher, "gate_by_network", network_score_thresh=0.7)) == 0
+    assert len(fuse_instances(network, matcher, _rule("matcher_if_network", network_score_thresh=0.7))) == 0
 
 
 def test_unknown_mode_and_size_mismatch_are_clear_errors():
     with pytest.raises(ValueError, match="MODEL.FUSION.MODE"):
-        fuse_instances(_instances(NETWORK, [0.4, 0.6]), _instances(MATCHER, [0.9, 0.8]), "vote")
+        _rule("vote")
     other = Instances((10, 10))
     other.pred_masks = torch.zeros((0, 10, 10), dtype=torch.bool)
     other.scores = torch.zeros(0)
     with pytest.raises(ValueError, match="image sizes"):
-        fuse_instances(_instances(NETWORK, [0.4, 0.6]), other, "union")
+        fuse_instances(_instances(NETWORK, [0.4, 0.6]), other, _rule("union"))
 
 
 def _fusion_cfg(path):
@@ -102,7 +108,7 @@ def test_fusion_configs_run_end_to_end(path):
     cfg = _fusion_cfg(path)
     torch.manual_seed(0)
     model = build_model(cfg)
-    assert isinstance(model, FusionRCNN) and model.mode == cfg.MODEL.FUSION.MODE
+    assert isinstance(model, FusionRCNN) and model.rule.mode == cfg.MODEL.FUSION.MODE
     model.eval()
     inputs, _ = _textured_input()
     with torch.no_grad():
@@ -176,7 +182,7 @@ def test_network_sees_its_test_size_while_the_matcher_sees_the_original():
         return hook
 
     model.rcnn.register_forward_pre_hook(record("rcnn"))
-    model.matcher.register_forward_pre_hook(record("matcher"))
+    model.copy_move.register_forward_pre_hook(record("matcher"))
     inputs, _ = _textured_input()  # 128 x 160 image, original size 256 x 320
     with torch.no_grad():
         (output,) = model([inputs])

@@ -10,7 +10,8 @@ import torch
 from forgery_d2.data.synthetic.blots import draw_blot
 from forgery_d2.data.synthetic.copy_move import CopyTransform, plant_copy_move
 from forgery_d2.data.synthetic.generator import generate_case
-from forgery_d2.matching import CopyMoveMatcher, KeypointCopyMoveMatcher, MatcherParams
+from forgery_d2.matching import KeypointMatcher, KeypointMatcherParams
+from forgery_d2.modeling.meta_arch import CopyMoveMatcher
 from forgery_d2.matching.features import to_gray_uint8
 
 SKIMAGE_DATA = os.path.join(os.path.dirname(skimage.__file__), "data")
@@ -30,7 +31,7 @@ def textured():
 
 @pytest.fixture(scope="module")
 def matcher():
-    return CopyMoveMatcher()
+    return KeypointMatcher()
 
 
 TRANSFORMS = {
@@ -118,8 +119,8 @@ def test_rgba_is_composited_over_white():
 def test_large_image_is_matched_downscaled(textured):
     big = cv2.resize(textured, (2000, 1500), interpolation=cv2.INTER_CUBIC)
     forged, event = plant_copy_move(big, (200, 200, 600, 560), (1200, 800))
-    params = MatcherParams(detect_max_size=1024, verify_max_size=768)
-    result = CopyMoveMatcher(params)(forged)
+    params = KeypointMatcherParams.default().replace(detect_max_size=1024, verify_max_size=768)
+    result = KeypointMatcher(params)(forged)
     assert result.detect_scale == pytest.approx(1024 / 2000)
     assert result.verify_scale == pytest.approx(768 / 2000)
     assert result.instances and result.instances[0].mask.shape == (1500, 2000)
@@ -148,7 +149,7 @@ def test_meta_arch_returns_instances_at_original_size(textured):
 
     cfg = _matcher_cfg()
     model = build_model(cfg)
-    assert isinstance(model, KeypointCopyMoveMatcher)
+    assert isinstance(model, CopyMoveMatcher)
     model.eval()
     forged, event = plant_copy_move(textured, (60, 60, 150, 140), (290, 300))
     # What detectron2's test-time resize would feed it: a smaller BGR image, original height/width.
@@ -179,4 +180,4 @@ def test_meta_arch_refuses_training():
 
 def test_bad_transform_name_is_rejected():
     with pytest.raises(ValueError, match="TRANSFORM"):
-        CopyMoveMatcher(MatcherParams(transform="homography"))
+        KeypointMatcher(KeypointMatcherParams.default().replace(transform="homography"))

@@ -17,8 +17,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import forgery_d2  # noqa: E402,F401
 from forgery_d2.competition import AUTHENTIC, SubmissionError, read_solution_csv, read_submission_csv  # noqa: E402
-from forgery_d2.evaluation.metric import mean_score, score_per_image  # noqa: E402
 from forgery_d2.competition.rle import runs_to_rle  # noqa: E402
+from forgery_d2.evaluation.evaluator import submission_records, summarize  # noqa: E402
 
 
 def baseline_submissions(solution):
@@ -39,25 +39,28 @@ def baseline_submissions(solution):
     }
 
 
-def summary_row(per_image):
-    truth = per_image["annotation"].str.strip() != AUTHENTIC
-    called = per_image["prediction"].str.strip() != AUTHENTIC
-    tp = int((truth & called).sum())
-    return {
-        "oF1": mean_score(per_image["oF1"]),
-        "oF1 forged": mean_score(per_image.loc[truth, "oF1"]) if truth.any() else float("nan"),
-        "oF1 authentic": mean_score(per_image.loc[~truth, "oF1"]) if (~truth).any() else float("nan"),
-        "image acc": float((truth == called).mean()),
-        "image precision": tp / called.sum() if called.any() else 0.0,
-        "image recall": tp / truth.sum() if truth.any() else 0.0,
-    }
+# Columns of the comparison table: forgery_d2.evaluation.evaluator.summarize keys -> headers.
+COLUMNS = {
+    "oF1": "oF1",
+    "oF1_forged": "oF1 forged",
+    "oF1_authentic": "oF1 authentic",
+    "false_alarm_rate": "false alarms (authentic)",
+    "image_accuracy": "image acc",
+    "image_precision": "image precision",
+    "image_recall": "image recall",
+}
+
+
+def summary_row(solution, submission):
+    metrics = summarize(submission_records(solution, submission))
+    return {header: metrics[key] for key, header in COLUMNS.items()}
 
 
 def compare(solution, submissions):
     """{name: submission DataFrame} -> list of (name, summary dict), baselines first."""
     named = dict(baseline_submissions(solution))
     named.update(submissions)
-    return [(name, summary_row(score_per_image(solution, sub))) for name, sub in named.items()]
+    return [(name, summary_row(solution, sub)) for name, sub in named.items()]
 
 
 def format_table(rows, n_images):

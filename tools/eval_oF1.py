@@ -59,29 +59,18 @@ def print_table(metrics, title):
 
 
 def score_files(args):
-    from forgery_d2.evaluation.metric import mean_score, score_per_image
-    from forgery_d2.competition.submission import read_solution_csv, read_submission_csv
+    from forgery_d2.competition.submission import read_solution_csv, read_submission_csv, write_csv
+    from forgery_d2.evaluation.evaluator import PER_IMAGE_COLUMNS, submission_records, summarize
 
-    solution = read_solution_csv(args.solution)
-    submission = read_submission_csv(args.submission)
-    per_image = score_per_image(solution, submission)
-    forged = per_image["annotation"] != "authentic"
-    predicted = per_image["prediction"] != "authentic"
-    metrics = {
-        "oF1": mean_score(per_image["oF1"]),
-        "oF1_forged": mean_score(per_image.loc[forged, "oF1"]) if forged.any() else float("nan"),
-        "oF1_authentic": mean_score(per_image.loc[~forged, "oF1"]) if (~forged).any() else float("nan"),
-        "image_accuracy": float((forged == predicted).mean()),
-        "n_images": int(len(per_image)),
-        "n_forged": int(forged.sum()),
-        "n_predicted_forged": int(predicted.sum()),
-    }
+    records = submission_records(read_solution_csv(args.solution), read_submission_csv(args.submission))
+    metrics = summarize(records)
     print_table(metrics, f"oF1 of {args.submission} against {args.solution}")
     if args.output:
         os.makedirs(args.output, exist_ok=True)
         with open(os.path.join(args.output, "metrics.json"), "w") as f:
             json.dump({"solution": args.solution, "submission": args.submission, "metrics": metrics}, f, indent=2)
-        per_image.drop(columns=["annotation", "prediction"]).to_csv(os.path.join(args.output, "per_image.csv"), index=False)
+        write_csv(os.path.join(args.output, "per_image.csv"), PER_IMAGE_COLUMNS[1:],
+                  [[r[c] for c in PER_IMAGE_COLUMNS[1:]] for r in records])
         print(f"wrote {args.output}/metrics.json and per_image.csv")
     return metrics
 
@@ -93,14 +82,15 @@ def evaluate_model(args):
 
     from forgery_d2.evaluation.decision import DecisionRule
     from forgery_d2.evaluation.evaluator import ForgeryEvaluator
-    from forgery_d2.evaluation.inference import build_inference_model, setup_inference_cfg
+    from forgery_d2.config import load_config
+    from forgery_d2.engine.predictor import build_inference_model
     from forgery_d2.evaluation.sweep import (RawOutputCollector, evaluate_cache, load_cache, save_cache, sweep,
                                              write_decision_yaml)
 
     # forgery_d2's debug lines (e.g. the matcher's per-image statistics) only with --verbose.
     setup_logger(name="forgery_d2").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     setup_logger(name="detectron2", abbrev_name="d2")
-    cfg = setup_inference_cfg(args.config_file, args.opts, args.decision)
+    cfg = load_config(args.config_file, args.opts, overlays=[args.decision])
     rule = DecisionRule.from_config(cfg)
     output = args.output
     if args.sweep_cache and os.path.exists(args.sweep_cache):
@@ -119,7 +109,7 @@ def evaluate_model(args):
         cache = collector.cache if collector else None
         if args.sweep_cache and cache is not None:
             save_cache(cache, args.sweep_cache)
-    print_table(metrics, f"{args.dataset} with FORGERY.DECISION {rule.to_dict()}")
+    print_table(metrics, f"{args.dataset} with FORGERY.DECISION {rule.to_config_dict()}")
     if args.sweep:
         result = sweep(cache, rule)
         path = os.path.join(output or ".", "decision.yaml")
@@ -127,7 +117,7 @@ def evaluate_model(args):
         write_decision_yaml(result.rule, path, f"FORGERY.DECISION tuned on {args.dataset} by tools/eval_oF1.py --sweep"
                                                 f"\noF1 {result.oF1:.6f} (before: {metrics['oF1']:.6f})")
         tuned = evaluate_cache(cache, result.rule, args.dataset, os.path.join(output, "swept") if output else None)
-        print_table(tuned, f"{args.dataset} with the swept rule {result.rule.to_dict()} (written to {path})")
+        print_table(tuned, f"{args.dataset} with the swept rule {result.rule.to_config_dict()} (written to {path})")
         metrics = tuned
     return metrics
 

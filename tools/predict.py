@@ -62,21 +62,21 @@ def _to_rgb(image, image_format):
 
 
 def predict(args):
-    import numpy as np
     import torch
     from tqdm import tqdm
 
     from detectron2.utils.logger import setup_logger
 
-    from forgery_d2.data.io import DataError, read_mask
-    from forgery_d2.evaluation.decision import DecisionRule
-    from forgery_d2.evaluation.inference import BatchPredictor, ImageFolder, list_images, setup_inference_cfg
     from forgery_d2.competition.rle import AUTHENTIC
     from forgery_d2.competition.submission import write_submission_csv
+    from forgery_d2.config import load_config
+    from forgery_d2.data.io import list_images
+    from forgery_d2.engine.predictor import BatchPredictor, ImageFolder
+    from forgery_d2.evaluation.decision import DecisionRule
 
     # forgery_d2's debug lines (e.g. the matcher's per-image statistics) only with --verbose.
     setup_logger(name="forgery_d2").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    cfg = setup_inference_cfg(args.config_file, args.opts, args.decision)
+    cfg = load_config(args.config_file, args.opts, overlays=[args.decision])
     rule = DecisionRule.from_config(cfg)
     paths = list_images(args.input)
     if not paths:
@@ -103,7 +103,7 @@ def predict(args):
             rows.append((item["case_id"], decision.annotation if decision is not None else AUTHENTIC))
             n_forged += bool(decision is not None and decision.forged)
             if args.vis and decision is not None:
-                _write_overlay(args, item, decision, cfg.INPUT.FORMAT, read_mask, DataError, np)
+                _write_overlay(args, item, decision, cfg.INPUT.FORMAT)
         progress.update(len(batch))
     progress.close()
     write_submission_csv(rows, args.output)
@@ -114,9 +114,10 @@ def predict(args):
     return rows
 
 
-def _write_overlay(args, item, decision, image_format, read_mask, DataError, np):
+def _write_overlay(args, item, decision, image_format):
     import cv2
 
+    from forgery_d2.data.io import DataError, read_mask
     from forgery_d2.evaluation.visualize import draw_decision
 
     gt = None

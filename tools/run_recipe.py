@@ -18,9 +18,7 @@ import subprocess
 import sys
 
 import forgery_d2  # noqa: F401  (first: detectron2 build shims)
-from detectron2.config import get_cfg
-
-from forgery_d2.config import add_forgery_config
+from forgery_d2.config import load_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_STEPS = [
@@ -32,15 +30,8 @@ FINAL = "model_final.pth"
 
 def step_config(base_config, overlay, weights, output_dir, opts):
     """The full config of one step (a CfgNode)."""
-    cfg = get_cfg()
-    add_forgery_config(cfg)
-    cfg.merge_from_file(base_config)
-    cfg.merge_from_file(overlay)
-    if weights:
-        cfg.MODEL.WEIGHTS = weights
-    cfg.OUTPUT_DIR = output_dir
-    cfg.merge_from_list(opts)
-    return cfg
+    step_opts = (["MODEL.WEIGHTS", weights] if weights else []) + ["OUTPUT_DIR", output_dir] + list(opts)
+    return load_config(base_config, step_opts, overlays=[overlay], freeze=False, device_fallback=False)
 
 
 def step_state(output_dir):

@@ -11,7 +11,7 @@ The logic lives in forgery_d2.engine (setup, ForgeryTrainer); see docs/TRAINING.
 import forgery_d2  # noqa: F401  (first: detectron2 build shims, dataset and model registration)
 from detectron2.engine import default_argument_parser, launch
 
-from forgery_d2.engine.launch import main
+from forgery_d2.engine.runner import main
 
 if __name__ == "__main__":
     args = default_argument_parser().parse_args()

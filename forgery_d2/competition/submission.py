@@ -21,7 +21,6 @@ import json
 import os
 from typing import Iterable, List, NamedTuple, Optional
 
-import numpy as np
 import pandas as pd
 
 from .rle import AUTHENTIC, RLEError, parse_annotation

@@ -20,9 +20,10 @@ the split options; it replaces the previous registrations.
 """
 import os
 
+from detectron2.data import DatasetCatalog
+
+from .io import DataError
 from .kaggle import register_forgery_dataset
-from .records import DEFAULT_MIN_COMPONENT_AREA
-from .split import DEFAULT_SPLIT_SEED, DEFAULT_VAL_FRACTION
 
 __all__ = ["BUILTIN_DATASETS", "default_datasets_root", "register_all_builtin", "register_builtin_from_config"]
 
@@ -57,10 +58,10 @@ def default_datasets_root():
 
 def register_all_builtin(
     root=None,
-    val_fraction=DEFAULT_VAL_FRACTION,
-    seed=DEFAULT_SPLIT_SEED,
+    val_fraction=None,
+    seed=None,
     split_components=False,
-    min_component_area=DEFAULT_MIN_COMPONENT_AREA,
+    min_component_area=None,
 ):
     """(Re-)register every builtin dataset under ``root`` (default :func:`default_datasets_root`)."""
     root = os.path.abspath(os.path.expanduser(os.fspath(root))) if root else default_datasets_root()
@@ -98,10 +99,6 @@ def add_datasets_root_argument(parser):
 def registered_names(names, datasets_root=None):
     """Re-root the builtin datasets at ``datasets_root`` (if given) and check that every name in
     ``names`` is registered; raises DataError listing the unknown ones and the known ones."""
-    from detectron2.data import DatasetCatalog
-
-    from .io import DataError
-
     if datasets_root:
         register_all_builtin(datasets_root)
     unknown = [n for n in names if n not in DatasetCatalog.list()]

@@ -19,10 +19,12 @@ import copy
 import logging
 import os
 
-from .io import DataError
-from .kaggle import IMAGE_SUFFIXES, METADATA, files_by_case
-from .records import DEFAULT_MIN_COMPONENT_AREA, RecordBuilder
-from .split import DEFAULT_SPLIT_SEED, DEFAULT_VAL_FRACTION, case_id_sort_key, split_case_ids
+from detectron2.data import DatasetCatalog, MetadataCatalog
+
+from .io import IMAGE_EXTENSIONS, DataError
+from .kaggle import METADATA, files_by_case
+from .records import RecordBuilder
+from .split import case_id_sort_key, split_case_ids, split_options
 
 __all__ = ["CASIA_SPLITS", "DEFAULT_CASIA_MASK_DIRNAME", "load_casia_dicts", "register_casia_dataset"]
 
@@ -31,7 +33,7 @@ logger = logging.getLogger(__name__)
 CASIA_SPLITS = ("all", "train", "val")
 DEFAULT_CASIA_MASK_DIRNAME = "CASIA 2 Groundtruth"
 DEFAULT_CASIA_MASK_SUFFIX = "_gt.png"
-_CASIA_IMAGE_SUFFIXES = IMAGE_SUFFIXES + (".jpe",)
+_CASIA_IMAGE_SUFFIXES = IMAGE_EXTENSIONS + (".jpe",)
 
 
 def _masks_by_stem(mask_dir, mask_suffix):
@@ -51,10 +53,10 @@ def load_casia_dicts(
     mask_suffix=DEFAULT_CASIA_MASK_SUFFIX,
     require_masks=False,
     on_bad_mask="error",
-    val_fraction=DEFAULT_VAL_FRACTION,
-    seed=DEFAULT_SPLIT_SEED,
+    val_fraction=None,
+    seed=None,
     split_components=False,
-    min_component_area=DEFAULT_MIN_COMPONENT_AREA,
+    min_component_area=None,
     cache_dir=None,
 ):
     """Dataset dicts for CASIA v2 (see the module docstring).
@@ -89,7 +91,7 @@ def load_casia_dicts(
         logger.warning("CASIA %s: %d ground-truth mask(s) without a tampered image ignored (e.g. %s).",
                        root, len(orphans), os.path.basename(masks[orphans[0]]))
     if split != "all":
-        train_ids, val_ids = split_case_ids([e[1] for e in entries], val_fraction, seed)
+        train_ids, val_ids = split_case_ids([e[1] for e in entries], *split_options(val_fraction, seed))
         keep = set(train_ids if split == "train" else val_ids)
         entries = [e for e in entries if e[1] in keep]
     entries.sort(key=lambda e: (case_id_sort_key(e[1]), e[0]))
@@ -124,8 +126,6 @@ def register_casia_dataset(name, root, split="all", overwrite=False, **kwargs):
     ``kwargs`` are :func:`load_casia_dicts`'s. Metadata as the competition datasets, plus
     ``dataset="casia2"``.
     """
-    from detectron2.data import DatasetCatalog, MetadataCatalog
-
     if split not in CASIA_SPLITS:
         raise ValueError(f"unknown CASIA split {split!r}; expected one of {CASIA_SPLITS}")
     if overwrite and name in DatasetCatalog.list():

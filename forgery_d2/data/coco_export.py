@@ -15,6 +15,8 @@ import os
 import tempfile
 
 import pycocotools.mask as mask_util
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.structures import BoxMode
 
 __all__ = ["dataset_dicts_to_coco", "export_coco_json"]
 
@@ -31,8 +33,6 @@ def _coco_rle(segmentation):
 
 def dataset_dicts_to_coco(dataset_dicts, thing_classes=("forged",), image_root=None, description=""):
     """A COCO instances dict from forgery_d2 dataset dicts (see the module docstring)."""
-    from detectron2.structures import BoxMode
-
     categories = [{"id": i + 1, "name": name} for i, name in enumerate(thing_classes)]
     images, annotations = [], []
     for image_number, record in enumerate(dataset_dicts, start=1):
@@ -73,8 +73,6 @@ def dataset_dicts_to_coco(dataset_dicts, thing_classes=("forged",), image_root=N
 
 def export_coco_json(dataset_name, output_file, image_root=None):
     """Write registered dataset ``dataset_name`` as a COCO JSON file; returns the COCO dict."""
-    from detectron2.data import DatasetCatalog, MetadataCatalog
-
     records = DatasetCatalog.get(dataset_name)
     thing_classes = MetadataCatalog.get(dataset_name).get("thing_classes", ["forged"])
     coco = dataset_dicts_to_coco(records, thing_classes, image_root, description=f"forgery_d2 dataset {dataset_name}")

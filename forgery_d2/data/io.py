@@ -36,10 +36,22 @@ Masks (:func:`read_mask`): ``.npy`` arrays (the competition's format) or single-
 import os
 
 import numpy as np
+from detectron2.data.detection_utils import convert_PIL_to_numpy
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["DataError", "read_image", "read_mask", "image_size", "IMAGE_FORMATS", "MASK_SUFFIXES"]
+__all__ = [
+    "DataError",
+    "read_image",
+    "read_mask",
+    "image_size",
+    "list_images",
+    "IMAGE_EXTENSIONS",
+    "IMAGE_FORMATS",
+    "MASK_SUFFIXES",
+]
 
+# File suffixes treated as images when listing folders (lower case; compared case-insensitively).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 IMAGE_FORMATS = ("RGB", "BGR", "L", "YUV-BT.601")
 MASK_SUFFIXES = (".npy",)  # array masks; any other suffix is read as a mask image
 
@@ -152,8 +164,6 @@ def read_image(path, format="RGB"):
     if format == "L":
         # ITU-R 601-2 luma, Pillow's convert("L") (what detectron2 gives for format "L").
         return np.asarray(Image.fromarray(rgb).convert("L"))[..., None]
-    from detectron2.data.detection_utils import convert_PIL_to_numpy
-
     return convert_PIL_to_numpy(Image.fromarray(rgb), format)
 
 
@@ -227,3 +237,22 @@ def read_mask(path, image_hw=None):
             f"{hw[0]}x{hw[1]} (H x W) image: {path}"
         )
     return np.ascontiguousarray(_binarize(array, path))
+
+
+def list_images(folder):
+    """Image files of ``folder`` (not recursive, hidden files skipped), sorted; each one's case_id
+    is its file stem, which must be unique (DataError naming both files otherwise)."""
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise DataError(f"image folder not found: {folder}")
+    paths = sorted(
+        os.path.join(folder, name) for name in os.listdir(folder)
+        if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+    )
+    stems = {}
+    for path in paths:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if stem in stems:
+            raise DataError(f"two images share the case_id {stem!r}: {stems[stem]} and {path}")
+        stems[stem] = path
+    return paths

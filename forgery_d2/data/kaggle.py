@@ -29,13 +29,16 @@ import os
 import time
 from functools import partial
 
-from .io import DataError
-from .records import DEFAULT_MIN_COMPONENT_AREA, RecordBuilder
-from .split import DEFAULT_SPLIT_SEED, DEFAULT_VAL_FRACTION, case_id_sort_key, split_case_ids
+from detectron2.data import DatasetCatalog, MetadataCatalog
+
+from forgery_d2.config import default_value
+
+from .io import IMAGE_EXTENSIONS, DataError
+from .records import RecordBuilder
+from .split import case_id_sort_key, split_case_ids, split_options
 
 __all__ = [
     "SPLITS",
-    "IMAGE_SUFFIXES",
     "METADATA",
     "files_by_case",
     "scan_folder",
@@ -55,7 +58,6 @@ _SPLIT_FOLDERS = {
     "supplemental": ("supplemental_images", "supplemental_masks"),
     "test": ("test_images", "test_masks"),
 }
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 MASK_SUFFIX = ".npy"
 LABEL_FOLDERS = {"authentic": 0, "forged": 1}
 # Metadata shared by every forgery dataset (docs/DESIGN.md).
@@ -96,7 +98,7 @@ def scan_folder(image_dir, mask_dir=None, split_tag=None):
     label_dirs = [n for n in LABEL_FOLDERS if os.path.isdir(os.path.join(image_dir, n))]
     entries = []
     if label_dirs:
-        loose = files_by_case(image_dir, IMAGE_SUFFIXES, "image")
+        loose = files_by_case(image_dir, IMAGE_EXTENSIONS, "image")
         if loose:
             raise DataError(
                 f"{image_dir} mixes images ({os.path.basename(next(iter(loose.values())))}, ...) with "
@@ -105,7 +107,7 @@ def scan_folder(image_dir, mask_dir=None, split_tag=None):
         forged_ids = set()
         for folder_name in label_dirs:
             label = LABEL_FOLDERS[folder_name]
-            for case_id, path in files_by_case(os.path.join(image_dir, folder_name), IMAGE_SUFFIXES, "image").items():
+            for case_id, path in files_by_case(os.path.join(image_dir, folder_name), IMAGE_EXTENSIONS, "image").items():
                 mask_path = None
                 if label == 1:
                     forged_ids.add(case_id)
@@ -122,7 +124,7 @@ def scan_folder(image_dir, mask_dir=None, split_tag=None):
             )
     else:
         tag = split_tag or os.path.basename(os.path.normpath(image_dir))
-        images = files_by_case(image_dir, IMAGE_SUFFIXES, "image")
+        images = files_by_case(image_dir, IMAGE_EXTENSIONS, "image")
         orphans = sorted(set(masks) - set(images), key=case_id_sort_key)
         if orphans:
             raise DataError(
@@ -166,10 +168,10 @@ def _folder_fingerprint(*folders):
 def load_forgery_dicts(
     root,
     split="train",
-    val_fraction=DEFAULT_VAL_FRACTION,
-    seed=DEFAULT_SPLIT_SEED,
+    val_fraction=None,
+    seed=None,
     split_components=False,
-    min_component_area=DEFAULT_MIN_COMPONENT_AREA,
+    min_component_area=None,
     cache_dir=None,
     missing_hint=None,
 ):
@@ -178,9 +180,10 @@ def load_forgery_dicts(
     Args:
         root: folder holding train_images/, train_masks/, ...
         split: one of ``SPLITS``.
-        val_fraction, seed: the train/val split (forgery_d2.data.split); only for train/val.
+        val_fraction, seed: the train/val split (forgery_d2.data.split); only for train/val;
+            None = ``FORGERY.DATA.VAL_FRACTION`` / ``SPLIT_SEED``.
         split_components, min_component_area: instances per mask channel or per connected
-            component (forgery_d2.data.records).
+            component (forgery_d2.data.records); None = ``FORGERY.DATA.MIN_COMPONENT_AREA``.
         cache_dir: on-disk record cache folder; None = default location, False = no disk cache.
         missing_hint: appended to the error raised when the split's image folder is missing.
     """
@@ -192,6 +195,9 @@ def load_forgery_dicts(
     if not os.path.isdir(image_dir):
         raise _missing_data_error(root, split, image_dir, missing_hint)
 
+    val_fraction, seed = split_options(val_fraction, seed)
+    if min_component_area is None:
+        min_component_area = default_value("FORGERY.DATA.MIN_COMPONENT_AREA")
     key = (root, split, float(val_fraction), seed, bool(split_components), int(min_component_area),
            _folder_fingerprint(image_dir, mask_dir))
     if key not in _records_in_memory:
@@ -205,7 +211,7 @@ def _build_records(root, split, image_dir, mask_dir, val_fraction, seed, split_c
     start = time.perf_counter()
     entries = scan_folder(image_dir, mask_dir, split_tag=split)
     if not entries:
-        raise DataError(f"no images ({'/'.join(IMAGE_SUFFIXES)}) found in {image_dir}")
+        raise DataError(f"no images ({'/'.join(IMAGE_EXTENSIONS)}) found in {image_dir}")
     if split in ("train", "val"):
         train_ids, val_ids = split_case_ids([e[1] for e in entries], val_fraction, seed)
         keep = set(train_ids if split == "train" else val_ids)
@@ -233,10 +239,10 @@ def register_forgery_dataset(
     name,
     root,
     split="train",
-    val_fraction=DEFAULT_VAL_FRACTION,
-    seed=DEFAULT_SPLIT_SEED,
+    val_fraction=None,
+    seed=None,
     split_components=False,
-    min_component_area=DEFAULT_MIN_COMPONENT_AREA,
+    min_component_area=None,
     cache_dir=None,
     missing_hint=None,
     overwrite=False,
@@ -247,14 +253,13 @@ def register_forgery_dataset(
     :func:`load_forgery_dicts`; ``overwrite`` replaces an existing registration of ``name``.
     Metadata: ``thing_classes`` ["forged"], ``evaluator_type`` "forgery", ``root``, ``split``.
     """
-    from detectron2.data import DatasetCatalog, MetadataCatalog
-
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     if overwrite and name in DatasetCatalog.list():
         DatasetCatalog.remove(name)
         MetadataCatalog.remove(name)
     root = os.path.abspath(os.path.expanduser(os.fspath(root)))
+    val_fraction, seed = split_options(val_fraction, seed)
     DatasetCatalog.register(
         name,
         partial(

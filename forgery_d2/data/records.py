@@ -27,10 +27,13 @@ import cv2
 import numpy as np
 import pycocotools.mask as mask_util
 
+from detectron2.structures import BoxMode
+
+from forgery_d2.config import default_value
+
 from .io import DataError, image_size, read_mask
 
 __all__ = [
-    "DEFAULT_MIN_COMPONENT_AREA",
     "record_label",
     "mask_to_annotations",
     "annotations_to_masks",
@@ -40,9 +43,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Components smaller than this (pixels) are dropped when splitting a channel into components:
-# below Mask R-CNN's smallest anchors (32 px) and the competition's smallest regions (~0.26%).
-DEFAULT_MIN_COMPONENT_AREA = 16
 _CACHE_VERSION = 1
 
 
@@ -83,11 +83,14 @@ def record_label(record) -> int:
     return int(label)
 
 
-def mask_to_annotations(mask, split_components=False, min_component_area=DEFAULT_MIN_COMPONENT_AREA):
+def mask_to_annotations(mask, split_components=False, min_component_area=None):
     """COCO-style instance annotations (``bbox_mode`` not set) from a 0/1 ``(N, H, W)`` mask.
 
-    Empty channels give no instance. See the module docstring for ``split_components``.
+    Empty channels give no instance. See the module docstring for ``split_components``;
+    ``min_component_area`` defaults to ``FORGERY.DATA.MIN_COMPONENT_AREA``.
     """
+    if min_component_area is None:
+        min_component_area = default_value("FORGERY.DATA.MIN_COMPONENT_AREA")
     mask = np.asarray(mask, dtype=np.uint8)
     if mask.ndim != 3:
         raise ValueError(f"mask_to_annotations expects an (N, H, W) mask, got shape {mask.shape}")
@@ -182,7 +185,9 @@ class RecordCache:
 class RecordBuilder:
     """Builds records for one dataset load, reusing a :class:`RecordCache`."""
 
-    def __init__(self, scope, split_components=False, min_component_area=DEFAULT_MIN_COMPONENT_AREA, cache_dir=None):
+    def __init__(self, scope, split_components=False, min_component_area=None, cache_dir=None):
+        if min_component_area is None:
+            min_component_area = default_value("FORGERY.DATA.MIN_COMPONENT_AREA")
         self.split_components = bool(split_components)
         self.min_component_area = int(min_component_area)
         options = {"split_components": self.split_components, "min_component_area": self.min_component_area}
@@ -195,8 +200,6 @@ class RecordBuilder:
         A forged image's record gets instances from ``mask_path``; a forged image without a mask
         gets no ``annotations`` key (instances unknown, image-level label only).
         """
-        from detectron2.structures import BoxMode
-
         image_path = os.path.abspath(image_path)
         mask_path = os.path.abspath(mask_path) if mask_path is not None else None
         signature = [_stat_key(image_path), _stat_key(mask_path)]

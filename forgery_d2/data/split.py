@@ -11,16 +11,14 @@ Each case_id goes to ``val`` when a hash of ``(seed, case_id)``, read as a numbe
   the hash puts every case on one side of a dataset with two or more cases, the case with the
   smallest (resp. largest) hash is moved, so neither side is ever empty.
 
-The hash is SHA-1 (stable across Python processes, unlike ``hash()``).
+The hash is SHA-1 (stable across Python processes, unlike ``hash()``). The defaults of
+``val_fraction`` and ``seed`` are ``FORGERY.DATA.VAL_FRACTION`` / ``SPLIT_SEED`` (forgery_d2/config.py).
 """
 import hashlib
 
-__all__ = [
-    "case_id_sort_key",
-    "case_hash_fraction", "assign_split", "split_case_ids", "DEFAULT_VAL_FRACTION", "DEFAULT_SPLIT_SEED"]
+from forgery_d2.config import default_value
 
-DEFAULT_VAL_FRACTION = 0.2
-DEFAULT_SPLIT_SEED = 0
+__all__ = ["case_id_sort_key", "case_hash_fraction", "assign_split", "split_case_ids", "split_options"]
 
 
 def case_id_sort_key(case_id):
@@ -29,7 +27,7 @@ def case_id_sort_key(case_id):
     return (0, int(case_id), case_id) if case_id.isdigit() else (1, 0, case_id)
 
 
-def case_hash_fraction(case_id, seed=DEFAULT_SPLIT_SEED):
+def case_hash_fraction(case_id, seed):
     """A number in [0, 1), uniform over case_ids, fixed by ``(seed, case_id)``."""
     digest = hashlib.sha1(f"{seed}\x00{case_id}".encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64
@@ -40,13 +38,13 @@ def _check_fraction(val_fraction):
         raise ValueError(f"val_fraction must be in [0, 1], got {val_fraction}")
 
 
-def assign_split(case_id, val_fraction=DEFAULT_VAL_FRACTION, seed=DEFAULT_SPLIT_SEED):
+def assign_split(case_id, val_fraction, seed):
     """``"val"`` or ``"train"`` for one case_id (without the non-empty guarantee of split_case_ids)."""
     _check_fraction(val_fraction)
     return "val" if case_hash_fraction(case_id, seed) < val_fraction else "train"
 
 
-def split_case_ids(case_ids, val_fraction=DEFAULT_VAL_FRACTION, seed=DEFAULT_SPLIT_SEED):
+def split_case_ids(case_ids, val_fraction, seed):
     """Split case_ids into ``(train_ids, val_ids)``: two lists in case_id order, duplicates collapsed.
 
     ``val_fraction`` 0 or 1 puts everything on one side; otherwise both sides are non-empty when
@@ -65,3 +63,14 @@ def split_case_ids(case_ids, val_fraction=DEFAULT_VAL_FRACTION, seed=DEFAULT_SPL
             train.add(by_hash[-1])
             val.discard(by_hash[-1])
     return sorted(train, key=case_id_sort_key), sorted(val, key=case_id_sort_key)
+
+
+def split_options(val_fraction=None, seed=None):
+    """``(val_fraction, seed)`` with None replaced by ``FORGERY.DATA.VAL_FRACTION`` /
+    ``FORGERY.DATA.SPLIT_SEED`` (the registrars' optional arguments)."""
+    if val_fraction is None:
+        val_fraction = default_value("FORGERY.DATA.VAL_FRACTION")
+    if seed is None:
+        seed = default_value("FORGERY.DATA.SPLIT_SEED")
+    _check_fraction(val_fraction)
+    return float(val_fraction), int(seed)

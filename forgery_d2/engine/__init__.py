@@ -1,10 +1,12 @@
-"""Training: ForgeryTrainer, the train_net entry point, staged freezing and training hooks.
+"""Training and inference: ForgeryTrainer, the train_net entry point, staged freezing, training
+hooks, and the batch predictor used by the tools.
 
-See docs/TRAINING.md. ``tools/train_net.py`` is ``launch(main, ...)`` over :func:`main`.
+See docs/TRAINING.md. ``tools/train_net.py`` is ``launch(main, ...)`` over :func:`runner.main`.
 """
-from .freeze import FreezeConfigError, register_part
+from .freeze import FreezeConfigError
 from .hooks import BestCheckpointer, FeatureSeparability, FreezeSchedule, TrainingCurves, ValidationLoss
-from .launch import main, setup
+from .predictor import BatchPredictor, ImageFolder, build_inference_model
+from .runner import main, setup
 from .separability import separability_stats
 from .trainer import ForgeryTrainer, select_training_subset
 
@@ -13,7 +15,6 @@ __all__ = [
     "setup",
     "main",
     "select_training_subset",
-    "register_part",
     "FreezeConfigError",
     "FreezeSchedule",
     "ValidationLoss",
@@ -21,4 +22,7 @@ __all__ = [
     "BestCheckpointer",
     "TrainingCurves",
     "separability_stats",
+    "BatchPredictor",
+    "ImageFolder",
+    "build_inference_model",
 ]

@@ -11,9 +11,9 @@ parameter has ``requires_grad=False`` and ``grad=None``. ``torch.optim.SGD`` ski
 ``grad`` is None, so neither momentum nor weight decay moves them. BatchNorm layers whose parameters
 are all frozen are kept in eval mode (their running statistics stay fixed too).
 
-Parts of other modules (e.g. forgery_d2.modeling's forensic stream) are added with
-:func:`register_part`, ``cfg.FORGERY.FREEZE.EXTRA_PARTS``, or a model method ``trainable_parts()``
-returning ``{name: [patterns]}``.
+Where parts come from: the table below names every part of detectron2's GeneralizedRCNN and of
+forgery_d2's models built on it (forensic streams, self-correlation, image gate); a user's own
+modules are added with ``cfg.FORGERY.FREEZE.EXTRA_PARTS``.
 """
 import fnmatch
 import logging
@@ -25,7 +25,7 @@ from torch import nn
 __all__ = [
     "FreezeConfigError",
     "FreezeStage",
-    "register_part",
+    "unwrap_ddp",
     "part_patterns",
     "parse_schedule",
     "stage_at",
@@ -81,20 +81,11 @@ class FreezeStage:
     optional: Tuple[str, ...] = ()
 
 
-def register_part(name: str, patterns: Sequence[str]) -> None:
-    """Make ``name`` usable in freeze schedules; ``patterns`` are globs over parameter names."""
-    if name == ALL or name in _GROUPS:
-        raise FreezeConfigError(f"part name {name!r} is reserved (a group)")
-    _PARTS[name] = tuple(patterns)
-
-
 def part_patterns(model: nn.Module = None, extra_parts=()) -> Dict[str, Tuple[str, ...]]:
-    """All known parts -> patterns: registered, declared by ``model.trainable_parts()``, and
-    ``extra_parts`` (``[[name, "glob,glob"], ...]`` as in ``cfg.FORGERY.FREEZE.EXTRA_PARTS``)."""
+    """All known parts -> patterns: the table of this module and ``extra_parts``
+    (``[[name, "glob,glob"], ...]`` as in ``cfg.FORGERY.FREEZE.EXTRA_PARTS``). ``model`` is
+    accepted for call sites that have one; the parts do not depend on it."""
     parts = dict(_PARTS)
-    model = _unwrap(model) if model is not None else None
-    if model is not None and hasattr(model, "trainable_parts"):
-        parts.update({k: tuple(v) for k, v in model.trainable_parts().items()})
     for entry in extra_parts:
         if not (isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[0], str)):
             raise FreezeConfigError(
@@ -176,7 +167,8 @@ def stage_at(schedule: Sequence[FreezeStage], iteration: int) -> int:
     return index
 
 
-def _unwrap(model):
+def unwrap_ddp(model: nn.Module) -> nn.Module:
+    """The model inside a ``DistributedDataParallel`` wrapper (the model itself otherwise)."""
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
@@ -187,7 +179,7 @@ def _matches(name: str, pattern: str) -> bool:
 def trainable_parameter_names(model: nn.Module, stage: FreezeStage, parts) -> List[str]:
     """Names of the parameters the stage trains. Raises if a part named on its own (not through a
     group) matches no parameter of the model."""
-    names = [n for n, _ in _unwrap(model).named_parameters()]
+    names = [n for n, _ in unwrap_ddp(model).named_parameters()]
     if ALL in stage.parts:
         return names
     selected = set()
@@ -196,7 +188,7 @@ def trainable_parameter_names(model: nn.Module, stage: FreezeStage, parts) -> Li
         if not hits and part not in stage.optional:
             raise FreezeConfigError(
                 f"part {part!r} (patterns {list(parts[part])}) matches no parameter of "
-                f"{type(_unwrap(model)).__name__}; is it in this model?"
+                f"{type(unwrap_ddp(model)).__name__}; is it in this model?"
             )
         selected |= hits
     return [n for n in names if n in selected]
@@ -206,7 +198,7 @@ def present_parts(model: nn.Module, stage: FreezeStage, parts) -> List[str]:
     """The stage's parts that have parameters in this model (for logging)."""
     if ALL in stage.parts:
         return [ALL]
-    names = [n for n, _ in _unwrap(model).named_parameters()]
+    names = [n for n, _ in unwrap_ddp(model).named_parameters()]
     return [part for part in stage.parts if any(_matches(n, p) for n in names for p in parts[part])]
 
 
@@ -214,7 +206,7 @@ def uncovered_parameter_names(model: nn.Module, parts) -> List[str]:
     """Parameters that belong to no known part: they train only in an ``all`` stage."""
     return [
         n
-        for n, _ in _unwrap(model).named_parameters()
+        for n, _ in unwrap_ddp(model).named_parameters()
         if not any(_matches(n, p) for patterns in parts.values() for p in patterns)
     ]
 
@@ -226,7 +218,7 @@ def _is_batchnorm(module):
 def sync_frozen_norm_modes(model: nn.Module) -> None:
     """Put BatchNorm layers whose parameters are all frozen in eval mode (the others follow the
     model's mode). Call after anything that resets modes, e.g. ``model.train()`` after evaluation."""
-    model = _unwrap(model)
+    model = unwrap_ddp(model)
     for module in model.modules():
         if _is_batchnorm(module):
             params = list(module.parameters(recurse=False))
@@ -237,7 +229,7 @@ def sync_frozen_norm_modes(model: nn.Module) -> None:
 def apply_stage(model: nn.Module, stage: FreezeStage, parts) -> Tuple[int, int]:
     """Train exactly the stage's parts: set ``requires_grad``, drop grads of frozen parameters,
     fix frozen BatchNorm layers. Returns (trainable, total) parameter element counts."""
-    model = _unwrap(model)
+    model = unwrap_ddp(model)
     trainable = set(trainable_parameter_names(model, stage, parts))
     counts = [0, 0]
     for name, param in model.named_parameters():

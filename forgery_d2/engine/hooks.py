@@ -32,10 +32,6 @@ __all__ = ["FreezeSchedule", "ValidationLoss", "FeatureSeparability", "BestCheck
 logger = logging.getLogger(__name__)
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-
-
 def _periodic(period: int, trainer) -> bool:
     """True after the iterations where ``period`` divides the count of finished iterations, and after
     the last one (like detectron2's EvalHook)."""
@@ -147,7 +143,7 @@ class ValidationLoss(HookBase):
 
     def compute(self) -> Dict[str, float]:
         """The validation loss dict (``val_loss`` and ``val_<name>``) for the current weights."""
-        model = _unwrap(self.trainer.model)
+        model = freeze.unwrap_ddp(self.trainer.model)
         sums, count = defaultdict(float), 0
         with _TrainModeWithFrozenNorm(model, self.seed, self.trainer.iter):
             for batch in _batches(self.inputs, self.batch_size):
@@ -223,7 +219,7 @@ class FeatureSeparability(HookBase):
     @torch.no_grad()
     def features(self):
         """``(positive features, negative features)``, each ``(n, D)``, for the current weights."""
-        model = _unwrap(self.trainer.model)
+        model = freeze.unwrap_ddp(self.trainer.model)
         roi_heads = model.roi_heads
         was_training = model.training
         model.eval()

@@ -3,7 +3,7 @@
 The evaluator, ``tools/predict.py`` and the sweep all call :class:`DecisionRule`, so validation
 scores are exactly what a submission would score. Steps, in order:
 
-1. **Image gate.** The image score is the model's ``image_score`` when it gives one, else its top
+1. **Image decision.** The image score is the model's ``image_score`` when it gives one, else its top
    instance score (0 with no instance). Below ``IMAGE_THRESH`` the image is ``authentic``.
 2. **Instance score.** Instances with ``score < SCORE_THRESH`` are dropped.
 3. **Binarize.** ``bool`` masks are used as they are; ``uint8`` soft masks (probability x 255) are
@@ -15,33 +15,22 @@ scores are exactly what a submission would score. Steps, in order:
    scored by their best member.
 6. **Cap.** At most ``MAX_INSTANCES`` instances (highest scores) are kept; none left = authentic.
 
-Why these defaults (from the metric, not from data; :mod:`forgery_d2.evaluation.sweep` tunes them
-on a validation set):
-
-- ``IMAGE_THRESH = 0.5``. With a calibrated probability ``q`` that the image is forged and an
-  expected oF1 ``s`` of our masks on a forged image, calling it forged is worth ``q * s`` and calling
-  it authentic ``1 - q``: forged wins when ``q > 1 / (1 + s)``. That is 0.5 for perfect masks and
-  higher for worse ones, so 0.5 is the lowest sensible value; raise it as mask quality drops.
-- ``SCORE_THRESH = 0.5``: the same break-even for one more instance: an extra instance costs a factor
-  ``n_gt / n_pred`` on the whole image, so keep it only when it is more likely real than not.
-- ``MASK_THRESH = 0.5``: pixel F1 is maximized by thresholding calibrated probabilities near 0.5
-  (detectron2's own paste threshold).
-- ``MIN_AREA = 16``: one 4x4 cell of the finest feature map (stride 4) - smaller instances are below
-  what a segmentation head resolves, can only add a tiny F1, and still count as a prediction.
-- ``MERGE_IOU = 0.1``, ``MERGE_CONTAINMENT = 0.5``: ground-truth instances are disjoint, so two
-  overlapping predictions are almost surely the same instance. Keeping both halves the image's
-  score; their union scores ``2(1+u)/(3+u) >= 0.67`` (two equal-size copies of one GT region at
-  IoU u). Any clear overlap should merge; 0.1 ignores masks that only touch at a border.
-- ``MAX_INSTANCES = 0`` (no cap): the metric names no count; the score threshold controls it.
+The default values, and why each is what it is (derived from the metric, not from data), are
+written once, next to their keys in forgery_d2/config.py (``FORGERY.DECISION``);
+:mod:`forgery_d2.evaluation.sweep` tunes them on a validation set.
 """
-from dataclasses import asdict, dataclass, field, fields
+import dataclasses
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .metric import runs_intersection
 from forgery_d2.competition.rle import encode_annotation, mask_to_runs
+from forgery_d2.config import get_forgery_cfg
+from forgery_d2.structures.masks import binarize_masks, to_numpy
 
-__all__ = ["DecisionRule", "Decision", "image_score_of"]
+from .metric import runs_intersection
+
+__all__ = ["DecisionRule", "Decision", "image_score_of", "CONFIG_KEYS"]
 
 
 @dataclass
@@ -50,7 +39,7 @@ class Decision:
 
     masks: np.ndarray  # bool (K, H, W), K = 0 for authentic
     scores: np.ndarray  # float (K,), best member score of each (merged) instance
-    image_score: float  # the score the image gate compared with IMAGE_THRESH
+    image_score: float  # the image-level score compared with IMAGE_THRESH
     runs: list = field(default_factory=list, repr=False)  # competition runs of each mask
 
     @property
@@ -71,88 +60,102 @@ class Decision:
         return out
 
 
-def _to_numpy(x):
-    """A torch tensor (any device) or array-like -> numpy array."""
-    if hasattr(x, "detach"):
-        x = x.detach().cpu()
-        if str(x.dtype) in ("torch.bfloat16", "torch.float16"):
-            x = x.float()
-        return x.numpy()
-    return np.asarray(x)
-
-
 def image_score_of(output: dict) -> float:
     """The image-level score of one model output: ``image_score`` if given, else the top instance
     score, else 0."""
     if output.get("image_score") is not None:
-        return float(_to_numpy(output["image_score"]).reshape(-1)[0])
+        return float(to_numpy(output["image_score"]).reshape(-1)[0])
     instances = output.get("instances")
     if instances is None or len(instances) == 0:
         return 0.0
-    return float(_to_numpy(instances.scores).max())
+    return float(to_numpy(instances.scores).max())
 
 
-@dataclass
+# DecisionRule field -> FORGERY.DECISION key.
+CONFIG_KEYS = {
+    "image_thresh": "IMAGE_THRESH",
+    "score_thresh": "SCORE_THRESH",
+    "mask_thresh": "MASK_THRESH",
+    "min_area": "MIN_AREA",
+    "min_area_fraction": "MIN_AREA_FRACTION",
+    "merge_iou": "MERGE_IOU",
+    "merge_containment": "MERGE_CONTAINMENT",
+    "max_instances": "MAX_INSTANCES",
+}
+
+
+@dataclass(frozen=True)
 class DecisionRule:
-    """Turns one model output into the final instances of an image; see the module docstring."""
+    """Turns one model output into the final instances of an image; see the module docstring.
+    One field per ``FORGERY.DECISION`` key (:data:`CONFIG_KEYS`); :meth:`default` is the
+    configured default."""
 
-    IMAGE_THRESH: float = 0.5
-    SCORE_THRESH: float = 0.5
-    MASK_THRESH: float = 0.5
-    MIN_AREA: int = 16
-    MIN_AREA_FRACTION: float = 0.0
-    MERGE_IOU: float = 0.1
-    MERGE_CONTAINMENT: float = 0.5
-    MAX_INSTANCES: int = 0
+    image_thresh: float
+    score_thresh: float
+    mask_thresh: float
+    min_area: int
+    min_area_fraction: float
+    merge_iou: float
+    merge_containment: float
+    max_instances: int
 
     def __post_init__(self):
-        for name in ("IMAGE_THRESH", "SCORE_THRESH", "MASK_THRESH", "MIN_AREA_FRACTION", "MERGE_IOU", "MERGE_CONTAINMENT"):
+        for name in ("image_thresh", "score_thresh", "mask_thresh", "min_area_fraction", "merge_iou",
+                     "merge_containment"):
             value = getattr(self, name)
             if not 0.0 <= float(value) <= 1.0:
-                raise ValueError(f"FORGERY.DECISION.{name} must be in [0, 1], got {value}")
-        for name in ("MIN_AREA", "MAX_INSTANCES"):
+                raise ValueError(f"FORGERY.DECISION.{CONFIG_KEYS[name]} must be in [0, 1], got {value}")
+        for name in ("min_area", "max_instances"):
             if int(getattr(self, name)) < 0:
-                raise ValueError(f"FORGERY.DECISION.{name} must be >= 0, got {getattr(self, name)}")
+                raise ValueError(f"FORGERY.DECISION.{CONFIG_KEYS[name]} must be >= 0, got {getattr(self, name)}")
 
     @classmethod
     def from_config(cls, cfg) -> "DecisionRule":
         """The rule configured by ``cfg.FORGERY.DECISION``."""
-        node = cfg.FORGERY.DECISION
-        return cls(**{f.name: f.type(node[f.name]) for f in fields(cls)})
+        d = cfg.FORGERY.DECISION
+        return cls(
+            image_thresh=float(d.IMAGE_THRESH),
+            score_thresh=float(d.SCORE_THRESH),
+            mask_thresh=float(d.MASK_THRESH),
+            min_area=int(d.MIN_AREA),
+            min_area_fraction=float(d.MIN_AREA_FRACTION),
+            merge_iou=float(d.MERGE_IOU),
+            merge_containment=float(d.MERGE_CONTAINMENT),
+            max_instances=int(d.MAX_INSTANCES),
+        )
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    @classmethod
+    def default(cls) -> "DecisionRule":
+        """The defaults of forgery_d2/config.py."""
+        return cls.from_config(get_forgery_cfg())
+
+    def to_config_dict(self) -> dict:
+        """``{FORGERY.DECISION key: value}`` (what a decision.yaml holds)."""
+        return {key: getattr(self, name) for name, key in CONFIG_KEYS.items()}
 
     def replace(self, **changes) -> "DecisionRule":
-        return DecisionRule(**{**asdict(self), **changes})
+        return dataclasses.replace(self, **changes)
 
     def __call__(self, output: dict) -> Decision:
         """Apply the rule to one model output ``{"instances": Instances, ["image_score"]}``."""
         instances = output["instances"]
         image_score = image_score_of(output)
         height, width = instances.image_size
-        if image_score < self.IMAGE_THRESH or len(instances) == 0:
+        if image_score < self.image_thresh or len(instances) == 0:
             return self._authentic(image_score, (height, width))
-        scores = _to_numpy(instances.scores).astype(np.float64)
-        keep = np.flatnonzero(scores >= self.SCORE_THRESH)
+        scores = to_numpy(instances.scores).astype(np.float64)
+        keep = np.flatnonzero(scores >= self.score_thresh)
         if len(keep) == 0:
             return self._authentic(image_score, (height, width))
         masks = instances.pred_masks[keep.tolist()] if hasattr(instances.pred_masks, "detach") else instances.pred_masks[keep]
-        return self.apply(scores[keep], _to_numpy(masks), image_score, gate_checked=True)
+        return self.apply(scores[keep], to_numpy(masks), image_score, gate_checked=True)
 
     def _authentic(self, image_score, hw):
         return Decision(np.zeros((0, *hw), dtype=bool), np.zeros(0), float(image_score), [])
 
     def binarize(self, masks: np.ndarray) -> np.ndarray:
         """Step 3: bool, uint8 (x255) or float probability masks -> bool masks."""
-        masks = np.asarray(masks)
-        if masks.dtype == np.bool_:
-            return masks
-        if masks.dtype == np.uint8:
-            return masks >= self.MASK_THRESH * 255.0
-        if np.issubdtype(masks.dtype, np.floating):
-            return masks >= self.MASK_THRESH
-        raise TypeError(f"pred_masks must be bool, uint8 (probability x 255) or float, got {masks.dtype}")
+        return binarize_masks(np.asarray(masks), self.mask_thresh)
 
     def apply(self, scores, masks, image_score=None, gate_checked=False) -> Decision:
         """Apply the rule to arrays: ``scores (N,)``, ``masks (N, H, W)``; ``image_score`` defaults
@@ -164,10 +167,10 @@ class DecisionRule:
         hw = masks.shape[1:]
         if image_score is None:
             image_score = float(scores.max()) if len(scores) else 0.0
-        if not gate_checked and image_score < self.IMAGE_THRESH:
+        if not gate_checked and image_score < self.image_thresh:
             return self._authentic(image_score, hw)
-        order = [int(k) for k in np.argsort(-scores, kind="stable") if scores[k] >= self.SCORE_THRESH]
-        min_area = max(int(self.MIN_AREA), int(np.ceil(self.MIN_AREA_FRACTION * hw[0] * hw[1])), 1)
+        order = [int(k) for k in np.argsort(-scores, kind="stable") if scores[k] >= self.score_thresh]
+        min_area = max(int(self.min_area), int(np.ceil(self.min_area_fraction * hw[0] * hw[1])), 1)
         kept_masks, kept_scores, kept_runs = [], [], []
         for k in order:
             mask = self.binarize(masks[k])
@@ -179,8 +182,8 @@ class DecisionRule:
         if not kept_masks:
             return self._authentic(image_score, hw)
         final_masks, final_scores = self._merge(kept_masks, kept_scores, kept_runs)
-        if self.MAX_INSTANCES > 0:
-            final_masks, final_scores = final_masks[: self.MAX_INSTANCES], final_scores[: self.MAX_INSTANCES]
+        if self.max_instances > 0:
+            final_masks, final_scores = final_masks[: self.max_instances], final_scores[: self.max_instances]
         runs = [mask_to_runs(m) for m in final_masks]
         return Decision(np.stack(final_masks), np.asarray(final_scores), float(image_score), runs)
 
@@ -195,7 +198,7 @@ class DecisionRule:
                 i = parent[i]
             return i
 
-        if self.MERGE_IOU > 0 or self.MERGE_CONTAINMENT > 0:
+        if self.merge_iou > 0 or self.merge_containment > 0:
             areas = [int(r[:, 1].sum()) for r in runs]
             for i in range(n):
                 for j in range(i + 1, n):
@@ -204,8 +207,8 @@ class DecisionRule:
                         continue
                     iou = inter / (areas[i] + areas[j] - inter)
                     containment = inter / min(areas[i], areas[j])
-                    if (self.MERGE_IOU > 0 and iou >= self.MERGE_IOU) or (
-                        self.MERGE_CONTAINMENT > 0 and containment >= self.MERGE_CONTAINMENT
+                    if (self.merge_iou > 0 and iou >= self.merge_iou) or (
+                        self.merge_containment > 0 and containment >= self.merge_containment
                     ):
                         parent[find(j)] = find(i)
         groups = {}

@@ -14,7 +14,8 @@ Reported under ``results["forgery"]``:
 - ``oF1`` (the competition metric), ``oF1_forged`` / ``oF1_authentic`` (over each class of image);
 - image level: ``image_accuracy``, ``image_precision``, ``image_recall``, ``image_F1`` (forged =
   positive, decision = at least one instance), ``image_AUC`` (ROC-AUC of the image score; NaN with a
-  single class), confusion matrix ``image_TN/FP/FN/TP``;
+  single class), confusion matrix ``image_TN/FP/FN/TP``, ``false_alarm_rate`` (authentic images
+  flagged / authentic images: the false accusations);
 - pixel level on forged images, over the union of instances: ``pixel_F1`` and ``pixel_IoU`` (pooled
   over all forged images' pixels), ``pixel_Dice`` (mean of the per-image Dice);
 - instance level on forged images: ``instance_matched_F1`` (mean Hungarian-matched F1 per
@@ -39,13 +40,14 @@ from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
 from forgery_d2.competition.rle import AUTHENTIC, mask_to_runs, runs_to_rle
-from forgery_d2.competition.submission import SOLUTION_COLUMNS, dataset_keys, write_csv, write_submission_csv
+from forgery_d2.competition.submission import (SOLUTION_COLUMNS, align_submission, dataset_keys, write_csv,
+                                              write_submission_csv)
 
 from .decision import DecisionRule
 from .ground_truth import GroundTruthLoader
-from .metric import image_of1, mean_score
+from .metric import image_of1, mean_score, runs_area, runs_intersection, runs_union
 
-__all__ = ["ForgeryEvaluator", "image_metrics", "summarize"]
+__all__ = ["ForgeryEvaluator", "image_metrics", "submission_records", "summarize", "PER_IMAGE_COLUMNS"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,31 +60,43 @@ def _annotation_of_runs(runs_list):
     return ";".join(json.dumps(runs_to_rle(r)) for r in runs_list)
 
 
-def image_metrics(record, gt_masks, decision) -> dict:
-    """The per-image statistics the summary needs (no masks kept)."""
-    gt_runs = None if gt_masks is None else [mask_to_runs(m) for m in gt_masks]
-    pred_runs = decision.runs if decision.forged else None
+def image_metrics(case_id, image_id, shape, gt_runs, pred_runs, image_score) -> dict:
+    """The per-image statistics the summary needs, from competition runs (no masks kept).
+
+    ``gt_runs`` / ``pred_runs``: None for authentic, else one runs array per instance (as
+    :func:`forgery_d2.competition.rle.parse_annotation` returns them); ``shape``: (H, W).
+    """
     value, matched = image_of1(gt_runs, pred_runs, return_matched=True)
     stats = {
-        "case_id": str(record.get("case_id", record.get("image_id"))),
-        "image_id": str(record.get("image_id")),
+        "case_id": str(case_id),
+        "image_id": str(image_id),
         "true_label": int(gt_runs is not None),
-        "pred_label": int(decision.forged),
-        "image_score": float(decision.image_score),
+        "pred_label": int(pred_runs is not None),
+        "image_score": float(image_score),
         "n_gt": 0 if gt_runs is None else len(gt_runs),
-        "n_pred": len(decision.masks),
+        "n_pred": 0 if pred_runs is None else len(pred_runs),
         "oF1": float(value),
         "matched_f1": [float(v) for v in matched],
-        "shape": [int(v) for v in (decision.masks.shape[1:])],
+        "shape": [int(v) for v in shape],
         "annotation": _annotation_of_runs(pred_runs),
         "gt_annotation": _annotation_of_runs(gt_runs),
     }
-    if gt_masks is not None:  # pixel statistics over the union of instances
-        gt_union = gt_masks.any(axis=0)
-        pred_union = decision.masks.any(axis=0) if decision.forged else np.zeros_like(gt_union)
-        tp = int(np.count_nonzero(gt_union & pred_union))
-        stats.update(tp=tp, fp=int(np.count_nonzero(pred_union)) - tp, fn=int(np.count_nonzero(gt_union)) - tp)
+    if gt_runs is not None:  # pixel statistics over the union of instances
+        gt_union, pred_union = runs_union(gt_runs), runs_union(pred_runs or [])
+        tp = runs_intersection(gt_union, pred_union)
+        stats.update(tp=tp, fp=runs_area(pred_union) - tp, fn=runs_area(gt_union) - tp)
     return stats
+
+
+def submission_records(solution, submission) -> list:
+    """Per-image statistics (:func:`image_metrics`) of a submission scored against a solution
+    (frames read by ``forgery_d2.competition.submission``); the image score of a submission row is
+    1 when it predicts a forgery, else 0. Raises SubmissionError naming the row for invalid input."""
+    return [
+        image_metrics(row.case_id, row.case_id, row.shape, row.gt_runs, row.pred_runs,
+                      float(row.pred_runs is not None))
+        for row in align_submission(solution, submission)
+    ]
 
 
 def _ratio(a, b):
@@ -125,6 +139,8 @@ def summarize(records) -> "OrderedDict[str, float]":
     out["image_F1"] = _ratio(2 * tp, 2 * tp + fp + fn)
     out["image_AUC"] = _roc_auc(y_true, [r["image_score"] for r in records])
     out.update(image_TN=tn, image_FP=fp, image_FN=fn, image_TP=tp)
+    # Authentic images flagged as forged / all authentic images: the false accusations.
+    out["false_alarm_rate"] = _ratio(fp, fp + tn)
     out["pixel_F1"] = _ratio(2 * ptp, 2 * ptp + pfp + pfn)
     out["pixel_IoU"] = _ratio(ptp, ptp + pfp + pfn)
     out["pixel_Dice"] = float(np.mean(dice)) if dice else float("nan")
@@ -150,7 +166,7 @@ class ForgeryEvaluator(DatasetEvaluator):
             distributed: gather results from all processes (evaluate on rank 0 only).
         """
         self._dataset_name = dataset_name
-        self._decision = decision or (DecisionRule.from_config(cfg) if cfg is not None else DecisionRule())
+        self._decision = decision or (DecisionRule.from_config(cfg) if cfg is not None else DecisionRule.default())
         self._output_dir = output_dir
         self._distributed = distributed
         self._ground_truth = GroundTruthLoader(dataset_name)
@@ -171,7 +187,11 @@ class ForgeryEvaluator(DatasetEvaluator):
     def process_decision(self, record, gt_masks, decision):
         """Add one image from an already-made decision (``record`` needs ``image_id``, ``case_id``;
         ``gt_masks`` is ``(N, H, W)`` or None for authentic)."""
-        self._records.append(image_metrics(record, gt_masks, decision))
+        gt_runs = None if gt_masks is None else [mask_to_runs(m) for m in gt_masks]
+        self._records.append(image_metrics(
+            record.get("case_id", record.get("image_id")), record.get("image_id"), decision.masks.shape[1:],
+            gt_runs, decision.runs if decision.forged else None, decision.image_score,
+        ))
 
     def evaluate(self):
         if self._distributed:
@@ -196,7 +216,7 @@ class ForgeryEvaluator(DatasetEvaluator):
         """Write the metrics JSON and the per-image / submission / solution CSVs."""
         os.makedirs(output_dir, exist_ok=True)
         with open(os.path.join(output_dir, "forgery_metrics.json"), "w") as f:
-            json.dump({"dataset": self._dataset_name, "decision": self._decision.to_dict(), "metrics": results},
+            json.dump({"dataset": self._dataset_name, "decision": self._decision.to_config_dict(), "metrics": results},
                       f, indent=2)
         write_csv(os.path.join(output_dir, "forgery_per_image.csv"), PER_IMAGE_COLUMNS,
                    [[r[c] for c in PER_IMAGE_COLUMNS] for r in records])

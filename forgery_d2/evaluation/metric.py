@@ -28,10 +28,12 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from forgery_d2.competition.rle import AUTHENTIC, mask_to_runs, parse_annotation
+from forgery_d2.competition.rle import mask_to_runs, parse_annotation
 from forgery_d2.competition.submission import align_submission
 
 __all__ = [
+    "runs_area",
+    "runs_union",
     "runs_intersection",
     "intersection_matrix",
     "f1_matrix",
@@ -51,6 +53,27 @@ def _coverage_before(runs, positions):
     k = np.searchsorted(starts, positions, side="left") - 1  # last run starting before the position
     inside = np.minimum(positions - starts[np.maximum(k, 0)], lengths[np.maximum(k, 0)])
     return np.where(k >= 0, before[np.maximum(k, 0)] + inside, 0)
+
+
+def runs_area(runs) -> int:
+    """Foreground pixels of a runs array."""
+    return int(np.asarray(runs, dtype=np.int64).reshape(-1, 2)[:, 1].sum())
+
+
+def runs_union(runs_list) -> np.ndarray:
+    """The runs of the union of several masks given as runs (sorted, disjoint, merged)."""
+    runs = np.concatenate([np.asarray(r, dtype=np.int64).reshape(-1, 2) for r in runs_list] or
+                          [np.zeros((0, 2), np.int64)])
+    runs = runs[runs[:, 1] > 0]
+    if len(runs) == 0:
+        return runs
+    runs = runs[np.argsort(runs[:, 0], kind="stable")]
+    starts, ends = runs[:, 0], np.maximum.accumulate(runs[:, 0] + runs[:, 1])
+    # A run opens a new merged interval when it starts after everything before it has ended.
+    opens = np.concatenate(([True], starts[1:] > ends[:-1]))
+    first = np.flatnonzero(opens)
+    last = np.concatenate((first[1:] - 1, [len(runs) - 1]))
+    return np.stack([starts[first], ends[last] - starts[first]], axis=1)
 
 
 def runs_intersection(runs_a, runs_b) -> int:

@@ -25,11 +25,13 @@ import yaml
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
-from .decision import DecisionRule, _to_numpy, image_score_of
+from forgery_d2.competition.rle import mask_to_runs, runs_to_mask
+from forgery_d2.structures.masks import to_numpy
+
+from .decision import DecisionRule, image_score_of
 from .evaluator import ForgeryEvaluator
 from .ground_truth import GroundTruthLoader
 from .metric import image_of1, mean_score
-from forgery_d2.competition.rle import mask_to_runs, runs_to_mask
 
 __all__ = [
     "CompactOutput",
@@ -48,14 +50,14 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Candidate values per key (the current value of the base rule is always tried too).
+# Candidate values per DecisionRule field (the base rule's current value is always tried too).
 DEFAULT_GRID = {
-    "SCORE_THRESH": [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
-    "MASK_THRESH": [0.3, 0.4, 0.5, 0.6, 0.7],
-    "MIN_AREA": [0, 16, 64, 256, 1024],
-    "MERGE_IOU": [0.0, 0.05, 0.1, 0.3, 0.5],
-    "MERGE_CONTAINMENT": [0.0, 0.3, 0.5, 0.8],
-    "MAX_INSTANCES": [0, 1, 2, 3, 5],
+    "score_thresh": [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
+    "mask_thresh": [0.3, 0.4, 0.5, 0.6, 0.7],
+    "min_area": [0, 16, 64, 256, 1024],
+    "merge_iou": [0.0, 0.05, 0.1, 0.3, 0.5],
+    "merge_containment": [0.0, 0.3, 0.5, 0.8],
+    "max_instances": [0, 1, 2, 3, 5],
 }
 
 
@@ -71,11 +73,11 @@ class CompactOutput:
     @classmethod
     def from_output(cls, output, score_floor=0.0) -> "CompactOutput":
         instances = output["instances"]
-        scores = _to_numpy(instances.scores).astype(np.float64) if len(instances) else np.zeros(0)
+        scores = to_numpy(instances.scores).astype(np.float64) if len(instances) else np.zeros(0)
         keep = np.flatnonzero(scores >= score_floor)
         crops = []
         if len(keep):
-            masks = _to_numpy(instances.pred_masks[keep.tolist()] if hasattr(instances.pred_masks, "detach")
+            masks = to_numpy(instances.pred_masks[keep.tolist()] if hasattr(instances.pred_masks, "detach")
                               else instances.pred_masks[keep])
             if np.issubdtype(masks.dtype, np.floating):
                 masks = masks.astype(np.float16)
@@ -150,7 +152,7 @@ def load_cache(path):
 def evaluate_rule(cache, rule: DecisionRule):
     """Per image: ``(forged_scores, authentic_scores, image_scores)`` - the oF1 of calling the image
     with ``rule``'s instance steps (gate passed), of calling it authentic, and its gate score."""
-    ungated = rule.replace(IMAGE_THRESH=0.0)
+    ungated = rule.replace(image_thresh=0.0)
     forged_scores, authentic_scores, image_scores = [], [], []
     for im in cache:
         out = im.output
@@ -203,7 +205,7 @@ def evaluate_cache(cache, rule: DecisionRule, dataset_name=None, output_dir=None
 class SweepResult:
     rule: DecisionRule
     oF1: float
-    history: list  # rows: {key, value, IMAGE_THRESH, oF1}
+    history: list  # rows: {key (a DecisionRule field), value, image_thresh, oF1}
 
 
 def sweep(cache, base_rule: DecisionRule = None, grid=None, rounds=3, log=True) -> SweepResult:
@@ -212,14 +214,14 @@ def sweep(cache, base_rule: DecisionRule = None, grid=None, rounds=3, log=True) 
         raise ValueError("sweep: the cache is empty (no validation image)")
     grid = dict(DEFAULT_GRID if grid is None else grid)
     if all(out.crops == [] or out.crops[0][2].dtype == np.bool_ for out in (im.output for im in cache)):
-        grid.pop("MASK_THRESH", None)  # hard masks: the mask threshold changes nothing
-    best_rule = base_rule or DecisionRule()
+        grid.pop("mask_thresh", None)  # hard masks: the mask threshold changes nothing
+    best_rule = base_rule or DecisionRule.default()
     history = []
 
     def run(rule, key, value):
         thresh, value_of1 = best_image_thresh(*_reorder(evaluate_rule(cache, rule)))
-        history.append({"key": key, "value": value, "IMAGE_THRESH": thresh, "oF1": value_of1})
-        return rule.replace(IMAGE_THRESH=thresh), value_of1
+        history.append({"key": key, "value": value, "image_thresh": thresh, "oF1": value_of1})
+        return rule.replace(image_thresh=thresh), value_of1
 
     best_rule, best = run(best_rule, "start", None)
     for round_idx in range(rounds):
@@ -246,7 +248,7 @@ def _reorder(triple):
 
 def write_decision_yaml(rule: DecisionRule, path, comment: str = "") -> str:
     """Write ``rule`` as a config fragment ``FORGERY: DECISION: {...}`` to merge after a config."""
-    decision = {k: (float(v) if isinstance(v, float) else int(v)) for k, v in rule.to_dict().items()}
+    decision = {k: (float(v) if isinstance(v, float) else int(v)) for k, v in rule.to_config_dict().items()}
     # VERSION: detectron2's config version, so merging the fragment logs no compatibility warning.
     body = yaml.safe_dump({"FORGERY": {"DECISION": decision}, "VERSION": 2}, sort_keys=False)
     with open(path, "w") as f:

@@ -1,22 +1,14 @@
-"""Keypoint copy-move matching and its fusion with Mask R-CNN.
+"""Copy-move matching inside one figure: training-free algorithms on numpy images.
 
-- :class:`CopyMoveMatcher` (numpy in, instances out): SIFT/RootSIFT keypoints, g2NN self-matching
-  (mirrored descriptors for flips), clustering, RANSAC similarity/affine, dense verification.
-- ``KeypointCopyMoveMatcher``: the matcher as a detectron2 meta-architecture.
-- ``FusionRCNN``: a Mask R-CNN and the matcher in one model, outputs fused (union / boost / gates).
+- :class:`KeypointMatcher`: SIFT/RootSIFT keypoints, g2NN self-matching (mirrored descriptors for
+  flips), clustering, RANSAC similarity/affine, dense verification.
+- :class:`CopyMoveResult` / :class:`CopyMoveInstance`: what a matcher returns (source, copy, their
+  union and the source -> copy transform of every verified duplication).
 
-Importing this package registers both meta-architectures with ``META_ARCH_REGISTRY``.
+The detectron2 meta-architectures built on them (``CopyMoveMatcher``, ``FusionRCNN``) live in
+:mod:`forgery_d2.modeling.meta_arch`.
 """
-from .fusion import FusionRCNN, fuse_instances
-from .matcher import CopyMoveInstance, CopyMoveMatcher, CopyMoveResult, MatcherParams
-from .meta_arch import KeypointCopyMoveMatcher
+from .keypoint_matcher import KeypointMatcher, KeypointMatcherParams
+from .results import CopyMoveInstance, CopyMoveResult
 
-__all__ = [
-    "CopyMoveMatcher",
-    "MatcherParams",
-    "CopyMoveResult",
-    "CopyMoveInstance",
-    "KeypointCopyMoveMatcher",
-    "FusionRCNN",
-    "fuse_instances",
-]
+__all__ = ["KeypointMatcher", "KeypointMatcherParams", "CopyMoveResult", "CopyMoveInstance"]

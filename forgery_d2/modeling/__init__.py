@@ -1,13 +1,15 @@
 """forgery_d2's detectron2 model components. Importing this package registers them all:
 
-- META_ARCH_REGISTRY: ``ForgeryRCNN`` (GeneralizedRCNN + image-level gate + soft 0..255 masks)
+- META_ARCH_REGISTRY (forgery_d2.modeling.meta_arch): ``ForgeryRCNN`` (GeneralizedRCNN + image-level
+  gate + soft 0..255 masks), ``CopyMoveMatcher`` (the training-free matcher as a model),
+  ``FusionRCNN`` (a network and the matcher, fused)
 - BACKBONE_REGISTRY: ``build_forensic_resnet_fpn_backbone``, ``build_mobilenetv3_fpn_backbone``,
   ``build_forensic_fpn_backbone`` (FPN + forensic streams + self-correlation, see .backbone) and
   the bottom-up ``build_mobilenetv3_backbone``
 - IMAGE_GATE_REGISTRY: ``PooledImageGate``
 
 Configuration keys: ``MODEL.FORGERY_RCNN``, ``MODEL.FORENSIC``, ``MODEL.SELF_CORRELATION``,
-``MODEL.IMAGE_GATE``, ``MODEL.MOBILENET`` (forgery_d2.config). docs/MODELING.md describes each part.
+``MODEL.IMAGE_GATE``, ``MODEL.MOBILENET``, ``MODEL.KEYPOINT_MATCHER``, ``MODEL.FUSION`` (forgery_d2.config). docs/MODELING.md describes each part.
 """
 from .backbone import (
     ForgeryFPN,
@@ -18,12 +20,24 @@ from .backbone import (
 )
 from .forensic import SRM_KERNELS, BayarConv2d, ForensicStreams, SRMFilter, error_level_analysis
 from .image_gate import IMAGE_GATE_REGISTRY, PooledImageGate, build_image_gate
-from .meta_arch import ForgeryRCNN, image_labels, soft_mask_postprocess
+from .meta_arch import (
+    CopyMoveMatcher,
+    ForgeryRCNN,
+    FusionRCNN,
+    FusionRule,
+    fuse_instances,
+    image_labels,
+    soft_mask_postprocess,
+)
 from .mobilenet import MobileNetV3Backbone, build_mobilenetv3_backbone, load_torchvision_weights
 from .self_correlation import SelfCorrelation, self_correlation_topk
 
 __all__ = [
     "ForgeryRCNN",
+    "CopyMoveMatcher",
+    "FusionRCNN",
+    "FusionRule",
+    "fuse_instances",
     "image_labels",
     "soft_mask_postprocess",
     "ForgeryFPN",

@@ -146,18 +146,6 @@ class ForgeryFPN(FPN):
             outputs[self.correlation_feature] = self.self_correlation(outputs[self.correlation_feature])
         return outputs
 
-    def trainable_parts(self, prefix: str = "backbone.") -> Dict[str, list]:
-        """Freeze-schedule parts of the added modules (see forgery_d2.engine.freeze)."""
-        parts = {}
-        if self.forensic is not None:
-            parts["forensic"] = [prefix + "forensic"]
-            if self.forensic_bottom_up is not None:
-                parts["forensic"] += [prefix + "forensic_bottom_up", prefix + "forensic_merge"]
-        if self.self_correlation is not None:
-            parts["self_correlation"] = [prefix + "self_correlation"]
-        return parts
-
-
 def build_forgery_fpn(cfg, input_shape: ShapeSpec, build_bottom_up: Callable) -> ForgeryFPN:
     """Assemble a :class:`ForgeryFPN` from config around ``build_bottom_up(cfg, ShapeSpec)``."""
     forensic = ForensicStreams.from_config(cfg) if cfg.MODEL.FORENSIC.STREAMS else None

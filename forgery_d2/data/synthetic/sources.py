@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from forgery_d2.data.io import IMAGE_EXTENSIONS, read_image
+
 from .blots import draw_blot
 from .copy_move import Anchors
 
 __all__ = [
-    "IMAGE_EXTENSIONS",
     "SKIMAGE_SCIENTIFIC_IMAGES",
     "SourceImage",
     "SourceOptions",
@@ -41,7 +42,6 @@ SKIMAGE_SCIENTIFIC_IMAGES = (
     "cell.png", "ihc.png", "microaneurysms.png", "retina.jpg", "hubble_deep_field.jpg",
     "moon.png", "coins.png", "gravel.png", "grass.png",
 )
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 SOURCE_KINDS = ("natural", "blot", "figure", "folder")
 COLOR_MODES = ("RGB", "L", "RGBA")
 SPLITS = ("train", "test")
@@ -124,8 +124,6 @@ def _cached_listing(folder):
 @functools.lru_cache(maxsize=32)
 def _load(path):
     """An image file as uint8 grey (H, W) when its channels are equal, else RGB (H, W, 3)."""
-    from forgery_d2.data.io import read_image  # raises DataError naming the file
-
     rgb = read_image(path, "RGB")
     if (rgb[:, :, 0] == rgb[:, :, 1]).all() and (rgb[:, :, 0] == rgb[:, :, 2]).all():
         return np.ascontiguousarray(rgb[:, :, 0])

@@ -1,6 +1,6 @@
 """The keypoint copy-move matcher: SIFT -> g2NN -> clustering -> RANSAC -> dense verification.
 
-``CopyMoveMatcher(MatcherParams(...))(image)`` finds duplicated regions inside one figure and returns
+``KeypointMatcher(KeypointMatcherParams.from_config(cfg))(image)`` finds duplicated regions inside one figure and returns
 one instance per verified transform; an instance's mask holds both the source region and its copy
 (the competition's convention). No training is involved.
 
@@ -9,92 +9,118 @@ Scales: keypoints are detected on a working image whose longer side is in
 at ``verify_max_size`` (``verify_scale``); masks are returned at the input's resolution.
 """
 import logging
-from dataclasses import dataclass, field, fields
+import dataclasses
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from forgery_d2.config import get_forgery_cfg
+from forgery_d2.structures.masks import mask_iou
 
 from .clustering import group_matches
 from .features import detect_sift, resize_by, to_gray_uint8, working_scale
 from .g2nn import g2nn_match
 from .geometry import estimate_transforms, scale_transform
+from .results import CopyMoveInstance, CopyMoveResult
 from .verification import refine_transform, verify_copy
 
-__all__ = ["MatcherParams", "CopyMoveInstance", "CopyMoveResult", "CopyMoveMatcher", "mask_iou"]
+__all__ = ["KeypointMatcherParams", "KeypointMatcher"]
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class MatcherParams:
-    """Matcher settings; each mirrors a ``MODEL.KEYPOINT_MATCHER`` key (see forgery_d2/config.py)."""
+@dataclass(frozen=True)
+class KeypointMatcherParams:
+    """Matcher settings: one field per ``MODEL.KEYPOINT_MATCHER`` key, whose comment in
+    forgery_d2/config.py gives its meaning and default (the one place defaults are written).
+    :meth:`default` is the configured default."""
 
-    max_keypoints: int = 4000
-    detect_min_size: int = 768
-    detect_max_size: int = 1600
-    max_upscale: float = 3.0
-    clahe: bool = True
-    clahe_clip_limit: float = 2.0
-    clahe_tile: int = 8
-    sift_contrast_threshold: float = 0.02
-    root_sift: bool = True
-    match_flips: bool = True
-    knn: int = 8
-    ratio: float = 0.7
-    min_match_distance: float = 12.0
-    max_matches: int = 3000
-    cluster_distance: float = 0.04
-    transform: str = "similarity"
-    ransac_reproj_threshold: float = 3.0
-    min_inliers: int = 6
-    max_scale_change: float = 2.0
-    max_anisotropy: float = 1.5
-    max_transforms: int = 12
-    verify_max_size: int = 1024
-    refine: bool = True
-    verify_tolerance: int = 1
-    verify_window: int = 7
-    verify_min_zncc: float = 0.9
-    verify_max_abs_diff: float = 12.0
-    verify_min_std: float = 3.0
-    morph_kernel: int = 5
-    min_region_area: int = 64
-    fill_hull: bool = True
-    max_self_overlap: float = 0.5
-    merge_iou: float = 0.5
-    max_instances: int = 5
-    inlier_saturation: float = 10.0
+    max_keypoints: int
+    detect_min_size: int
+    detect_max_size: int
+    max_upscale: float
+    clahe: bool
+    clahe_clip_limit: float
+    clahe_tile: int
+    sift_contrast_threshold: float
+    root_sift: bool
+    match_flips: bool
+    knn: int
+    ratio: float
+    min_match_distance: float
+    max_matches: int
+    cluster_distance: float
+    transform: str
+    ransac_reproj_threshold: float
+    min_inliers: int
+    max_scale_change: float
+    max_anisotropy: float
+    max_transforms: int
+    verify_max_size: int
+    refine: bool
+    verify_tolerance: int
+    verify_window: int
+    verify_min_zncc: float
+    verify_max_abs_diff: float
+    verify_min_std: float
+    morph_kernel: int
+    min_region_area: int
+    fill_hull: bool
+    max_self_overlap: float
+    same_copy_iou: float
+    max_instances: int
+    inlier_saturation: float
 
     @classmethod
-    def from_config(cls, cfg) -> "MatcherParams":
-        """Read ``cfg.MODEL.KEYPOINT_MATCHER`` (key ``FOO_BAR`` -> field ``foo_bar``)."""
-        section = cfg.MODEL.KEYPOINT_MATCHER
-        return cls(**{f.name: section[f.name.upper()] for f in fields(cls)})
+    def from_config(cls, cfg) -> "KeypointMatcherParams":
+        """Read ``cfg.MODEL.KEYPOINT_MATCHER``."""
+        m = cfg.MODEL.KEYPOINT_MATCHER
+        return cls(
+            max_keypoints=m.MAX_KEYPOINTS,
+            detect_min_size=m.DETECT_MIN_SIZE,
+            detect_max_size=m.DETECT_MAX_SIZE,
+            max_upscale=m.MAX_UPSCALE,
+            clahe=m.CLAHE,
+            clahe_clip_limit=m.CLAHE_CLIP_LIMIT,
+            clahe_tile=m.CLAHE_TILE,
+            sift_contrast_threshold=m.SIFT_CONTRAST_THRESHOLD,
+            root_sift=m.ROOT_SIFT,
+            match_flips=m.MATCH_FLIPS,
+            knn=m.KNN,
+            ratio=m.RATIO,
+            min_match_distance=m.MIN_MATCH_DISTANCE,
+            max_matches=m.MAX_MATCHES,
+            cluster_distance=m.CLUSTER_DISTANCE,
+            transform=m.TRANSFORM,
+            ransac_reproj_threshold=m.RANSAC_REPROJ_THRESHOLD,
+            min_inliers=m.MIN_INLIERS,
+            max_scale_change=m.MAX_SCALE_CHANGE,
+            max_anisotropy=m.MAX_ANISOTROPY,
+            max_transforms=m.MAX_TRANSFORMS,
+            verify_max_size=m.VERIFY_MAX_SIZE,
+            refine=m.REFINE,
+            verify_tolerance=m.VERIFY_TOLERANCE,
+            verify_window=m.VERIFY_WINDOW,
+            verify_min_zncc=m.VERIFY_MIN_ZNCC,
+            verify_max_abs_diff=m.VERIFY_MAX_ABS_DIFF,
+            verify_min_std=m.VERIFY_MIN_STD,
+            morph_kernel=m.MORPH_KERNEL,
+            min_region_area=m.MIN_REGION_AREA,
+            fill_hull=m.FILL_HULL,
+            max_self_overlap=m.MAX_SELF_OVERLAP,
+            same_copy_iou=m.SAME_COPY_IOU,
+            max_instances=m.MAX_INSTANCES,
+            inlier_saturation=m.INLIER_SATURATION,
+        )
 
+    @classmethod
+    def default(cls) -> "KeypointMatcherParams":
+        """The defaults of forgery_d2/config.py."""
+        return cls.from_config(get_forgery_cfg())
 
-@dataclass
-class CopyMoveInstance:
-    """One verified duplication, at the input image's resolution. ``mask`` = source | copy;
-    ``matrix``: 2x3 source -> copy affine map in input pixels; ``score`` in [0, 1]."""
-
-    mask: np.ndarray
-    source_mask: np.ndarray
-    copy_mask: np.ndarray
-    score: float
-    matrix: np.ndarray
-    num_inliers: int
-    mirrored: bool
-
-
-@dataclass
-class CopyMoveResult:
-    """Instances (best first) plus what the matcher did (scales and counts, for logs and tests)."""
-
-    instances: list
-    image_size: tuple
-    detect_scale: float
-    verify_scale: float
-    stats: dict = field(default_factory=dict)
+    def replace(self, **changes) -> "KeypointMatcherParams":
+        return dataclasses.replace(self, **changes)
 
 
 def _is_pixel_permutation(matrix: np.ndarray) -> bool:
@@ -104,18 +130,12 @@ def _is_pixel_permutation(matrix: np.ndarray) -> bool:
                 and np.allclose(np.abs(np.linalg.det(linear)), 1.0, atol=1e-6))
 
 
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two boolean masks (0 when both are empty)."""
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 0.0
-
-
-class CopyMoveMatcher:
+class KeypointMatcher:
     """Finds copy-moved regions inside one image. Call it on an ``(H, W)``, ``(H, W, 3)`` or
     ``(H, W, 4)`` array (``channel_order`` "RGB" or "BGR" for colour input)."""
 
-    def __init__(self, params: MatcherParams = None):
-        self.params = params or MatcherParams()
+    def __init__(self, params: KeypointMatcherParams = None):
+        self.params = params or KeypointMatcherParams.default()
         if self.params.transform not in ("similarity", "affine"):
             raise ValueError(
                 f"MODEL.KEYPOINT_MATCHER.TRANSFORM must be 'similarity' or 'affine', got {self.params.transform!r}"
@@ -177,12 +197,12 @@ class CopyMoveMatcher:
         return CopyMoveResult(instances, (height, width), detect_scale, verify_scale, stats)
 
     def _merge(self, candidates):
-        """Greedy, best score first: a candidate overlapping a kept one (mask IoU > merge_iou) is
+        """Greedy, best score first: a candidate overlapping a kept one (mask IoU > same_copy_iou) is
         folded into it (masks united) rather than reported twice."""
         kept = []
         for score, verified, transform in sorted(candidates, key=lambda c: c[0], reverse=True):
             for other_score, other, _ in kept:
-                if mask_iou(verified.mask, other.mask) > self.params.merge_iou:
+                if mask_iou(verified.mask, other.mask) > self.params.same_copy_iou:
                     other.source_mask |= verified.source_mask
                     other.copy_mask |= verified.copy_mask
                     break

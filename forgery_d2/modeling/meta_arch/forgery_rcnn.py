@@ -25,7 +25,7 @@ from detectron2.modeling.postprocessing import detector_postprocess
 from detectron2.structures import Instances
 from detectron2.utils.events import get_event_storage
 
-from .image_gate import build_image_gate
+from ..image_gate import build_image_gate
 
 __all__ = ["ForgeryRCNN", "image_labels", "soft_mask_postprocess"]
 
@@ -101,13 +101,6 @@ class ForgeryRCNN(GeneralizedRCNN):
         if cfg.MODEL.IMAGE_GATE.ENABLED:
             ret["image_gate"] = build_image_gate(cfg, ret["backbone"].output_shape())
         return ret
-
-    def trainable_parts(self) -> Dict[str, List[str]]:
-        """Freeze-schedule parts added by forgery_d2 (forgery_d2.engine.freeze reads this)."""
-        parts = dict(self.backbone.trainable_parts()) if hasattr(self.backbone, "trainable_parts") else {}
-        if self.image_gate is not None:
-            parts["image_gate"] = ["image_gate"]
-        return parts
 
     def forward(self, batched_inputs: List[Dict[str, torch.Tensor]]):
         """Training: the loss dict of GeneralizedRCNN (+ ``loss_image_gate``). Inference: see

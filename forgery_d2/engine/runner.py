@@ -1,18 +1,17 @@
-"""What ``tools/train_net.py`` runs: config setup and the train / evaluate entry point."""
+"""What ``tools/train_net.py`` runs under detectron2's ``launch``: the config of a command line
+(:func:`setup`) and the train / evaluate entry point (:func:`main`, :func:`run`)."""
 import json
 import logging
 import os
 
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.config import get_cfg
 from detectron2.engine import default_setup
 from detectron2.evaluation import verify_results
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
-import forgery_d2.modeling  # noqa: F401  (registers ForgeryRCNN and its components)
-from forgery_d2.config import add_forgery_config
+from forgery_d2.config import fall_back_to_cpu, load_config
 from forgery_d2.data.builtin import register_builtin_from_config
 
 from forgery_d2.data.io import DataError
@@ -26,26 +25,15 @@ __all__ = ["setup", "main", "run", "EVAL_RESULTS_FILE", "USER_ERRORS"]
 EVAL_RESULTS_FILE = "eval_results.json"  # written by --eval-only in OUTPUT_DIR
 
 
-def _fall_back_to_cpu(cfg) -> str:
-    """Configs default to CUDA; without a GPU run on CPU. Returns the reason, or ''."""
-    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
-        cfg.MODEL.DEVICE = "cpu"
-        return "No CUDA GPU available: running on CPU (MODEL.DEVICE=cpu)."
-    return ""
-
-
 def setup(args):
-    """The frozen config of a ``default_argument_parser()`` command line: detectron2's defaults,
-    forgery_d2's keys (:func:`add_forgery_config`), ``--config-file``, then the trailing KEY VALUE
-    overrides; CPU fallback; builtin datasets re-registered with ``FORGERY.DATA``; detectron2's ``default_setup`` (logging, config backup, seeding)."""
-    cfg = get_cfg()
-    add_forgery_config(cfg)
-    if args.config_file:
-        cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
-    fallback = _fall_back_to_cpu(cfg)
-    if fallback and args.num_gpus > 1:
+    """The frozen config of a ``default_argument_parser()`` command line
+    (:func:`forgery_d2.config.load_config`: ``--config-file``, then the trailing KEY VALUE
+    overrides, CPU fallback logged to OUTPUT_DIR/log.txt); the builtin datasets re-registered with
+    ``FORGERY.DATA``; detectron2's ``default_setup`` (logging, config backup, seeding)."""
+    if args.num_gpus > 1 and not torch.cuda.is_available():
         raise SystemExit(f"--num-gpus {args.num_gpus} was given but no CUDA GPU is available")
+    cfg = load_config(args.config_file, args.opts, freeze=False, device_fallback=False)
+    fallback = fall_back_to_cpu(cfg)  # logged below, once the log file exists
     cfg.freeze()
     register_builtin_from_config(cfg)  # dataset root and split options of cfg.FORGERY.DATA
     default_setup(cfg, args)

@@ -1,6 +1,6 @@
-"""``KeypointCopyMoveMatcher``: the keypoint matcher as a detectron2 meta-architecture.
+"""``CopyMoveMatcher``: the keypoint matcher as a detectron2 meta-architecture.
 
-Build it from a config (``MODEL.META_ARCHITECTURE: "KeypointCopyMoveMatcher"``, settings under
+Build it from a config (``MODEL.META_ARCHITECTURE: "CopyMoveMatcher"``, settings under
 ``MODEL.KEYPOINT_MATCHER``) and run it wherever a Mask R-CNN runs at inference:
 ``tools/predict.py``, ``tools/eval_oF1.py``, ``DefaultPredictor``. It returns per image the standard
 ``{"instances": Instances}`` at the original resolution (``height``/``width`` of the input dict):
@@ -23,9 +23,10 @@ from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.structures import BitMasks, Boxes, Instances
 
-from .matcher import CopyMoveMatcher, CopyMoveResult, MatcherParams
+from forgery_d2.matching.keypoint_matcher import KeypointMatcher, KeypointMatcherParams
+from forgery_d2.matching.results import CopyMoveResult
 
-__all__ = ["KeypointCopyMoveMatcher", "image_from_input", "result_to_instances"]
+__all__ = ["CopyMoveMatcher", "image_from_input", "result_to_instances"]
 
 
 def image_from_input(image: torch.Tensor, input_format: str):
@@ -63,15 +64,15 @@ def result_to_instances(result: CopyMoveResult, height: int, width: int, device=
 
 
 @META_ARCH_REGISTRY.register()
-class KeypointCopyMoveMatcher(nn.Module):
+class CopyMoveMatcher(nn.Module):
     """Training-free copy-move detector (SIFT + g2NN + RANSAC + dense verification), see
-    :mod:`forgery_d2.matching.matcher`."""
+    :mod:`forgery_d2.matching.keypoint_matcher`."""
 
     @configurable
-    def __init__(self, *, matcher: CopyMoveMatcher, input_format: str = "RGB"):
+    def __init__(self, *, matcher: KeypointMatcher, input_format: str = "RGB"):
         """
         Args:
-            matcher: the configured :class:`CopyMoveMatcher`.
+            matcher: the configured :class:`KeypointMatcher`.
             input_format: channel order of the ``"image"`` tensors (``INPUT.FORMAT``).
         """
         super().__init__()
@@ -82,7 +83,7 @@ class KeypointCopyMoveMatcher(nn.Module):
 
     @classmethod
     def from_config(cls, cfg):
-        return {"matcher": CopyMoveMatcher(MatcherParams.from_config(cfg)), "input_format": cfg.INPUT.FORMAT}
+        return {"matcher": KeypointMatcher(KeypointMatcherParams.from_config(cfg)), "input_format": cfg.INPUT.FORMAT}
 
     @property
     def device(self):
@@ -91,7 +92,7 @@ class KeypointCopyMoveMatcher(nn.Module):
     def forward(self, batched_inputs: List[Dict[str, torch.Tensor]]):
         if self.training:
             raise RuntimeError(
-                "KeypointCopyMoveMatcher has no trainable parameters and cannot be trained. Evaluate it "
+                "CopyMoveMatcher has no trainable parameters and cannot be trained. Evaluate it "
                 "with `tools/eval_oF1.py` or `tools/train_net.py --eval-only`; to train a network next to "
                 "it use MODEL.META_ARCHITECTURE: FusionRCNN (configs/fusion/)."
             )

@@ -5,12 +5,12 @@ an authentic look-alike; the matcher only fires on verified duplications but mis
 cannot see. ``MODEL.FUSION.MODE`` picks how their per-image instances are combined:
 
 - ``union``: all instances of both; a matcher instance overlapping a network one (mask IoU >
-  ``MERGE_IOU``) is merged into it (masks united, the higher score kept), not reported twice.
+  ``UNION_MERGE_IOU``) is merged into it (masks united, the higher score kept), not reported twice.
 - ``boost``: the network's instances only, rescored by agreement: overlapping a matcher instance
-  (IoU >= ``AGREE_IOU``) raises ``s`` to ``s + BOOST * (1 - s)``, otherwise ``s * PENALTY``.
-- ``gate_by_matcher``: the network's instances, only on images where the matcher found something.
-- ``gate_by_network``: the matcher's instances, only where the network is confident (top score >=
-  ``NETWORK_SCORE_THRESH``).
+  (IoU >= ``BOOST_AGREE_IOU``) raises ``s`` to ``s + BOOST * (1 - s)``, otherwise ``s * PENALTY``.
+- ``network_if_matcher``: the network's instances, only on images where the matcher found something.
+- ``matcher_if_network``: the matcher's instances, only where the network is confident (top score
+  >= ``NETWORK_SCORE_THRESH``).
 
 The network is any meta-architecture (``MODEL.FUSION.RCNN_META_ARCHITECTURE``: GeneralizedRCNN,
 forgery_d2's ForgeryRCNN...) built from the same config; it lives in the ``rcnn`` submodule and is
@@ -18,6 +18,7 @@ what trains (the matcher has no parameters). ``MODEL.WEIGHTS`` from a plain R-CN
 directly: keys without the ``rcnn.`` prefix are given it on load.
 """
 import logging
+from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -29,36 +30,18 @@ from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.structures import BitMasks, Instances
 
-from .meta_arch import KeypointCopyMoveMatcher
+from forgery_d2.structures.masks import binarize_masks, pairwise_mask_iou
 
-__all__ = ["FusionRCNN", "fuse_instances", "FUSION_MODES"]
+from .copy_move_matcher import CopyMoveMatcher
+
+__all__ = ["FusionRCNN", "FusionRule", "fuse_instances", "FUSION_MODES"]
 
 logger = logging.getLogger(__name__)
 
-FUSION_MODES = ("union", "boost", "gate_by_matcher", "gate_by_network")
+FUSION_MODES = ("union", "boost", "network_if_matcher", "matcher_if_network")
 
 # pred_sources values of fused instances.
 FROM_NETWORK, FROM_MATCHER, FROM_BOTH = 0, 1, 2
-
-
-def _binary(masks: torch.Tensor, threshold: float) -> torch.Tensor:
-    """bool (N, H, W) from bool / uint8 0..255 / float 0..1 masks."""
-    if masks.dtype == torch.bool:
-        return masks
-    if masks.dtype == torch.uint8:
-        return masks >= threshold * 255
-    return masks >= threshold
-
-
-def _pairwise_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Mask IoU matrix (len(a), len(b)) of two bool mask stacks."""
-    if len(a) == 0 or len(b) == 0:
-        return torch.zeros((len(a), len(b)))
-    a = a.flatten(1).float()
-    b = b.flatten(1).float()
-    intersection = a @ b.T
-    union = a.sum(1)[:, None] + b.sum(1)[None, :] - intersection
-    return intersection / union.clamp(min=1)
 
 
 def _as_dtype(masks: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -76,28 +59,49 @@ def _make_instances(image_size, masks, scores, sources) -> Instances:
     result.pred_masks = masks[order]
     result.scores = scores[order].float()
     result.pred_classes = torch.zeros(len(order), dtype=torch.int64, device=scores.device)
-    result.pred_boxes = BitMasks(_binary(result.pred_masks, 0.5)).get_bounding_boxes()
+    result.pred_boxes = BitMasks(binarize_masks(result.pred_masks, 0.5)).get_bounding_boxes()
     result.pred_sources = sources[order]
     return result
 
 
-def fuse_instances(
-    network: Instances,
-    matcher: Instances,
-    mode: str = "union",
-    mask_threshold: float = 0.5,
-    merge_iou: float = 0.5,
-    agree_iou: float = 0.3,
-    boost: float = 0.5,
-    penalty: float = 0.5,
-    network_score_thresh: float = 0.5,
-    matcher_score_weight: float = 1.0,
-) -> Instances:
-    """Combine one image's network and matcher instances (same image size) per ``mode`` (see the
+@dataclass(frozen=True)
+class FusionRule:
+    """How :func:`fuse_instances` combines the two views; one field per ``MODEL.FUSION`` key (whose
+    comments in forgery_d2/config.py give the meaning and the default)."""
+
+    mode: str
+    mask_threshold: float
+    union_merge_iou: float
+    boost_agree_iou: float
+    boost: float
+    penalty: float
+    network_score_thresh: float
+    matcher_score_weight: float
+
+    def __post_init__(self):
+        if self.mode not in FUSION_MODES:
+            raise ValueError(f"MODEL.FUSION.MODE must be one of {FUSION_MODES}, got {self.mode!r}")
+
+    @classmethod
+    def from_config(cls, cfg) -> "FusionRule":
+        fusion = cfg.MODEL.FUSION
+        return cls(
+            mode=fusion.MODE,
+            mask_threshold=fusion.MASK_THRESHOLD,
+            union_merge_iou=fusion.UNION_MERGE_IOU,
+            boost_agree_iou=fusion.BOOST_AGREE_IOU,
+            boost=fusion.BOOST,
+            penalty=fusion.PENALTY,
+            network_score_thresh=fusion.NETWORK_SCORE_THRESH,
+            matcher_score_weight=fusion.MATCHER_SCORE_WEIGHT,
+        )
+
+
+def fuse_instances(network: Instances, matcher: Instances, rule: FusionRule) -> Instances:
+    """Combine one image's network and matcher instances (same image size) by ``rule`` (see the
     module docstring). Output masks keep the network's convention (bool or uint8 0..255); the
     ``pred_sources`` field says where each instance came from (0 network, 1 matcher, 2 both)."""
-    if mode not in FUSION_MODES:
-        raise ValueError(f"MODEL.FUSION.MODE must be one of {FUSION_MODES}, got {mode!r}")
+    mode = rule.mode
     if tuple(network.image_size) != tuple(matcher.image_size):
         raise ValueError(f"image sizes differ: network {network.image_size}, matcher {matcher.image_size}")
     device = network.scores.device
@@ -106,8 +110,8 @@ def fuse_instances(
     net_scores = network.scores.float()
     match_masks = matcher.pred_masks.to(device).bool()
     match_scores = matcher.scores.to(device).float()
-    net_binary = _binary(net_masks, mask_threshold)
-    iou = _pairwise_iou(net_binary, match_masks).to(device)
+    net_binary = binarize_masks(net_masks, rule.mask_threshold)
+    iou = pairwise_mask_iou(net_binary, match_masks).to(device)
     net_sources = torch.full((len(net_scores),), FROM_NETWORK, dtype=torch.int64, device=device)
     match_sources = torch.full((len(match_scores),), FROM_MATCHER, dtype=torch.int64, device=device)
 
@@ -115,10 +119,10 @@ def fuse_instances(
         masks, scores, sources = net_masks.clone(), net_scores.clone(), net_sources.clone()
         extra = []
         for j in range(len(match_scores)):
-            score = match_scores[j] * matcher_score_weight
+            score = match_scores[j] * rule.matcher_score_weight
             best = int(iou[:, j].argmax()) if len(net_scores) else -1
-            if best >= 0 and iou[best, j] > merge_iou:
-                merged = _binary(masks[best:best + 1], mask_threshold) | match_masks[j:j + 1]
+            if best >= 0 and iou[best, j] > rule.union_merge_iou:
+                merged = binarize_masks(masks[best:best + 1], rule.mask_threshold) | match_masks[j:j + 1]
                 if masks.dtype == torch.bool:
                     masks[best] = merged[0]
                 else:
@@ -129,52 +133,48 @@ def fuse_instances(
                 extra.append(j)
         extra = torch.as_tensor(extra, dtype=torch.long, device=device)
         masks = torch.cat([masks, _as_dtype(match_masks[extra], net_masks)])
-        scores = torch.cat([scores, match_scores[extra] * matcher_score_weight])
+        scores = torch.cat([scores, match_scores[extra] * rule.matcher_score_weight])
         sources = torch.cat([sources, match_sources[extra]])
     elif mode == "boost":
-        agrees = (iou >= agree_iou).any(dim=1) if len(match_scores) else torch.zeros(len(net_scores), dtype=torch.bool, device=device)
-        scores = torch.where(agrees, net_scores + boost * (1 - net_scores), net_scores * penalty)
+        agrees = (iou >= rule.boost_agree_iou).any(dim=1) if len(match_scores) else torch.zeros(len(net_scores), dtype=torch.bool, device=device)
+        scores = torch.where(agrees, net_scores + rule.boost * (1 - net_scores), net_scores * rule.penalty)
         masks = net_masks
         sources = torch.where(agrees, torch.full_like(net_sources, FROM_BOTH), net_sources)
-    elif mode == "gate_by_matcher":
+    elif mode == "network_if_matcher":
         keep = len(match_scores) > 0
         masks = net_masks if keep else net_masks[:0]
         scores = net_scores if keep else net_scores[:0]
         sources = net_sources if keep else net_sources[:0]
-    else:  # gate_by_network
-        keep = len(net_scores) > 0 and float(net_scores.max()) >= network_score_thresh
+    else:  # matcher_if_network
+        keep = len(net_scores) > 0 and float(net_scores.max()) >= rule.network_score_thresh
         index = slice(None) if keep else slice(0, 0)
         masks = _as_dtype(match_masks[index], net_masks)
-        scores = match_scores[index] * matcher_score_weight
+        scores = match_scores[index] * rule.matcher_score_weight
         sources = match_sources[index]
     return _make_instances(network.image_size, masks, scores, sources)
 
 
 @META_ARCH_REGISTRY.register()
 class FusionRCNN(nn.Module):
-    """A network meta-architecture (``self.rcnn``) and :class:`KeypointCopyMoveMatcher`
-    (``self.matcher``) whose inference outputs are fused by :func:`fuse_instances`. Training
-    trains the network (its loss dict is returned unchanged)."""
+    """A network meta-architecture (``self.rcnn``) and the copy-move matcher meta-architecture
+    (``self.copy_move``, a :class:`CopyMoveMatcher`) whose inference outputs are fused by
+    :func:`fuse_instances`. Training trains the network (its loss dict is returned unchanged)."""
 
     @configurable
-    def __init__(self, *, rcnn: nn.Module, matcher: KeypointCopyMoveMatcher, mode: str = "union",
-                 fusion_kwargs: Optional[Dict] = None, rcnn_resize: Optional[T.ResizeShortestEdge] = None):
+    def __init__(self, *, rcnn: nn.Module, copy_move: CopyMoveMatcher, rule: FusionRule,
+                 rcnn_resize: Optional[T.ResizeShortestEdge] = None):
         """
         Args:
             rcnn: the network (any meta-architecture returning ``{"instances": ...}`` per image).
-            matcher: the keypoint matcher meta-architecture.
-            mode: one of ``FUSION_MODES``.
-            fusion_kwargs: the other arguments of :func:`fuse_instances`.
+            copy_move: the copy-move matcher meta-architecture.
+            rule: how the two outputs are fused (:class:`FusionRule`).
             rcnn_resize: test-time resize applied to the network's copy of each input (None: the
                 network sees the input as given). Lets the matcher work on full-resolution inputs.
         """
         super().__init__()
-        if mode not in FUSION_MODES:
-            raise ValueError(f"MODEL.FUSION.MODE must be one of {FUSION_MODES}, got {mode!r}")
         self.rcnn = rcnn
-        self.matcher = matcher
-        self.mode = mode
-        self.fusion_kwargs = dict(fusion_kwargs or {})
+        self.copy_move = copy_move
+        self.rule = rule
         self.rcnn_resize = rcnn_resize
         self.register_load_state_dict_pre_hook(_nest_plain_rcnn_keys)
 
@@ -182,26 +182,17 @@ class FusionRCNN(nn.Module):
     def from_config(cls, cfg):
         fusion = cfg.MODEL.FUSION
         name = fusion.RCNN_META_ARCHITECTURE
-        if name in ("FusionRCNN", "KeypointCopyMoveMatcher"):
+        if name in ("FusionRCNN", "CopyMoveMatcher"):
             raise ValueError(f"MODEL.FUSION.RCNN_META_ARCHITECTURE must be a network, got {name!r}")
         rcnn_cfg = cfg.clone()
         rcnn_cfg.defrost()
         rcnn_cfg.MODEL.META_ARCHITECTURE = name
         return {
             "rcnn": META_ARCH_REGISTRY.get(name)(rcnn_cfg),
-            "matcher": KeypointCopyMoveMatcher(cfg),
-            "mode": fusion.MODE,
+            "copy_move": CopyMoveMatcher(cfg),
+            "rule": FusionRule.from_config(cfg),
             "rcnn_resize": (T.ResizeShortestEdge(fusion.RCNN_MIN_SIZE_TEST, fusion.RCNN_MAX_SIZE_TEST)
                             if fusion.RCNN_MIN_SIZE_TEST > 0 else None),
-            "fusion_kwargs": {
-                "mask_threshold": fusion.MASK_THRESHOLD,
-                "merge_iou": fusion.MERGE_IOU,
-                "agree_iou": fusion.AGREE_IOU,
-                "boost": fusion.BOOST,
-                "penalty": fusion.PENALTY,
-                "network_score_thresh": fusion.NETWORK_SCORE_THRESH,
-                "matcher_score_weight": fusion.MATCHER_SCORE_WEIGHT,
-            },
         }
 
     @property
@@ -217,15 +208,15 @@ class FusionRCNN(nn.Module):
         """Per image ``{"instances": fused Instances}`` (plus the network's ``"image_score"``, if
         any: raised to the top matcher score in ``union`` mode)."""
         network_outputs = self.rcnn([self._network_input(x) for x in batched_inputs])
-        matcher_outputs = self.matcher(batched_inputs)
+        matcher_outputs = self.copy_move(batched_inputs)
         outputs = []
         for net, match in zip(network_outputs, matcher_outputs):
             fused = fuse_instances(net["instances"], match["instances"].to(net["instances"].scores.device),
-                                   self.mode, **self.fusion_kwargs)
+                                   self.rule)
             output = {"instances": fused}
             if "image_score" in net:
                 image_score = float(net["image_score"])
-                if self.mode == "union" and len(match["instances"]):
+                if self.rule.mode == "union" and len(match["instances"]):
                     image_score = max(image_score, float(match["instances"].scores.max()))
                 output["image_score"] = image_score
             outputs.append(output)
@@ -257,7 +248,7 @@ def _nest_plain_rcnn_keys(module, state_dict, prefix, local_metadata, strict, mi
         if not key.startswith(prefix):
             continue
         local = key[len(prefix):]
-        if local.startswith(("rcnn.", "matcher.")):
+        if local.startswith(("rcnn.", "copy_move.")):
             continue
         value = state_dict.pop(key)
         if local in own and hasattr(value, "shape") and tuple(value.shape) != tuple(own[local]):

@@ -1,0 +1,64 @@
+"""Instance masks as forgery_d2's models produce them, and the overlap measures between them.
+
+A model's ``pred_masks`` are either ``bool`` (already thresholded, detectron2's default),
+``uint8`` probabilities scaled to 0..255 (soft masks) or ``float`` probabilities in [0, 1]
+(docs/DESIGN.md, "Model outputs"). :func:`binarize_masks` is the one place that turns any of them
+into ``bool``, for numpy arrays and torch tensors alike.
+"""
+import numpy as np
+import torch
+
+__all__ = ["binarize_masks", "mask_iou", "pairwise_mask_iou", "to_numpy"]
+
+
+def to_numpy(x) -> np.ndarray:
+    """A torch tensor (any device and dtype) or array-like -> numpy array."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+        if x.dtype in (torch.bfloat16, torch.float16):
+            x = x.float()
+        return x.numpy()
+    return np.asarray(x)
+
+
+def binarize_masks(masks, threshold: float):
+    """bool masks from bool / uint8 (probability x 255) / float (probability) masks: a pixel is
+    foreground when its probability is ``>= threshold``. Keeps the container type (numpy or torch)."""
+    if isinstance(masks, torch.Tensor):
+        if masks.dtype == torch.bool:
+            return masks
+        if masks.dtype == torch.uint8:
+            return masks >= threshold * 255.0
+        if masks.is_floating_point():
+            return masks >= threshold
+        raise TypeError(f"pred_masks must be bool, uint8 (probability x 255) or float, got {masks.dtype}")
+    masks = np.asarray(masks)
+    if masks.dtype == np.bool_:
+        return masks
+    if masks.dtype == np.uint8:
+        return masks >= threshold * 255.0
+    if np.issubdtype(masks.dtype, np.floating):
+        return masks >= threshold
+    raise TypeError(f"pred_masks must be bool, uint8 (probability x 255) or float, got {masks.dtype}")
+
+
+def pairwise_mask_iou(a, b):
+    """Mask IoU matrix ``(len(a), len(b))`` of two stacks of bool masks ``(N, H, W)`` (torch tensors
+    or numpy arrays; the result has the type of ``a``). Two empty masks have IoU 0."""
+    as_torch = isinstance(a, torch.Tensor)
+    ta = a if as_torch else torch.from_numpy(np.asarray(a))
+    tb = b.to(ta.device) if isinstance(b, torch.Tensor) else torch.from_numpy(np.asarray(b)).to(ta.device)
+    if len(ta) == 0 or len(tb) == 0:
+        iou = torch.zeros((len(ta), len(tb)), device=ta.device)
+    else:
+        fa, fb = ta.flatten(1).float(), tb.flatten(1).float()
+        intersection = fa @ fb.T
+        union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - intersection
+        iou = intersection / union.clamp(min=1)
+    return iou if as_torch else iou.cpu().numpy()
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two bool masks of one image (0 when both are empty)."""
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 0.0
