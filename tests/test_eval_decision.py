@@ -84,3 +84,14 @@ def test_max_instances_keeps_best():
     d = DecisionRule.default().replace(image_thresh=0.0, score_thresh=0.0, min_area=0, max_instances=2)(_output([0.2, 0.9, 0.5, 0.7], masks))
     np.testing.assert_allclose(d.scores, [0.9, 0.7])
     assert d.boxes().tolist() == [[10, 0, 15, 5], [30, 0, 35, 5]]
+
+
+def test_members_name_the_merged_output_instances():
+    a = _box_mask(0, 0, 10, 10)
+    b = _box_mask(5, 5, 12, 12)  # overlaps a: merged with it
+    c = _box_mask(15, 15, 20, 20)
+    low = _box_mask(0, 15, 3, 20)  # scored below SCORE_THRESH: dropped
+    rule = DecisionRule.default().replace(image_thresh=0.0, score_thresh=0.5, min_area=0)
+    decision = rule(_output([0.6, 0.1, 0.9, 0.7], [a, low, b, c]))
+    assert decision.members == [[2, 0], [3]]  # best member first; indices into the output
+    assert rule(_output([0.1], [low])).members == []

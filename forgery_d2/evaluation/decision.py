@@ -41,6 +41,9 @@ class Decision:
     scores: np.ndarray  # float (K,), best member score of each (merged) instance
     image_score: float  # the image-level score compared with IMAGE_THRESH
     runs: list = field(default_factory=list, repr=False)  # competition runs of each mask
+    # For each final instance, the indices (into the model output's instances, best score first)
+    # of the instances merged into it: where its source / copy parts and transforms come from.
+    members: list = field(default_factory=list)
 
     @property
     def forged(self) -> bool:
@@ -148,18 +151,19 @@ class DecisionRule:
         if len(keep) == 0:
             return self._authentic(image_score, (height, width))
         masks = instances.pred_masks[keep.tolist()] if hasattr(instances.pred_masks, "detach") else instances.pred_masks[keep]
-        return self.apply(scores[keep], to_numpy(masks), image_score, gate_checked=True)
+        return self.apply(scores[keep], to_numpy(masks), image_score, gate_checked=True, indices=keep)
 
     def _authentic(self, image_score, hw):
-        return Decision(np.zeros((0, *hw), dtype=bool), np.zeros(0), float(image_score), [])
+        return Decision(np.zeros((0, *hw), dtype=bool), np.zeros(0), float(image_score), [], [])
 
     def binarize(self, masks: np.ndarray) -> np.ndarray:
         """Step 3: bool, uint8 (x255) or float probability masks -> bool masks."""
         return binarize_masks(np.asarray(masks), self.mask_thresh)
 
-    def apply(self, scores, masks, image_score=None, gate_checked=False) -> Decision:
+    def apply(self, scores, masks, image_score=None, gate_checked=False, indices=None) -> Decision:
         """Apply the rule to arrays: ``scores (N,)``, ``masks (N, H, W)``; ``image_score`` defaults
-        to the top score."""
+        to the top score; ``indices`` (N,) are the rows' indices in the model output, reported in
+        :attr:`Decision.members` (default: 0..N-1)."""
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
         masks = np.asarray(masks)
         if masks.ndim != 3 or len(masks) != len(scores):
@@ -169,9 +173,10 @@ class DecisionRule:
             image_score = float(scores.max()) if len(scores) else 0.0
         if not gate_checked and image_score < self.image_thresh:
             return self._authentic(image_score, hw)
+        indices = np.arange(len(scores)) if indices is None else np.asarray(indices).reshape(-1)
         order = [int(k) for k in np.argsort(-scores, kind="stable") if scores[k] >= self.score_thresh]
         min_area = max(int(self.min_area), int(np.ceil(self.min_area_fraction * hw[0] * hw[1])), 1)
-        kept_masks, kept_scores, kept_runs = [], [], []
+        kept_masks, kept_scores, kept_runs, kept_index = [], [], [], []
         for k in order:
             mask = self.binarize(masks[k])
             runs = mask_to_runs(mask)
@@ -179,16 +184,20 @@ class DecisionRule:
                 kept_masks.append(mask)
                 kept_scores.append(scores[k])
                 kept_runs.append(runs)
+                kept_index.append(int(indices[k]))
         if not kept_masks:
             return self._authentic(image_score, hw)
-        final_masks, final_scores = self._merge(kept_masks, kept_scores, kept_runs)
+        final_masks, final_scores, groups = self._merge(kept_masks, kept_scores, kept_runs)
         if self.max_instances > 0:
             final_masks, final_scores = final_masks[: self.max_instances], final_scores[: self.max_instances]
+            groups = groups[: self.max_instances]
         runs = [mask_to_runs(m) for m in final_masks]
-        return Decision(np.stack(final_masks), np.asarray(final_scores), float(image_score), runs)
+        members = [[kept_index[i] for i in group] for group in groups]
+        return Decision(np.stack(final_masks), np.asarray(final_scores), float(image_score), runs, members)
 
     def _merge(self, masks, scores, runs):
-        """Step 5: union the connected components of the overlap graph (score order kept)."""
+        """Step 5: union the connected components of the overlap graph (score order kept).
+        Returns the masks, scores and member lists (positions in the inputs) of the groups."""
         n = len(masks)
         parent = list(range(n))
 
@@ -214,8 +223,9 @@ class DecisionRule:
         groups = {}
         for i in range(n):  # i in descending score order: each group is led by its best member
             groups.setdefault(find(i), []).append(i)
-        out_masks, out_scores = [], []
+        out_masks, out_scores, out_members = [], [], []
         for members in sorted(groups.values(), key=lambda m: m[0]):
             out_masks.append(np.logical_or.reduce([masks[i] for i in members]) if len(members) > 1 else masks[members[0]])
             out_scores.append(scores[members[0]])
-        return out_masks, out_scores
+            out_members.append(members)
+        return out_masks, out_scores, out_members

@@ -224,4 +224,6 @@ class KeypointMatcher:
             mask=source_mask | copy_mask, source_mask=source_mask, copy_mask=copy_mask, score=score,
             matrix=scale_transform(transform.matrix, 1.0 / detect_scale),
             num_inliers=transform.num_inliers, mirrored=transform.mirrored,
+            evidence={"method": "keypoint", "inliers": int(transform.num_inliers),
+                      "verified_pixels": int(copy_mask.sum()), "mean_zncc": round(float(verified.mean_zncc), 4)},
         )

@@ -9,7 +9,9 @@ __all__ = ["CopyMoveInstance", "CopyMoveResult"]
 @dataclass
 class CopyMoveInstance:
     """One verified duplication, at the input image's resolution. ``mask`` = source | copy;
-    ``matrix``: 2x3 source -> copy affine map in input pixels; ``score`` in [0, 1]."""
+    ``matrix``: 2x3 source -> copy affine map in input pixels; ``score`` in [0, 1];
+    ``evidence``: JSON-able numbers saying why it was reported (``method``: how the transform was
+    found, e.g. "keypoint"; ``inliers``; ``verified_pixels``; ...), shown in the analyst's report."""
 
     mask: np.ndarray
     source_mask: np.ndarray
@@ -18,6 +20,7 @@ class CopyMoveInstance:
     matrix: np.ndarray
     num_inliers: int
     mirrored: bool
+    evidence: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -5,8 +5,9 @@ Build it from a config (``MODEL.META_ARCHITECTURE: "CopyMoveMatcher"``, settings
 ``tools/predict.py``, ``tools/eval_oF1.py``, ``DefaultPredictor``. It returns per image the standard
 ``{"instances": Instances}`` at the original resolution (``height``/``width`` of the input dict):
 ``pred_masks`` bool (N, H, W) (source and copy of one duplication), ``scores`` (verification
-confidence in [0, 1]), ``pred_boxes``, ``pred_classes`` (0), ``pred_transforms`` (N, 2, 3: source
--> copy in original pixels).
+confidence in [0, 1]), ``pred_boxes``, ``pred_classes`` (0), and the copy-move parts:
+``pred_source_masks`` / ``pred_copy_masks`` bool (N, H, W), ``pred_transforms`` (N, 2, 3: source
+-> copy in original pixels), ``pred_evidence`` (a list of N JSON-able dicts).
 
 Training: the matcher has no parameters. In training mode ``forward`` raises a clear error instead
 of returning an empty loss dict, because a trainer would otherwise build an optimizer over nothing
@@ -39,27 +40,32 @@ def image_from_input(image: torch.Tensor, input_format: str):
 
 
 def result_to_instances(result: CopyMoveResult, height: int, width: int, device=None) -> Instances:
-    """Matcher result -> Instances of size (height, width) (masks resized from the matched image)."""
-    masks = np.zeros((len(result.instances), height, width), dtype=bool)
-    transforms = np.zeros((len(result.instances), 2, 3), dtype=np.float32)
+    """Matcher result -> Instances of size (height, width) (masks resized from the matched image),
+    with the copy-move parts of each instance (docs/DESIGN.md, "Model outputs")."""
+    n = len(result.instances)
+    masks = np.zeros((3, n, height, width), dtype=bool)  # union, source, copy
+    transforms = np.zeros((n, 2, 3), dtype=np.float32)
     in_height, in_width = result.image_size
     sx, sy = width / in_width, height / in_height
     for i, instance in enumerate(result.instances):
-        mask = instance.mask
-        if mask.shape != (height, width):
-            mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
-        masks[i] = mask
+        for k, mask in enumerate((instance.mask, instance.source_mask, instance.copy_mask)):
+            if mask.shape != (height, width):
+                mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+            masks[k, i] = mask
         # Same map in output pixels: x_out = S x_in, so T_out = S T_in S^-1.
         scale = np.diag([sx, sy])
         transforms[i, :, :2] = scale @ instance.matrix[:, :2] @ np.linalg.inv(scale)
         transforms[i, :, 2] = scale @ instance.matrix[:, 2]
     instances = Instances((height, width))
-    pred_masks = torch.from_numpy(masks)
+    pred_masks = torch.from_numpy(masks[0])
     instances.pred_masks = pred_masks
-    instances.pred_boxes = BitMasks(pred_masks).get_bounding_boxes() if len(masks) else Boxes(torch.zeros((0, 4)))
+    instances.pred_boxes = BitMasks(pred_masks).get_bounding_boxes() if n else Boxes(torch.zeros((0, 4)))
     instances.scores = torch.tensor([i.score for i in result.instances], dtype=torch.float32)
-    instances.pred_classes = torch.zeros(len(masks), dtype=torch.int64)
+    instances.pred_classes = torch.zeros(n, dtype=torch.int64)
+    instances.pred_source_masks = torch.from_numpy(masks[1])
+    instances.pred_copy_masks = torch.from_numpy(masks[2])
     instances.pred_transforms = torch.from_numpy(transforms)
+    instances.pred_evidence = [dict(i.evidence) for i in result.instances]
     return instances.to(device) if device is not None else instances
 
 
