@@ -4,8 +4,8 @@ The overlay is drawn on the figure sized down to ``max_side`` pixels: each copy-
 source region in blue and its copy in orange (light fill + outline), yellow lines from points of
 the source to the points the transform maps them to (arrow heads at the copy, first line from the
 centroid, thicker), the part's number at the copy; regions found without a pair (e.g. by the
-network) in purple; ground truth, when given, outlined in green as a wider band under the rest so
-both stay visible where they coincide. Colours are from the Okabe-Ito colour-blind-safe palette.
+network) in purple; ground truth, when given, outlined in green a few pixels outside its region,
+so that a prediction that matches it stays visible. Colours are from the Okabe-Ito colour-blind-safe palette.
 A region too small to see at overlay scale still gets a marker at its centre.
 """
 from dataclasses import dataclass
@@ -35,7 +35,7 @@ UNPAIRED_COLOR = (204, 121, 167)
 GT_COLOR = (0, 158, 115)
 LINE_COLOR = (240, 228, 66)
 _HALO = (0, 0, 0)
-FILL_ALPHA = 0.3
+FILL_ALPHA = 0.35
 
 
 @dataclass
@@ -139,11 +139,14 @@ def draw_overlay(image_rgb: np.ndarray, parts: Sequence[OverlayPart],
     layers = [(_small_mask(mask, size), mask, color) for mask, color in layers]
     for small, _, color in layers:
         _fill(canvas, small, color)
+    # Ground truth just outside its region, so that a matching prediction's outline stays visible.
+    grow = np.ones((4 * thickness + 3, 4 * thickness + 3), np.uint8)
     for mask in gt_masks if gt_masks is not None else ():
-        _outline(canvas, _small_mask(mask, size), GT_COLOR, 3 * thickness)
+        grown = cv2.dilate(_small_mask(mask, size).astype(np.uint8), grow)
+        _outline(canvas, grown, GT_COLOR, thickness + 1)
     for small, full, color in layers:
         if small.any():
-            _outline(canvas, small, color, thickness)
+            _outline(canvas, small, color, thickness + 1)
         else:
             _marker(canvas, full, scale, color, thickness)
     for part in parts:

@@ -60,12 +60,13 @@ class GroundTruth:
             path = os.path.join(self.masks_dir, record.case_id + ".npy")
             if not os.path.isfile(path):
                 return None
-            return [mask_to_runs(channel) for channel in read_mask(path, record.shape)]
+            known = record.shape if record.readable else None  # unreadable: size may be unknown
+            return [mask_to_runs(channel) for channel in read_mask(path, known)]
         if record.case_id not in self._solution:
             raise PredictionsError(f"{record.where}: no row for this case_id in the solution "
                                    f"{self.solution_path}")
         annotation, shape, line = self._solution[record.case_id]
-        if shape != record.shape:
+        if record.readable and shape != record.shape:
             raise PredictionsError(f"{record.where}: the figure is {record.height}x{record.width} "
                                    f"(H x W) but {self.solution_path} line {line} says {list(shape)}")
         return parse_annotation(annotation, shape)

@@ -155,9 +155,12 @@ def _e(value) -> str:
 
 
 def _number(value, digits=3) -> str:
+    """A number as shown: ``–`` for missing/NaN, yes/no, thousands separators, ``digits``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    if isinstance(value, (int,)) and not isinstance(value, bool):
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
         return f"{value:,}"
     return f"{value:.{digits}f}"
 
@@ -178,8 +181,7 @@ def _img(src, size, alt, cls) -> str:
 
 
 def _part_html(part: PartView) -> str:
-    evidence = " · ".join(f"{_e(name)} {_e(_number(value) if isinstance(value, float) else value)}"
-                          for name, value in part.evidence)
+    evidence = " · ".join(f"{_e(name)} {_e(_number(value))}" for name, value in part.evidence)
     transform = _e(part.transform) if part.transform else "transform unknown"
     return (f'<div class="part"><b>{_e(part.label)}</b> {transform}'
             f'<div class="evidence">{_e(part.method)} match, score {_number(part.score)}'
@@ -257,7 +259,9 @@ def _filter_html(cards: Sequence[FigureCard]) -> str:
         f'<span>{_swatch(SOURCE_COLOR)}source</span><span>{_swatch(COPY_COLOR)}copy</span>'
         f'<span>{_swatch(LINE_COLOR)}correspondence (arrow at the copy)</span>'
         f'<span>{_swatch(UNPAIRED_COLOR)}region without a pair</span>'
-        f'<span>{_swatch(GT_COLOR)}ground truth</span></span></div>'
+        f'<span>{_swatch(GT_COLOR)}ground truth</span></span>'
+        '<span class="muted">Source and copy are as the detector paired them: which of the two '
+        'is the original cannot be told from the figure alone.</span></div>'
     )
 
 

@@ -71,7 +71,8 @@ class PredictedInstance:
 
 @dataclass(frozen=True)
 class PredictionRecord:
-    """One figure of ``predictions.jsonl``; ``where`` says where it came from (file and line)."""
+    """One figure of ``predictions.jsonl``; ``where`` says where it came from (file and line).
+    An unreadable figure of unknown size has ``height = width = 0``."""
 
     case_id: str
     file_name: str
@@ -195,11 +196,14 @@ def parse_record(obj, where: str) -> PredictionRecord:
     file_name = _require(obj, "file_name", where)
     if not isinstance(file_name, str) or not file_name:
         _fail(where, f"'file_name' must be a non-empty string, got {file_name!r}")
-    shape = (_int(_require(obj, "height", where), "height", where),
-             _int(_require(obj, "width", where), "width", where))
     status = _require(obj, "status", where)
     if status not in STATUSES:
         _fail(where, f"'status' must be one of {list(STATUSES)}, got {status!r}")
+    height, width = _require(obj, "height", where), _require(obj, "width", where)
+    if status == "unreadable" and height in (0, None) and width in (0, None):
+        shape = (0, 0)  # the size of an unreadable image may be unknown
+    else:
+        shape = (_int(height, "height", where), _int(width, "width", where))
     error = obj.get("error")
     if status == "unreadable" and (not isinstance(error, str) or not error):
         _fail(where, "an unreadable figure needs its 'error' message (a non-empty string)")

@@ -63,7 +63,7 @@ class ReportSummary:
             self.seconds.append(record.seconds)
         if not self.with_truth:
             return None
-        prediction = parse_annotation(record.annotation, record.shape)
+        prediction = parse_annotation(record.annotation, record.shape)  # unreadable: authentic
         value, matched = image_of1(gt_runs, prediction, return_matched=True)
         truth = FigureTruth(forged=gt_runs is not None, flagged=prediction is not None, of1=value,
                             matched=tuple(float(v) for v in matched),
