@@ -37,10 +37,9 @@ class GroundTruth:
         else:
             frame = read_solution_csv(self.solution_path)  # validated: header, keys, shapes, RLEs
             self._solution = {
-                str(frame.at[i, "case_id"]): (frame.at[i, "annotation"],
-                                              tuple(json.loads(frame.at[i, "shape"])),
-                                              frame.attrs["lines"][i])
-                for i in frame.index
+                str(case_id): (annotation, tuple(json.loads(shape)))
+                for case_id, annotation, shape in zip(frame["case_id"], frame["annotation"],
+                                                      frame["shape"])
             }
         self.used = set()
 
@@ -65,10 +64,11 @@ class GroundTruth:
         if record.case_id not in self._solution:
             raise PredictionsError(f"{record.where}: no row for this case_id in the solution "
                                    f"{self.solution_path}")
-        annotation, shape, line = self._solution[record.case_id]
+        annotation, shape = self._solution[record.case_id]
         if record.readable and shape != record.shape:
             raise PredictionsError(f"{record.where}: the figure is {record.height}x{record.width} "
-                                   f"(H x W) but {self.solution_path} line {line} says {list(shape)}")
+                                   f"(H x W) but the solution {self.solution_path} says "
+                                   f"{list(shape)}")
         return parse_annotation(annotation, shape)
 
     @staticmethod
