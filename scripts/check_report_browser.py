@@ -13,9 +13,9 @@ Checks, each printed PASS/FAIL (exit 0 when all pass, 1 otherwise):
    below it (and moves the slider), pressing Home on the slider shows them all again;
 5. the authentic and unreadable lists are there.
 
-Then it saves a screenshot of the whole page. Needs Debian's ``chromium`` and ``chromium-driver``
-and the ``selenium`` package; when one is missing it says how to install it and exits 2. Not part
-of ``make test`` (CI has no browser).
+Then it saves a screenshot of the page (from the top, up to ``--screenshot-max-height`` px).
+Needs Debian's ``chromium`` and ``chromium-driver`` and the ``selenium`` package; when one is
+missing it says how to install it and exits 2. Not part of ``make test`` (CI has no browser).
 """
 import argparse
 import os
@@ -161,20 +161,23 @@ def requested_urls(browser):
     return urls
 
 
-def full_page_screenshot(browser, path):
-    """Whole-page PNG through the DevTools protocol (falls back to the viewport)."""
+def full_page_screenshot(browser, path, scale=1.0, max_height=6000):
+    """PNG of the page from its top, at most ``max_height`` CSS pixels tall, through the DevTools
+    protocol (falls back to the viewport)."""
     import base64
 
     browser.execute_script("window.scrollTo(0, 0);")
     try:
         metrics = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})
         size = metrics.get("cssContentSize") or metrics["contentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], max_height),
+                "scale": scale}
         shot = browser.execute_cdp_cmd("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
+            "format": "png", "captureBeyondViewport": True, "clip": clip})
         Path(path).write_bytes(base64.b64decode(shot["data"]))
     except Exception as e:  # noqa: BLE001 (any protocol failure: keep the viewport shot)
-        print(f"full-page capture failed ({e}); saving the viewport", file=sys.stderr)
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"full-page capture failed ({reason}); saving the viewport", file=sys.stderr)
         browser.save_screenshot(str(path))
 
 
@@ -195,6 +198,11 @@ def run(args):
         wait_for(lambda: browser.execute_script("return document.readyState") == "complete",
                  args.timeout)
         check(browser.title != "", "page loaded", f"{index.as_uri()}: {browser.title!r}")
+        timing = browser.execute_script(
+            "var t = performance.getEntriesByType('navigation')[0];"
+            "return t ? [t.domContentLoadedEventEnd, t.loadEventEnd] : null;")
+        if timing:
+            print(f"INFO  DOMContentLoaded {timing[0]:.0f} ms, load {timing[1]:.0f} ms")
         cards = browser.find_elements(By.CSS_SELECTOR, "article.card")
         heading = browser.find_element(By.ID, "flagged").text
         check(len(cards) > 0 and heading.endswith(f"({len(cards)})"), "flagged-figure cards exist",
@@ -220,7 +228,8 @@ def run(args):
         check(not errors, "no console errors", "; ".join(errors[:3]))
         if args.screenshot:
             os.makedirs(os.path.dirname(os.path.abspath(args.screenshot)), exist_ok=True)
-            full_page_screenshot(browser, args.screenshot)
+            full_page_screenshot(browser, args.screenshot, args.screenshot_scale,
+                                 args.screenshot_max_height)
             print(f"saved screenshot {args.screenshot}")
     finally:
         browser.quit()
@@ -234,6 +243,10 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("report", help="report folder (or its index.html)")
     parser.add_argument("--screenshot", help="PNG to save the rendered page to")
+    parser.add_argument("--screenshot-scale", type=float, default=1.0,
+                        help="scale of the screenshot (e.g. 0.75 for a smaller file)")
+    parser.add_argument("--screenshot-max-height", type=int, default=6000,
+                        help="capture at most this many CSS pixels of the page, from the top")
     parser.add_argument("--width", type=int, default=1280, help="window width, px")
     parser.add_argument("--height", type=int, default=1000, help="window height, px")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for loading")

@@ -89,7 +89,8 @@ def screening(tmp_path_factory):
     truth["shifted"] = [shift.mask]
 
     blot = draw_blot(np.random.default_rng(3), 160, 240)[0]
-    forged, flip = plant_copy_move(blot, (10, 30, 70, 80), (150, 90), CopyTransform(flip="horizontal"))
+    forged, flip = plant_copy_move(blot, (10, 30, 70, 80), (150, 90),
+                                   CopyTransform(flip="horizontal"))
     forged, turn = plant_copy_move(forged, (90, 10, 130, 50), (15, 110), CopyTransform(rot90=2))
     records.append(_record("flip_and_turn", str(_save(str(images / "flip_and_turn.png"), forged)),
                            forged, [flip, turn], image_score=0.8))
@@ -392,7 +393,8 @@ def test_report_cards_say_what_was_copied(report):
     assert "moved 100 px right and 70 px down" in text["shifted"]
     assert "keypoint match, score 0.950 · inliers 25 · verified pixels 2,000 · mirrored no" \
         in text["shifted"]
-    assert "mirrored left-right" in text["flip_and_turn"] and "rotated 180°" in text["flip_and_turn"]
+    assert "mirrored left-right" in text["flip_and_turn"]
+    assert "rotated 180°" in text["flip_and_turn"]
     assert "rotated 30° counter-clockwise; scaled ×1.20" in text["rotated"]
     assert "found without a source/copy pair" in text["rotated"]
     assert "detected" in text["shifted"] and "false alarm" in text["false_alarm"]
@@ -431,8 +433,9 @@ def test_summary_of1_equals_the_competition_metric(screening, report):
     assert 0.0 < expected < 1.0
     assert (m["figures_screened"], m["flagged"], m["authentic"], m["unreadable"]) == (7, 4, 2, 1)
     assert (m["detected"], m["false_alarms"], m["missed"]) == (3, 1, 1)
-    assert m["image_precision"] == pytest.approx(3 / 4) and m["image_recall"] == pytest.approx(3 / 4)
-    assert m["false_alarm_rate"] == pytest.approx(1 / 3)  # false_alarm of {false_alarm, clean, broken}
+    assert m["image_precision"] == pytest.approx(3 / 4)
+    assert m["image_recall"] == pytest.approx(3 / 4)
+    assert m["false_alarm_rate"] == pytest.approx(1 / 3)  # 1 of {false_alarm, clean, broken}
     assert m["seconds_total"] == pytest.approx(6 * 0.25)
     saved = json.loads((out / "summary.json").read_text())
     assert saved["metrics"]["oF1"] == expected

@@ -55,7 +55,9 @@ def _line(df, index):
     so a map of N rows made reading N rows cost O(N^2) (26 s for 5,000 rows).
     """
     first = df.attrs.get("first_line")
-    return first + int(index) if first is not None and isinstance(index, (int, np.integer)) else None
+    if first is None or not isinstance(index, (int, np.integer)):
+        return None
+    return first + int(index)
 
 
 def _where(df, index, what):

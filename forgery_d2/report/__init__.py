@@ -7,7 +7,8 @@
 - :mod:`.ground_truth`, :mod:`.summary`: optional ground truth and the summary (exact oF1).
 - :mod:`.html`: the self-contained page; :mod:`.writer`: :func:`write_report`, which ties them.
 
-CLI: ``tools/report.py --predictions predictions.jsonl --output DIR [--gt-masks DIR | --solution CSV]``.
+CLI: ``tools/report.py --predictions predictions.jsonl --output DIR
+[--gt-masks DIR | --solution CSV]``.
 """
 from .geometry import TransformDescription, correspondences, describe_transform, map_points
 from .records import (

@@ -5,7 +5,8 @@ source region in blue and its copy in orange (light fill + outline), yellow line
 the source to the points the transform maps them to (arrow heads at the copy, first line from the
 centroid, thicker), the part's number at the copy; regions found without a pair (e.g. by the
 network) in purple; ground truth, when given, outlined in green a few pixels outside its region,
-so that a prediction that matches it stays visible. Colours are from the Okabe-Ito colour-blind-safe palette.
+so that a prediction that matches it stays visible. Colours are from the Okabe-Ito
+colour-blind-safe palette.
 A region too small to see at overlay scale still gets a marker at its centre.
 """
 from dataclasses import dataclass
@@ -84,7 +85,8 @@ def _fill(canvas, mask, color, alpha=FILL_ALPHA):
 
 
 def _outline(canvas, mask, color, thickness):
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_SIMPLE)
     cv2.drawContours(canvas, contours, -1, color, thickness, cv2.LINE_AA)
 
 
@@ -117,7 +119,8 @@ def _label(canvas, text, at, thickness):
 
 
 def draw_overlay(image_rgb: np.ndarray, parts: Sequence[OverlayPart],
-                 unpaired: Sequence[np.ndarray] = (), gt_masks: Optional[Sequence[np.ndarray]] = None,
+                 unpaired: Sequence[np.ndarray] = (),
+                 gt_masks: Optional[Sequence[np.ndarray]] = None,
                  max_side: int = 960) -> np.ndarray:
     """RGB uint8 overlay of a figure (see the module docstring), at most ``max_side`` pixels.
 
@@ -150,7 +153,8 @@ def draw_overlay(image_rgb: np.ndarray, parts: Sequence[OverlayPart],
         else:
             _marker(canvas, full, scale, color, thickness)
     for part in parts:
-        for k, (start, end) in enumerate(zip(part.source_points * scale, part.copy_points * scale)):
+        pairs = zip(part.source_points * scale, part.copy_points * scale)
+        for k, (start, end) in enumerate(pairs):
             _arrow(canvas, start, end, thickness + (k == 0))
         if len(part.copy_points):
             _label(canvas, part.label, part.copy_points[0] * scale, thickness)
@@ -158,8 +162,10 @@ def draw_overlay(image_rgb: np.ndarray, parts: Sequence[OverlayPart],
 
 
 def write_picture(path: str, image_rgb: np.ndarray, quality: int = 85) -> str:
-    """Save an RGB uint8 image as JPEG (``.jpg``/``.jpeg``, at ``quality``) or PNG; returns the path."""
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if path.lower().endswith((".jpg", ".jpeg")) else []
+    """Save an RGB uint8 image as JPEG (``.jpg``/``.jpeg``, at ``quality``) or PNG; returns the
+    path."""
+    jpeg = path.lower().endswith((".jpg", ".jpeg"))
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if jpeg else []
     if not cv2.imwrite(path, np.ascontiguousarray(image_rgb[..., ::-1]), params):
         raise OSError(f"could not write image {path}")
     return path

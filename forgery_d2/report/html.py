@@ -1,5 +1,5 @@
-"""The report page: one self-contained ``index.html`` (inline CSS and JS, no external resource, works
-from ``file://``), pictures referenced by relative paths.
+"""The report page: one self-contained ``index.html`` (inline CSS and JS, no external resource,
+works from ``file://``), pictures referenced by relative paths.
 
 Sections: the summary table; a score filter (a slider and a number box: cards whose image score is
 below the threshold are hidden, with a count of the cards shown); one card per flagged figure,
@@ -217,15 +217,17 @@ def _card_html(card: FigureCard) -> str:
         pictures = (f'<div class="error">figure not drawn: {_e(card.picture_error)}</div>'
                     '<div></div>')
     else:
+        thumb = _img(card.thumbnail, card.thumbnail_size, "figure " + card.case_id, "thumb")
         pictures = (
-            f'<figure>{_img(card.thumbnail, card.thumbnail_size, "figure " + card.case_id, "thumb")}'
+            f'<figure>{thumb}'
             f'<figcaption>{card.width}×{card.height} px</figcaption></figure>'
             f'<figure><a href="{_e(quote(card.overlay))}" target="_blank">'
             f'{_img(card.overlay, card.overlay_size, "overlay " + card.case_id, "overlay")}</a>'
             '<figcaption>source → copy (click to enlarge)</figcaption></figure>'
         )
     seconds = f" · {_number(card.seconds, 2)} s" if card.seconds is not None else ""
-    details = (f'<div><h3>{_e(card.case_id)}</h3><div class="muted">{_e(card.file_name)}{seconds}</div>'
+    details = (f'<div><h3>{_e(card.case_id)}</h3>'
+               f'<div class="muted">{_e(card.file_name)}{seconds}</div>'
                f'<div class="score">score {_number(card.score)}</div>{_truth_html(card.truth)}'
                + "".join(_instance_html(i) for i in card.instances) + "</div>")
     return (f'<article class="card" id="{_e(card.anchor)}" data-score="{card.score:.6f}" '

@@ -1,4 +1,4 @@
-"""The saved-outputs contract: ``predictions.jsonl``, read as a stream and validated record by record.
+"""The saved-outputs contract: ``predictions.jsonl``, streamed and validated record by record.
 
 ``tools/predict.py`` writes one JSON object per figure and line::
 
@@ -168,7 +168,8 @@ def _part(obj, key, shape, where):
         copy=_runs(_require(obj, "copy", where, f" in {key}"), f"{key}.copy", shape, where),
         transform=_transform(obj.get("transform"), f"{key}.transform", where),
         score=_number(_require(obj, "score", where, f" in {key}"), f"{key}.score", where),
-        evidence=_evidence(_require(obj, "evidence", where, f" in {key}"), f"{key}.evidence", where),
+        evidence=_evidence(_require(obj, "evidence", where, f" in {key}"), f"{key}.evidence",
+                           where),
     )
 
 
@@ -215,7 +216,8 @@ def parse_record(obj, where: str) -> PredictionRecord:
     instances = _require(obj, "instances", where)
     if not isinstance(instances, list):
         _fail(where, f"'instances' must be a list, got {type(instances).__name__}")
-    instances = tuple(_instance(x, f"instances[{i}]", shape, where) for i, x in enumerate(instances))
+    instances = tuple(_instance(x, f"instances[{i}]", shape, where)
+                      for i, x in enumerate(instances))
     if (parsed is None) != (not instances):
         _fail(where, f"annotation is {'authentic' if parsed is None else 'forged'} but there are "
                      f"{len(instances)} instance(s); they must agree")
@@ -270,8 +272,8 @@ def as_records(records) -> Iterator[PredictionRecord]:
         if not isinstance(record, PredictionRecord):
             record = parse_record(record, f"record {k}")
         if record.case_id in seen:
-            raise PredictionsError(f"{record.where or f'record {k}'}: duplicate case_id, first seen "
-                                   f"as record {seen[record.case_id]}")
+            raise PredictionsError(f"{record.where or f'record {k}'}: duplicate case_id, first "
+                                   f"seen as record {seen[record.case_id]}")
         seen[record.case_id] = k
         yield record
 
@@ -280,5 +282,5 @@ def _iterate(records) -> Iterable:
     try:
         return iter(records)
     except TypeError:
-        raise PredictionsError(f"records must be a predictions.jsonl path or an iterable of records, "
-                               f"got {type(records).__name__}") from None
+        raise PredictionsError("records must be a predictions.jsonl path or an iterable of "
+                               f"records, got {type(records).__name__}") from None

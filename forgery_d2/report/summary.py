@@ -81,22 +81,23 @@ class ReportSummary:
     def metrics(self) -> dict:
         """Plain numbers (JSON-able; NaN where a ratio has no denominator)."""
         seconds = np.asarray(self.seconds, dtype=float)
+        nan = float("nan")
         out = {
             "figures_screened": self.num_screened,
             "flagged": self.num_flagged,
             "authentic": self.num_authentic,
             "unreadable": self.num_unreadable,
             "seconds_total": float(seconds.sum()),
-            "seconds_per_figure_mean": float(seconds.mean()) if len(seconds) else float("nan"),
-            "seconds_per_figure_median": float(np.median(seconds)) if len(seconds) else float("nan"),
-            "seconds_per_figure_max": float(seconds.max()) if len(seconds) else float("nan"),
+            "seconds_per_figure_mean": float(seconds.mean()) if len(seconds) else nan,
+            "seconds_per_figure_median": float(np.median(seconds)) if len(seconds) else nan,
+            "seconds_per_figure_max": float(seconds.max()) if len(seconds) else nan,
         }
         if self.with_truth:
             c = self.counts
             out.update({
-                "oF1": mean_score(self.of1) if self.of1 else float("nan"),
-                "oF1_forged": mean_score(self.of1_forged) if self.of1_forged else float("nan"),
-                "oF1_authentic": mean_score(self.of1_authentic) if self.of1_authentic else float("nan"),
+                "oF1": mean_score(self.of1) if self.of1 else nan,
+                "oF1_forged": mean_score(self.of1_forged) if self.of1_forged else nan,
+                "oF1_authentic": mean_score(self.of1_authentic) if self.of1_authentic else nan,
                 "gt_forged": c["detected"] + c["missed"],
                 "gt_authentic": c["false alarm"] + c["correctly authentic"],
                 "detected": c["detected"],
@@ -104,6 +105,7 @@ class ReportSummary:
                 "false_alarms": c["false alarm"],
                 "image_precision": _ratio(c["detected"], c["detected"] + c["false alarm"]),
                 "image_recall": _ratio(c["detected"], c["detected"] + c["missed"]),
-                "false_alarm_rate": _ratio(c["false alarm"], c["false alarm"] + c["correctly authentic"]),
+                "false_alarm_rate": _ratio(c["false alarm"],
+                                           c["false alarm"] + c["correctly authentic"]),
             })
         return out

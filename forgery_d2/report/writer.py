@@ -86,9 +86,9 @@ def _instance_views(record: PredictionRecord):
             source_points, copy_points = correspondences(source, copy, part.transform)
             words = None
             if part.transform is not None:
+                centroid = source_points[0] if len(source_points) else None
                 try:
-                    words = describe_transform(part.transform, source_points[0] if len(source_points)
-                                               else None).words()
+                    words = describe_transform(part.transform, centroid).words()
                 except ValueError as e:  # a degenerate matrix: say so rather than fail the report
                     words = f"transform not interpretable ({e})"
             overlay_parts.append(OverlayPart(source, copy, source_points, copy_points, label))
@@ -113,8 +113,8 @@ def _draw_card(record, k, output_dir, image_path, gt_masks, thumb_size, overlay_
         card.picture_error = str(e)
         return card
     if image.shape[:2] != record.shape:
-        card.picture_error = (f"image {image_path} is {image.shape[0]}x{image.shape[1]} (H x W) but "
-                              f"the record says {record.height}x{record.width}")
+        card.picture_error = (f"image {image_path} is {image.shape[0]}x{image.shape[1]} (H x W) "
+                              f"but the record says {record.height}x{record.width}")
         return card
     stem = os.path.join(FIGURES_DIR, _safe_name(k, record.case_id))
     thumb = thumbnail(image, thumb_size)
@@ -153,8 +153,8 @@ def summary_rows(metrics: dict, unscreened: int = 0):
              f"{_format(m['oF1_forged'])} / {_format(m['oF1_authentic'])}"),
             ("image precision", _format(m["image_precision"])),
             ("image recall", _format(m["image_recall"])),
-            ("forged figures detected",
-             f"{_format(m['detected'])} of {_format(m['gt_forged'])} (missed {_format(m['missed'])})"),
+            ("forged figures detected", f"{_format(m['detected'])} of {_format(m['gt_forged'])} "
+                                        f"(missed {_format(m['missed'])})"),
             ("false alarms on authentic figures",
              f"{_format(m['false_alarms'])} of {_format(m['gt_authentic'])} "
              f"({_format(m['false_alarm_rate'], 3)})"),
@@ -237,7 +237,8 @@ def write_report(records, output_dir, images_root=None, gt_masks=None, solution=
     with open(index, "w", encoding="utf-8") as f:
         f.write(page)
     with open(os.path.join(output_dir, "summary.json"), "w") as f:
-        plain = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in metrics.items()}
+        plain = {k: None if isinstance(v, float) and math.isnan(v) else v
+                 for k, v in metrics.items()}
         json.dump({"predictions": source, "ground_truth": truth_source.source if truth_source
                    else None, "metrics": plain}, f, indent=2)
     return ReportResult(index, metrics, len(cards), num_not_drawn)
