@@ -3,6 +3,7 @@ geometry and overlays, the HTML page and its files, and the ground-truth summary
 import importlib.util
 import json
 import os
+import shutil
 from html.parser import HTMLParser
 
 import cv2
@@ -487,3 +488,14 @@ def test_report_draws_ground_truth_on_the_overlay(screening, tmp_path):
     # An authentic ground truth draws nothing.
     gt_overlay, plain_overlay = pictures("false_alarm")
     assert np.array_equal(gt_overlay, plain_overlay)
+
+
+def test_unreadable_forged_figure_counts_and_is_listed_as_missed(screening, tmp_path):
+    gt = tmp_path / "gt"
+    shutil.copytree(screening["gt"], gt)
+    np.save(gt / "broken.npy", np.ones((1, 8, 8), np.uint8))  # its size is unknown to the record
+    result = write_report(screening["predictions"], tmp_path / "out", gt_masks=gt, progress=False)
+    assert result.metrics["missed"] == 2 and result.metrics["gt_forged"] == 5
+    _, text = _parse(result.index)
+    missed = text.split('id="missed-list"')[1].split("</ul>")[0]
+    assert ">missed —" in missed and ">broken — unreadable, 1 instance(s)" in missed

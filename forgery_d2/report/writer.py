@@ -204,6 +204,9 @@ def write_report(records, output_dir, images_root=None, gt_masks=None, solution=
         truth = summary.add(record, gt_runs)
         if not record.readable:
             unreadable.append(ListedFigure(record.case_id, record.file_name, note=record.error))
+            if truth is not None and truth.outcome == "missed":  # counted as missed: list it too
+                missed.append(ListedFigure(record.case_id, record.file_name,
+                                           note=f"unreadable, {truth.num_instances} instance(s)"))
             continue
         if not record.flagged:
             is_missed = truth is not None and truth.outcome == "missed"
