@@ -30,7 +30,7 @@ from PIL import Image  # noqa: E402
 
 from forgery_d2.data.synthetic import CopyTransform, plant_copy_move  # noqa: E402
 from forgery_d2.data.synthetic.sources import skimage_image_paths  # noqa: E402
-from forgery_d2.evaluation.rle import AUTHENTIC, encode_annotation, rle_encode  # noqa: E402
+from forgery_d2.competition.rle import AUTHENTIC, encode_annotation, rle_encode  # noqa: E402
 from forgery_d2.report import write_report  # noqa: E402
 
 

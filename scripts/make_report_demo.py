@@ -11,7 +11,7 @@ keypoint matcher's predictions saved in the ``predictions.jsonl`` format.
 Writes ``images/<case_id>.png`` (figures cut from the microscopy images shipped in scikit-image and
 drawn blots; grey, RGB and RGBA; one corrupt file), ``gt_masks/<case_id>.npy`` (the planted
 copy-moves, source and copy in one channel per event), ``predictions.jsonl`` (one record per
-figure: :class:`forgery_d2.matching.CopyMoveMatcher` run on it, each instance with its
+figure: :class:`forgery_d2.matching.KeypointMatcher` run on it, each instance with its
 source/copy pair, transform and evidence), ``submission.csv`` and ``solution.csv``.
 """
 import argparse
@@ -30,9 +30,9 @@ from PIL import Image  # noqa: E402
 from forgery_d2.data.io import DataError, read_image  # noqa: E402
 from forgery_d2.data.synthetic import CopyTransform, draw_blot, plant_copy_move  # noqa: E402
 from forgery_d2.data.synthetic.sources import skimage_image_paths  # noqa: E402
-from forgery_d2.evaluation.rle import AUTHENTIC, encode_annotation, rle_encode  # noqa: E402
-from forgery_d2.evaluation.submission import write_submission_csv  # noqa: E402
-from forgery_d2.matching import CopyMoveMatcher  # noqa: E402
+from forgery_d2.competition.rle import AUTHENTIC, encode_annotation, rle_encode  # noqa: E402
+from forgery_d2.competition.submission import write_submission_csv  # noqa: E402
+from forgery_d2.matching import KeypointMatcher  # noqa: E402
 
 
 def _grey(name, height, width, top=0, left=0):
@@ -145,7 +145,7 @@ def main(argv=None):
     cases.append(("truncated_upload", corrupt))
     solution.append(("truncated_upload", AUTHENTIC, solution[0][2]))  # cut from the first figure
 
-    matcher = CopyMoveMatcher()
+    matcher = KeypointMatcher()
     records = []
     for case_id, path in cases:
         record = matcher_record(case_id, path, matcher)

@@ -16,8 +16,8 @@ from forgery_d2.data.synthetic import CopyTransform, plant_copy_move
 from forgery_d2.data.synthetic.blots import draw_blot
 from forgery_d2.data.synthetic.sources import skimage_image_paths
 from forgery_d2.evaluation.metric import score
-from forgery_d2.evaluation.rle import AUTHENTIC, encode_annotation, rle_encode
-from forgery_d2.evaluation.submission import read_solution_csv, read_submission_csv
+from forgery_d2.competition.rle import AUTHENTIC, encode_annotation, rle_encode
+from forgery_d2.competition.submission import read_solution_csv, read_submission_csv
 from forgery_d2.report import (
     PredictionsError,
     correspondences,

@@ -51,8 +51,8 @@ def main(argv=None):
     from tabulate import tabulate
 
     from forgery_d2.data.io import DataError
-    from forgery_d2.evaluation.rle import RLEError
-    from forgery_d2.evaluation.submission import SubmissionError
+    from forgery_d2.competition.rle import RLEError
+    from forgery_d2.competition.submission import SubmissionError
     from forgery_d2.report import PredictionsError, write_report
     from forgery_d2.report.writer import summary_rows
 

@@ -21,6 +21,7 @@ import json
 import os
 from typing import Iterable, List, NamedTuple, Optional
 
+import numpy as np
 import pandas as pd
 
 from .rle import AUTHENTIC, RLEError, parse_annotation

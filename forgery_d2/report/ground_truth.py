@@ -2,8 +2,8 @@
 competition's ``train_masks`` layout: no file = authentic) or from a solution CSV
 (``case_id,annotation,shape``, the scorer's file).
 
-Instances are kept as runs arrays (:mod:`forgery_d2.evaluation.rle`), every channel as stored
-(empty channels included, as :func:`forgery_d2.evaluation.submission.gt_annotation` writes them),
+Instances are kept as runs arrays (:mod:`forgery_d2.competition.rle`), every channel as stored
+(empty channels included, as :func:`forgery_d2.evaluation.ground_truth.gt_annotation` writes them),
 so the report's oF1 is the one the scorer gives on the same rows.
 """
 import json
@@ -11,8 +11,8 @@ import os
 from typing import Optional
 
 from forgery_d2.data.io import read_mask
-from forgery_d2.evaluation.rle import mask_to_runs, parse_annotation, runs_to_mask
-from forgery_d2.evaluation.submission import read_solution_csv
+from forgery_d2.competition.rle import mask_to_runs, parse_annotation, runs_to_mask
+from forgery_d2.competition.submission import read_solution_csv
 
 from .records import PredictionRecord, PredictionsError
 

@@ -9,7 +9,7 @@
                                "evidence": {"method": "keypoint" | "dense" | "panel" | "network",
                                             ...numbers}}]}]}
 
-RLEs are the competition's (column-major, 1-based; :mod:`forgery_d2.evaluation.rle`). Every problem
+RLEs are the competition's (column-major, 1-based; :mod:`forgery_d2.competition.rle`). Every problem
 raises :class:`PredictionsError` naming the file, the line and the case_id; nothing is decoded to
 masks here (RLEs are validated as runs, which is cheap), so reading thousands of records is fast.
 """
@@ -21,7 +21,7 @@ from typing import Iterable, Iterator, Optional, Tuple
 
 import numpy as np
 
-from forgery_d2.evaluation.rle import AUTHENTIC, RLEError, parse_annotation, parse_rle
+from forgery_d2.competition.rle import AUTHENTIC, RLEError, parse_annotation, parse_rle
 
 __all__ = [
     "EVIDENCE_METHODS",

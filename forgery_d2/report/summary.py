@@ -11,7 +11,7 @@ from typing import List, Optional
 import numpy as np
 
 from forgery_d2.evaluation.metric import image_of1, mean_score
-from forgery_d2.evaluation.rle import parse_annotation
+from forgery_d2.competition.rle import parse_annotation
 
 from .records import PredictionRecord
 

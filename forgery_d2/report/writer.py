@@ -22,7 +22,7 @@ from typing import Optional
 from tqdm import tqdm
 
 from forgery_d2.data.io import DataError, read_image
-from forgery_d2.evaluation.rle import runs_to_mask
+from forgery_d2.competition.rle import runs_to_mask
 
 from .drawing import OverlayPart, draw_overlay, thumbnail, write_picture
 from .geometry import correspondences, describe_transform
