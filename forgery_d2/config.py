@@ -285,6 +285,50 @@ def _add_matcher_config(cfg):
     m.MAX_INSTANCES = 5  # instances returned per image
     m.INLIER_SATURATION = 10.0  # score = mean ZNCC * (1 - exp(-inliers / INLIER_SATURATION))
 
+    g = cfg.MODEL.FIGURE_MATCHER = CN()
+    # forgery_d2.matching.figure_matcher (its keypoint stage reads MODEL.KEYPOINT_MATCHER).
+    g.VERIFY_MAX_SIZE = 1280  # px: layout, panel alignment and verification run at most at this long side
+    g.KEYPOINTS = True  # candidates from keypoints (SIFT off text / marks / canvas, g2NN, RANSAC)
+    g.KEYPOINT_REGION_MARGIN = 0.5  # a keypoint copy is verified within its inliers' box grown by this x its size
+    g.PANEL_ALIGNMENT = True  # candidates from aligning every ordered pair of panels (whole / partial reuse)
+    g.PANEL_THUMB_SIZE = 64  # px: long side of the thumbnails the panel alignment search runs on
+    g.PANEL_SCALES = [0.77, 0.87, 1.0, 1.15, 1.3]  # copy / source scales tried by the panel search
+    g.PANEL_MIN_NCC = 0.85  # thumbnail correlation a panel pair needs to become a candidate
+    g.GRAIN_HASHING = True  # candidates from hashing grain patches and voting on offsets (small copies)
+    g.GRAIN_MIN_VOTES = 6  # patch pairs (8x8, every 2 px) a grain-hashing transform needs
+    g.GRAIN_MIN_SHIFT = 10.0  # px: patches closer than this are the same spot, not a copy
+    g.GRAIN_MAX_CANDIDATES = 12  # grain-hashing transforms kept per figure (most votes first)
+    g.EXCLUDE_GRAPHICS = True  # rendered graphics (constant-colour shapes, lines and their edges) are never evidence
+    g.GRAPHICS_MIN_RUN = 5  # px: runs of exactly equal pixels along a row or column this long are graphics
+    # Pixel evidence (forgery_d2.matching.evidence / copy_verification):
+    g.WINDOW = 7  # px: side of the window of the local correlations
+    g.BLUR_LEVELS = [0.0, 1.0]  # both sides blurred by each sigma before the residual; the best is kept
+    g.MIN_RESIDUAL_ZNCC = 0.6  # residual correlation an evidence pixel needs (look-alikes stay near 0)
+    g.MIN_INTENSITY_ZNCC = 0.7  # intensity correlation an evidence pixel needs
+    g.MIN_TEXTURE = 0.5  # grey levels: residual std below which a pixel is flat (no evidence)
+    # Residual difference of copy and source / that of two independent patches of the region's
+    # grain: a copy is near 0, a look-alike >= 1 (forgery_d2.matching.evidence).
+    g.MAX_NOISE_RATIO = 0.6
+    # The same ratio with the source shifted UNIQUENESS_SHIFT px along x or y must reach this:
+    # grain matches at one place only; lines, stripes and periodic patterns match shifted too.
+    g.MIN_SHIFTED_RATIO = 0.8
+    g.UNIQUENESS_SHIFT = 3.0  # px
+    g.MIN_COMPONENT_PIXELS = 12  # evidence components smaller than this are noise
+    g.MIN_EVIDENCE_PIXELS = 24  # a duplication needs at least this many evidence pixels (verification frame)
+    g.MAX_GAP = 3  # px: gaps and holes in the evidence up to this are closed (only where pixels agree)
+    g.AGREE_TOLERANCE = 10.0  # grey levels: a closed-over pixel must agree this well with its fitted source
+    # A verified transform making this fraction of the panel holding its evidence agree with its
+    # source pixel for pixel marks the whole panel as copied (a reused panel, dark background included).
+    g.MIN_REGION_AGREEMENT = 0.8
+    # In colour figures every colour channel textured on either side must correlate this well over
+    # the evidence (a merged overlay panel matches each single-channel panel in grey, not in colour).
+    g.MIN_COLOUR_ZNCC = 0.5
+    g.MAX_SELF_OVERLAP = 0.5  # a "copy" overlapping its own source by more is a symmetric object: rejected
+    g.EVIDENCE_SATURATION = 60.0  # score = mean residual ZNCC x (1 - exp(-evidence pixels / this))
+    g.SAME_COPY_IOU = 0.3  # verified duplications overlapping more (mask IoU) are one: merged
+    g.MAX_CANDIDATES = 12  # candidate transforms verified per figure and per search (best first)
+    g.MAX_INSTANCES = 5  # duplications returned per figure, best first
+
     f = cfg.MODEL.FUSION = CN()
     f.RCNN_META_ARCHITECTURE = "GeneralizedRCNN"  # network part of FusionRCNN (e.g. "ForgeryRCNN")
     # "union", "boost", "network_if_matcher" or "matcher_if_network" (see modeling/meta_arch/fusion.py)

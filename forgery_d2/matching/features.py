@@ -97,8 +97,8 @@ def _root_sift(descriptors: np.ndarray) -> np.ndarray:
     return np.sqrt(descriptors).astype(np.float32)
 
 
-def _detect_one(sift, gray: np.ndarray, root_sift: bool):
-    keypoints, descriptors = sift.detectAndCompute(gray, None)
+def _detect_one(sift, gray: np.ndarray, root_sift: bool, mask=None):
+    keypoints, descriptors = sift.detectAndCompute(gray, mask)
     if descriptors is None or not keypoints:
         return np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32)
     points = np.asarray([kp.pt for kp in keypoints], dtype=np.float32)
@@ -114,14 +114,17 @@ def detect_sift(
     contrast_threshold: float = 0.04,
     root_sift: bool = True,
     with_mirrored: bool = True,
+    mask: np.ndarray = None,
 ) -> SiftFeatures:
     """SIFT keypoints and descriptors of a ``uint8`` working image (plus its mirror, see
-    :class:`SiftFeatures`). ``max_keypoints`` caps each set (strongest responses kept)."""
+    :class:`SiftFeatures`). ``max_keypoints`` caps each set (strongest responses kept); with
+    ``mask`` (uint8 (H, W), nonzero = allowed) keypoints are detected only where it allows."""
     sift = cv2.SIFT_create(nfeatures=int(max_keypoints), contrastThreshold=float(contrast_threshold))
-    points, descriptors = _detect_one(sift, gray, root_sift)
+    points, descriptors = _detect_one(sift, gray, root_sift, mask)
     mirrored = np.zeros(len(points), dtype=bool)
     if with_mirrored:
-        flipped_points, flipped_descriptors = _detect_one(sift, cv2.flip(gray, 1), root_sift)
+        flipped_mask = cv2.flip(mask, 1) if mask is not None else None
+        flipped_points, flipped_descriptors = _detect_one(sift, cv2.flip(gray, 1), root_sift, flipped_mask)
         flipped_points[:, 0] = gray.shape[1] - 1 - flipped_points[:, 0]
         points = np.concatenate([points, flipped_points])
         descriptors = np.concatenate([descriptors, flipped_descriptors])

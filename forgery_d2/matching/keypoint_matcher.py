@@ -25,7 +25,7 @@ from .geometry import estimate_transforms, scale_transform
 from .results import CopyMoveInstance, CopyMoveResult
 from .verification import refine_transform, verify_copy
 
-__all__ = ["KeypointMatcherParams", "KeypointMatcher"]
+__all__ = ["KeypointMatcherParams", "KeypointMatcher", "keypoint_transforms"]
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +130,30 @@ def _is_pixel_permutation(matrix: np.ndarray) -> bool:
                 and np.allclose(np.abs(np.linalg.det(linear)), 1.0, atol=1e-6))
 
 
+def keypoint_transforms(working: np.ndarray, p: KeypointMatcherParams, mask: np.ndarray = None):
+    """The keypoint stage on a ``uint8`` working image: CLAHE, SIFT/RootSIFT (+ mirrored), g2NN
+    self-matching, clustering, sequential RANSAC. ``mask`` (uint8, nonzero = allowed) restricts
+    where keypoints are detected. Returns ``(transforms best first, stats)`` in the working frame."""
+    if p.clahe:
+        clahe = cv2.createCLAHE(clipLimit=p.clahe_clip_limit, tileGridSize=(p.clahe_tile, p.clahe_tile))
+        working = clahe.apply(working)
+    features = detect_sift(working, p.max_keypoints, p.sift_contrast_threshold, p.root_sift, p.match_flips, mask)
+    matches = g2nn_match(features, k=p.knn, ratio=p.ratio, min_distance=p.min_match_distance)
+    if len(matches) > p.max_matches:
+        matches = matches.subset(np.sort(np.argsort(matches.distance, kind="stable")[: p.max_matches]))
+    groups = group_matches(matches, p.cluster_distance * max(working.shape), p.min_inliers)
+    transforms = []
+    for group in groups:
+        transforms += estimate_transforms(
+            group, p.transform, p.ransac_reproj_threshold, p.min_inliers, p.max_scale_change,
+            p.max_anisotropy, min_shift=p.min_match_distance,
+        )
+    transforms.sort(key=lambda t: t.num_inliers, reverse=True)
+    transforms = transforms[: p.max_transforms]
+    stats = dict(keypoints=len(features), matches=len(matches), hypotheses=len(groups), transforms=len(transforms))
+    return transforms, stats
+
+
 class KeypointMatcher:
     """Finds copy-moved regions inside one image. Call it on an ``(H, W)``, ``(H, W, 3)`` or
     ``(H, W, 4)`` array (``channel_order`` "RGB" or "BGR" for colour input)."""
@@ -149,25 +173,8 @@ class KeypointMatcher:
         verify_scale = min(1.0, p.verify_max_size / max(height, width))
         stats = {}
 
-        working = resize_by(gray, detect_scale)
-        if p.clahe:
-            clahe = cv2.createCLAHE(clipLimit=p.clahe_clip_limit, tileGridSize=(p.clahe_tile, p.clahe_tile))
-            working = clahe.apply(working)
-        features = detect_sift(working, p.max_keypoints, p.sift_contrast_threshold, p.root_sift, p.match_flips)
-        matches = g2nn_match(features, k=p.knn, ratio=p.ratio, min_distance=p.min_match_distance)
-        if len(matches) > p.max_matches:
-            matches = matches.subset(np.sort(np.argsort(matches.distance, kind="stable")[: p.max_matches]))
-        groups = group_matches(matches, p.cluster_distance * max(working.shape), p.min_inliers)
-        transforms = []
-        for group in groups:
-            transforms += estimate_transforms(
-                group, p.transform, p.ransac_reproj_threshold, p.min_inliers, p.max_scale_change,
-                p.max_anisotropy, min_shift=p.min_match_distance,
-            )
-        transforms.sort(key=lambda t: t.num_inliers, reverse=True)
-        transforms = transforms[: p.max_transforms]
-        stats.update(keypoints=len(features), matches=len(matches), hypotheses=len(groups),
-                     transforms=len(transforms))
+        transforms, keypoint_stats = keypoint_transforms(resize_by(gray, detect_scale), p)
+        stats.update(keypoint_stats)
 
         verify_gray = resize_by(gray, verify_scale)
         to_verify = verify_scale / detect_scale

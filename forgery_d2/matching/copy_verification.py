@@ -1,0 +1,224 @@
+"""Deciding which pixels a candidate transform really copies (figure-aware matcher).
+
+Given a candidate source -> copy transform and the part of the figure where its copy may lie, the
+copy mask is built from pixel evidence only (:mod:`forgery_d2.matching.evidence`):
+
+1. **Evidence**: pixels whose fine texture (residual) correlates with the warped source, whose
+   intensities correlate too, and that are textured; pixels excluded on either side (text, marks,
+   the canvas, rendered graphics) never count.
+2. **Regions**: connected components of the evidence with at least ``min_component_pixels``.
+3. **Mask**: each region's evidence, its gaps of up to ``max_gap`` px closed and its enclosed holes
+   filled, but only where the copy agrees with the photometrically fitted source pixel for pixel
+   (a flat band core inside a verified band is part of the copy; the flat background around it is
+   not). So the mask never grows across flat or textureless areas: every pixel of it is evidence,
+   or agrees with its source and lies within ``max_gap`` px of evidence.
+   **Colour**: in a colour figure the copy must be a copy in every channel. A merged "overlay"
+   micrograph holds each channel panel's signal in one colour channel (legitimately: it is their
+   composite), so in grey it correlates with each of them; channel by channel, the overlay has
+   texture where the single-channel panel is black. Over the evidence, every colour channel with
+   texture on either side must correlate (residual ZNCC >= ``min_colour_zncc``), or the candidate
+   is rejected.
+4. **Source**: the copy mask mapped back through the transform. A "copy" overlapping its own source
+   by more than ``max_self_overlap`` (a symmetric object matched onto itself) is rejected.
+5. **Whole region** (:func:`extend_to_region`): when a verified transform also makes a whole
+   region (the panel holding the evidence, or the panel a panel-pair candidate copies) agree with
+   its source pixel for pixel on at least ``min_region_agreement`` of it, the region is a copy as
+   a whole (a reused panel): the mask becomes its agreeing pixels, enclosed holes filled. A dark
+   micrograph background counts then (it is part of the reused panel), but never on its own.
+
+The score grows with the amount and strength of the evidence:
+``mean residual ZNCC x (1 - exp(-evidence pixels / evidence_saturation))``.
+"""
+from dataclasses import dataclass
+from typing import Optional
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from .evidence import copy_evidence, grain_residual
+
+__all__ = ["VerificationParams", "VerifiedCopy", "verify_candidate", "extend_to_region", "warp_mask"]
+
+
+@dataclass(frozen=True)
+class VerificationParams:
+    """Settings of :func:`verify_candidate`; one field per ``MODEL.FIGURE_MATCHER`` key of the
+    same name (forgery_d2/config.py documents each and holds the defaults)."""
+
+    window: int
+    blur_levels: tuple
+    min_residual_zncc: float
+    min_intensity_zncc: float
+    min_texture: float
+    max_noise_ratio: float
+    min_shifted_ratio: float
+    uniqueness_shift: float
+    min_component_pixels: int
+    min_evidence_pixels: int
+    max_gap: int
+    agree_tolerance: float
+    min_region_agreement: float
+    min_colour_zncc: float
+    max_self_overlap: float
+    evidence_saturation: float
+
+
+@dataclass
+class VerifiedCopy:
+    """A verified duplication in the verification frame: bool ``(H, W)`` masks of the source and
+    of the copy, the number of evidence pixels, their mean residual ZNCC and the score."""
+
+    source_mask: np.ndarray
+    copy_mask: np.ndarray
+    evidence_pixels: int
+    residual_zncc: float
+    score: float
+    gain: float = 1.0  # photometric fit copy ~ gain * source + bias over the evidence
+    bias: float = 0.0
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.source_mask | self.copy_mask
+
+
+def warp_mask(mask: np.ndarray, matrix: np.ndarray, size) -> np.ndarray:
+    """Map a bool mask through a 2x3 transform (nearest neighbour) into an image of ``size`` (H, W)."""
+    return cv2.warpAffine(mask.astype(np.uint8), matrix.astype(np.float64), (size[1], size[0]),
+                          flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+
+
+def _photometric_fit(copy: np.ndarray, source: np.ndarray, where: np.ndarray):
+    """Least-squares ``copy ~ gain * source + bias`` over ``where`` (gain kept in [0.5, 2])."""
+    c, s = copy[where].astype(np.float64), source[where].astype(np.float64)
+    var = s.var()
+    gain = float(np.clip(((c - c.mean()) * (s - s.mean())).mean() / var, 0.5, 2.0)) if var > 1e-6 else 1.0
+    return gain, float(c.mean() - gain * s.mean())
+
+
+def _colour_consistent(colour: np.ndarray, inverse: np.ndarray, evidence: np.ndarray, allowed: np.ndarray, box,
+                       min_zncc: float, min_texture: float, min_signal: float = 8.0, max_imbalance: float = 0.5) -> bool:
+    """Whether the copy is a copy in every colour channel (``evidence``, ``allowed``: bool over
+    ``box``; ``allowed``: the figure's data on both sides, not its canvas, text or graphics):
+
+    - over the allowed pixels of the box, the copy's colours vary along the same colour directions as the
+      source's: a merged overlay adds, to one channel panel's colour, the colours of the others
+      (its colour variance off the source's main colour direction is many times the source's);
+    - over the evidence, every channel textured on either side is textured on both (residual std
+      ratio >= ``max_imbalance``) and correlates (residual ZNCC >= ``min_zncc``)."""
+    x0, y0, x1, y1 = box
+    local = inverse.copy()
+    local[:, 2] += inverse[:, :2] @ np.array([x0, y0], dtype=np.float64)
+    size = (x1 - x0, y1 - y0)
+    inside = allowed
+    copies, sources = [], []
+    for channel in range(colour.shape[2]):
+        plane = np.ascontiguousarray(colour[:, :, channel])
+        copies.append(plane[y0:y1, x0:x1])
+        sources.append(cv2.warpAffine(plane, local, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                      borderMode=cv2.BORDER_REFLECT))
+    source_pixels = np.stack([p[inside] for p in sources], axis=1).astype(np.float64)
+    copy_pixels = np.stack([p[inside] for p in copies], axis=1).astype(np.float64)
+    if len(source_pixels) > 1:
+        source_pixels -= source_pixels.mean(axis=0)
+        copy_pixels -= copy_pixels.mean(axis=0)
+        _, _, vt = np.linalg.svd(source_pixels, full_matrices=False)
+        main = vt[0]
+        off_source = np.mean(np.sum(source_pixels**2, axis=1) - (source_pixels @ main) ** 2)
+        off_copy = np.mean(np.sum(copy_pixels**2, axis=1) - (copy_pixels @ main) ** 2)
+        if off_copy > off_source / max_imbalance**2 + min_signal**2:
+            return False
+    for copy, source in zip(copies, sources):
+        copy_residual, source_residual = grain_residual(copy)[evidence], grain_residual(source)[evidence]
+        texture = sorted((float(copy_residual.std()), float(source_residual.std())))
+        if texture[1] < min_texture:
+            continue  # flat in this channel on both sides: says nothing
+        if texture[0] < max_imbalance * texture[1] or np.corrcoef(copy_residual, source_residual)[0, 1] < min_zncc:
+            return False
+    return True
+
+
+def verify_candidate(gray: np.ndarray, matrix: np.ndarray, box, exclude: np.ndarray,
+                     params: VerificationParams, colour: np.ndarray = None) -> Optional[VerifiedCopy]:
+    """Verify ``matrix`` (2x3 source (x, y) -> copy) for copies inside ``box`` (x0, y0, x1, y1) of
+    ``gray`` (float32 (H, W)). ``exclude``: bool (H, W), pixels that are never evidence (text,
+    marks, canvas, rendered graphics), on the copy side and, mapped through the transform, on the
+    source side. ``colour``: the figure as float32 (H, W, 3) when it has colour (None: grey).
+    Returns None when there is not enough evidence (see the module docstring)."""
+    height, width = gray.shape
+    x0, y0, x1, y1 = box
+    if x1 - x0 < params.window or y1 - y0 < params.window:
+        return None
+    inverse = cv2.invertAffineTransform(matrix.astype(np.float64))
+    # Excluded pixels of the source, seen from the copy: exclude(M^-1 p) for p in the box.
+    shifted = inverse.copy()
+    shifted[:, 2] += inverse[:, :2] @ np.array([x0, y0], dtype=np.float64)
+    source_excluded = cv2.warpAffine(exclude.astype(np.uint8), shifted, (x1 - x0, y1 - y0),
+                                     flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=1) > 0
+    maps = copy_evidence(gray, matrix, box, params.window, params.blur_levels, uniqueness_shift=params.uniqueness_shift)
+    allowed = maps.valid & ~exclude[y0:y1, x0:x1] & ~source_excluded
+    evidence = allowed & maps.evidence(params.min_residual_zncc, params.min_intensity_zncc, params.min_texture,
+                                       params.max_noise_ratio, params.min_shifted_ratio)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(evidence.astype(np.uint8), connectivity=8)
+    keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= params.min_component_pixels) + 1
+    if len(keep) == 0:
+        return None
+    evidence = np.isin(labels, keep)
+    evidence_pixels = int(evidence.sum())
+    if evidence_pixels < params.min_evidence_pixels:
+        return None
+    if colour is not None and not _colour_consistent(colour, inverse, evidence, allowed, (x0, y0, x1, y1),
+                                                     params.min_colour_zncc, params.min_texture):
+        return None
+    gain, bias = _photometric_fit(maps.copy, maps.source, evidence)
+    agrees = allowed & (np.abs(maps.copy - (gain * maps.source + bias)) <= params.agree_tolerance)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * params.max_gap + 1,) * 2)
+    near = cv2.dilate(evidence.astype(np.uint8), kernel) > 0
+    closed = cv2.morphologyEx(evidence.astype(np.uint8), cv2.MORPH_CLOSE, kernel) > 0
+    filled = ndimage.binary_fill_holes(closed)
+    copy_local = evidence | (filled & near & agrees)
+    copy_mask = np.zeros((height, width), bool)
+    copy_mask[y0:y1, x0:x1] = copy_local
+    source_mask = warp_mask(copy_mask, inverse, (height, width)) & ~exclude
+    source_area, copy_area = int(source_mask.sum()), int(copy_mask.sum())
+    if min(source_area, copy_area) == 0:
+        return None
+    if (source_mask & copy_mask).sum() / min(source_area, copy_area) > params.max_self_overlap:
+        return None
+    zncc = float(np.clip(maps.residual_zncc[evidence].mean(), 0.0, 1.0))
+    score = zncc * (1.0 - np.exp(-evidence_pixels / params.evidence_saturation))
+    return VerifiedCopy(source_mask=source_mask, copy_mask=copy_mask, evidence_pixels=evidence_pixels,
+                        residual_zncc=zncc, score=float(score), gain=gain, bias=bias)
+
+
+def extend_to_region(gray: np.ndarray, matrix: np.ndarray, verified: VerifiedCopy, region_box, exclude: np.ndarray,
+                     params: VerificationParams) -> VerifiedCopy:
+    """Step 5 of the module docstring: ``verified`` with its masks grown to the agreeing pixels of
+    ``region_box`` (x0, y0, x1, y1) when that whole region agrees with its source, else unchanged."""
+    height, width = gray.shape
+    x0, y0, x1, y1 = (int(v) for v in region_box)
+    if x1 - x0 < params.window or y1 - y0 < params.window:
+        return verified
+    inverse = cv2.invertAffineTransform(matrix.astype(np.float64))
+    local = inverse.copy()
+    local[:, 2] += inverse[:, :2] @ np.array([x0, y0], dtype=np.float64)
+    size = (x1 - x0, y1 - y0)
+    source = cv2.warpAffine(gray, local, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
+    inside = cv2.warpAffine(np.ones_like(gray), local, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0.999
+    usable = inside & ~exclude[y0:y1, x0:x1]
+    if usable.sum() < 0.5 * usable.size:
+        return verified
+    agrees = usable & (np.abs(gray[y0:y1, x0:x1] - (verified.gain * source + verified.bias)) <= params.agree_tolerance)
+    if agrees.sum() < params.min_region_agreement * usable.sum():
+        return verified
+    copy_local = ndimage.binary_fill_holes(agrees)
+    copy_mask = verified.copy_mask.copy()
+    copy_mask[y0:y1, x0:x1] |= copy_local
+    source_mask = warp_mask(copy_mask, inverse, (height, width))
+    if (source_mask & copy_mask).sum() / max(1, min(source_mask.sum(), copy_mask.sum())) > params.max_self_overlap:
+        return verified
+    return VerifiedCopy(source_mask=source_mask, copy_mask=copy_mask, evidence_pixels=verified.evidence_pixels,
+                        residual_zncc=verified.residual_zncc, score=verified.score, gain=verified.gain,
+                        bias=verified.bias)
