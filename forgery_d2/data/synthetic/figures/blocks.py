@@ -218,7 +218,7 @@ class BlotStack(Block):
         self.gap = 0 if rng.random() < 0.2 else int(max(1, round(style.size * rng.uniform(0.15, 0.5))))
         self.aspect = self.n_lanes / sum(s.height for s in self.strips)
         self.inner_h = self.gap * (n - 1)
-        self.min_scale = max(8 * n, 16)
+        self.min_scale = max(12 * n, 16)  # strips at least ~10 px high
 
     def panel_count(self):
         return len(self.strips)
@@ -268,8 +268,8 @@ class BlotStack(Block):
         lane_x = [(i + 0.5) * pitch for i in range(self.n_lanes)]
         usable = h - self.inner_h
         heights = np.array([s.height for s in self.strips])
-        sizes = np.maximum(np.floor(heights / heights.sum() * usable).astype(int), 6)
-        sizes[-1] = max(usable - sizes[:-1].sum(), 6)
+        sizes = 10 + np.floor(heights / heights.sum() * (usable - 10 * len(heights))).astype(int)
+        sizes[-1] = usable - sizes[:-1].sum()
         placed, overlays = [], []
         pad, ink = style.pad, style.ink
         top = y

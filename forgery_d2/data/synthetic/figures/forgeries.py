@@ -58,6 +58,7 @@ class ForgeryOptions:
     min_texture: float = 5.0  # grey-level std a copied region needs (no flat background copies)
     change_threshold: int = 8  # a pasted pixel "changed" when it moved by more grey levels
     min_changed_fraction: float = 0.3  # of the pasted region (no invisible copies)
+    max_event_fraction: float = 0.35  # a reused panel pair covers at most this share of the figure
     margin: int = 3  # px kept free around every event
     tries: int = 25  # attempts per event
 
@@ -204,10 +205,11 @@ def _panel_pairs(canvas, same_size=False):
 def _panel_reuse(rng, canvas):
     opts = canvas.opts
     pairs = []
+    budget = opts.max_event_fraction * canvas.shape[0] * canvas.shape[1]
     for s, t in _panel_pairs(canvas):
         (sw, sh), (tw, th) = s.size, t.size
         need = max(tw / sw, th / sh)  # the smallest scale whose crop of the source fills the target
-        if need <= opts.scale_range[1] and min(tw, th) >= 8:
+        if need <= opts.scale_range[1] and min(tw, th) >= 8 and sw * sh + tw * th <= budget:
             pairs.append((s, t, need))
     if not pairs:
         return None

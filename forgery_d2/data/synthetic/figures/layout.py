@@ -210,16 +210,18 @@ def compose_figure(rng, split, options=None, tries=12):
 
 
 def _render(rng, split, theme, style, blocks, rows, margins, solved, outer, gutter, lettered, places):
-    width, height, scales = solved
+    width, _, scales = solved
+    row_heights = [int(np.ceil(max(margins[i][1] for i in row) + s + max(margins[i][3] + blocks[i].inner_h for i in row)))
+                   for row, s in zip(rows, scales)]
+    height = 2 * outer + sum(row_heights) + gutter * (len(rows) - 1)
     canvas = np.empty((height, width, 3), np.uint8)
     canvas[:] = style.paper
     ctx = FigureContext(split)
     panels, overlays = [], []
     letters = _letters(style)
     y = outer
-    for row, s in zip(rows, scales):
+    for row, s, row_h in zip(rows, scales, row_heights):
         top = max(margins[i][1] for i in row)
-        row_h = top + s + max(margins[i][3] + blocks[i].inner_h for i in row)
         x = outer
         for i in row:
             block, (left, _, right, _) = blocks[i], margins[i]
@@ -249,7 +251,7 @@ def _render(rng, split, theme, style, blocks, rows, margins, solved, outer, gutt
                 else:
                     overlays.append(_inside_letter(canvas, panels[first].box, letter, style))
             x += left + w + right + gutter
-        y += int(np.ceil(row_h)) + gutter
+        y += row_h + gutter
     overlays = [o for o in overlays if _inside(o.box, width, height)]
     for p in panels:  # copied regions stay clear of everything drawn over the panel
         p.keep_out += [o.box for o in overlays if _overlap(o.box, p.box)]
