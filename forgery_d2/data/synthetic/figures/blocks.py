@@ -79,6 +79,7 @@ class FigureStyle:
     scale_bar: ScaleBarStyle = None
     pointer: str = "arrow"  # arrow / arrowhead / asterisk: how cells are pointed at
     pointer_prob: float = 0.3  # P(a micrograph carries pointers)
+    frame: tuple = None  # RGB of a 1 px frame drawn around blot strips and micrographs (None: no frame)
 
     @property
     def line_height(self):
@@ -220,6 +221,11 @@ class BlotStack(Block):
         self.inner_h = self.gap * (n - 1)
         self.min_scale = max(12 * n, 16)  # strips at least ~10 px high
 
+    def share_header(self, other):
+        """Use ``other``'s lanes and lane header (figures repeat one header over several stacks)."""
+        self.n_lanes, self.header = other.n_lanes, other.header
+        self.aspect = self.n_lanes / sum(s.height for s in self.strips)
+
     def panel_count(self):
         return len(self.strips)
 
@@ -350,11 +356,14 @@ class MicrographGrid(Block):
             self.mode = "channels"
             cols = len(self.channels) + 1
             self.col_labels = [c[0] for c in self.channels] + [_pick(rng, vocab.MERGE_LABELS)]
+            # channel names printed in their channel's colour (darkened to read on white paper)
+            self.col_colours = [c[1] for c in self.channels] + [None] if rng.random() < 0.3 else None
         else:
             self.channels = vocab.CHANNEL_SETS[int(rng.integers(0, len(vocab.CHANNEL_SETS)))]
             self.mode = "conditions"
             cols = cols or int(rng.choice([1, 2, 3, 4, 5], p=[0.15, 0.3, 0.25, 0.2, 0.1]))
             self.col_labels = _pick(rng, vocab.CONDITIONS + vocab.DRUGS, cols) if rng.random() < 0.7 else None
+            self.col_colours = None
         self.cols = cols
         self.rows = rows or int(rng.choice([1, 2, 3, 4], p=[0.35, 0.35, 0.2, 0.1]))
         self.row_labels = _pick(rng, vocab.CONDITIONS + vocab.CELL_LINES, self.rows) if self.rows > 1 and rng.random() < 0.7 else None
@@ -421,7 +430,11 @@ class MicrographGrid(Block):
         if self.col_labels:
             for c, label in enumerate(self.col_labels):
                 cx = x + c * (pw + self.gap) + pw / 2.0
-                overlays.append(text(label, cx, y - pad, style.font, style.size, style.ink, "column_label", "cb"))
+                colour = style.ink
+                if self.col_colours and self.col_colours[c] is not None:
+                    shade = 255 if style.paper[0] < 128 else 190  # full colour on black, darker on white
+                    colour = tuple(int(round(v * shade)) for v in self.col_colours[c])
+                overlays.append(text(label, cx, y - pad, style.font, style.size, colour, "column_label", "cb"))
         if self.row_labels:
             for r, label in enumerate(self.row_labels):
                 cy = y + r * (ph + self.gap) + ph / 2.0
@@ -497,7 +510,7 @@ class GelBlock(Block):
         self.n_gels = int(n_gels or rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))
         self.n_lanes = int(rng.integers(4, 13))
         self.ladder = 0 if rng.random() < 0.8 else self.n_lanes - 1
-        ladder_name = _pick(rng, ["M", "L", "Marker", "bp"])
+        ladder_name = _pick(rng, ["M", "L", "M", "bp"])
         kind = rng.integers(0, 3)
         if kind == 0:
             labels = [str(i + 1) for i in range(self.n_lanes - 1)]
@@ -546,25 +559,28 @@ class GelBlock(Block):
             if self.titles:
                 overlays.append(text(self.titles[g], gx + gw / 2, y - style.pad - style.line_height, style.font, style.size,
                                      style.ink, "gel_title", "cb"))
-        side = x - style.pad if self.ladder == 0 else None
+        overlays = _drop_overlapping(overlays)  # narrow lanes: labels that would touch are left out
         unit = " bp" if rng.random() < 0.5 else ""
-        if side is not None:
+        if self.ladder == 0:  # bp sizes (with a tick) left of the first gel, at its ladder bands
+            side, labels = x - style.pad, []
             for b, ly in zip(self.ladder_bp, ladder_ys):
-                if rng.random() < 0.3:
-                    continue  # not every ladder band is labelled
                 tick = style.size * 0.6
+                label = text(f"{b}{unit}", side - tick - style.pad, y + ly, style.font, style.size, style.ink, "bp", "rm")
+                if rng.random() < 0.3 or _drop_overlapping(labels + [label]) != labels + [label]:
+                    continue  # not every ladder band is labelled; crowded ones are not
+                labels.append(label)
                 overlays.append(line((side - tick, y + ly), (side, y + ly), max(1.0, style.size / 10), style.ink, "bp_tick"))
-                label = f"{b}{unit}"
-                overlays.append(text(label, side - tick - style.pad, y + ly, style.font, style.size, style.ink, "bp", "rm"))
-        return placed, _drop_overlapping(overlays)
+                overlays.append(label)
+        return placed, overlays
 
 
-def _drop_overlapping(overlays):
-    """Keep the overlays that do not overlap an earlier kept one (dense ladders collide)."""
+def _drop_overlapping(overlays, gap=2):
+    """Keep the overlays that do not come within ``gap`` px of an earlier kept one (dense ladders)."""
     kept = []
     for o in overlays:
         b = o.box
-        if any(b[0] < k[2] and k[0] < b[2] and b[1] < k[3] and k[1] < b[3] for k in (q.box for q in kept)):
+        if any(b[0] < k[2] + gap and k[0] < b[2] + gap and b[1] < k[3] + gap and k[1] < b[3] + gap
+               for k in (q.box for q in kept)):
             continue
         kept.append(o)
     return kept

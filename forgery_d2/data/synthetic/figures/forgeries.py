@@ -43,7 +43,7 @@ class ForgeryOptions:
     # P(1, 2, 3 events) per forged figure (the competition's masks: N=1 68%, 2 25.5%, 3 6.5%).
     event_count_probs: tuple = (0.68, 0.255, 0.065)
     kind_probs: dict = field(default_factory=lambda: {
-        "panel_reuse": 0.3, "partial_panel_reuse": 0.2, "cross_panel_region": 0.2, "intra_panel_region": 0.3})
+        "panel_reuse": 0.3, "partial_panel_reuse": 0.2, "cross_panel_region": 0.25, "intra_panel_region": 0.25})
     flip_prob: float = 0.3  # reused panels / regions: horizontal or vertical flip
     rotate180_prob: float = 0.1  # reused panels
     rescale_prob: float = 0.3

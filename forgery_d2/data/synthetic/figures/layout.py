@@ -96,6 +96,7 @@ def _sample_style(rng, long_side, dark_paper):
         scale_bar=scale_bar,
         pointer=_choose(rng, {"arrow": 0.5, "arrowhead": 0.3, "asterisk": 0.2}),
         pointer_prob=float(rng.uniform(0.1, 0.5)),
+        frame=(tuple(int(v) for v in rng.choice([0, 60, 120], size=1).repeat(3)) if rng.random() < 0.2 else None),
     )
 
 
@@ -103,6 +104,9 @@ def _sample_blocks(rng, theme, style):
     make = lambda kind, **kw: BLOCK_TYPES[kind](rng, style, **kw)  # noqa: E731
     if theme == "blots":
         blocks = [make("blot") for _ in range(int(rng.choice([1, 2, 3], p=[0.45, 0.4, 0.15])))]
+        if rng.random() < 0.5:  # one lane header repeated over every stack
+            for b in blocks[1:]:
+                b.share_header(blocks[0])
         blocks += [make("plot") for _ in range(int(rng.random() < 0.35) * int(rng.integers(1, 3)))]
     elif theme == "micrographs":
         blocks = [make("micrograph") for _ in range(int(rng.choice([1, 2], p=[0.75, 0.25])))]
@@ -135,14 +139,22 @@ def _sample_blocks(rng, theme, style):
     return [blocks[i] for i in order]
 
 
-def _partition(rng, n):
+def _partition(rng, blocks):
+    """Rows of block indices (at most 3 per row); a lone plot joins a neighbouring row, as a
+    quantification sits beside its blots rather than stretched over the figure's width."""
     rows, current = [], [0]
-    for i in range(1, n):
+    for i in range(1, len(blocks)):
         if len(current) >= 3 or rng.random() < 0.5:
             rows.append(current)
             current = []
         current.append(i)
     rows.append(current)
+    for r in range(len(rows) - 1, -1, -1):
+        if len(rows) > 1 and all(blocks[i].kind == "plot" for i in rows[r]):
+            neighbour = r - 1 if r > 0 else r + 1
+            if len(rows[neighbour]) + len(rows[r]) <= 3:
+                rows[neighbour] = sorted(rows[neighbour] + rows[r])
+                del rows[r]
     return rows
 
 
@@ -199,7 +211,7 @@ def compose_figure(rng, split, options=None, tries=12):
                 left += letter_w + style.pad
                 top = max(top, style.letter_size // 2)
             margins.append((left, top, right, bottom))
-        rows = _partition(rng, len(blocks))
+        rows = _partition(rng, blocks)
         outer = int(rng.integers(0, 3 * style.pad + 1))
         gutter = int(style.size * rng.uniform(0.5, 3.0)) if rng.random() < 0.9 else int(rng.integers(1, 4))
         solved = _solve(blocks, rows, margins, long_side, outer, gutter)
@@ -232,6 +244,9 @@ def _render(rng, split, theme, style, blocks, rows, margins, solved, outer, gutt
             first = len(panels)
             for art, (px, py) in placed:
                 ah, aw = art.image.shape[:2]
+                if style.frame is not None and art.kind in ("blot", "microscopy") and min(ah, aw) > 8:
+                    art.image[[0, -1], :] = style.frame  # a frame line drawn as part of the panel
+                    art.image[:, [0, -1]] = style.frame
                 px, py = int(px), int(py)
                 canvas[py : py + ah, px : px + aw] = art.image
                 box = (px, py, px + aw, py + ah)

@@ -79,7 +79,8 @@ def draw_plate(rng, height, width, rows, cols, content="colonies", density=None)
                 cover[iy0:iy1, ix0:ix1] = np.maximum(cover[iy0:iy1, ix0:ix1], spot)
             cover = cv2.GaussianBlur(cover, (0, 0), max(radius * 0.01, 0.5))
         else:
-            cover = np.clip(amount * (0.6 + smooth_noise(rng, size, size, (6, 6), 0.3)), 0, 1)
+            fine = smooth_noise(rng, size, size, (max(size // 6, 4),) * 2, 0.12)  # granular stain
+            cover = np.clip((0.35 + 0.65 * amount) * (0.85 + smooth_noise(rng, size, size, (3, 3), 0.08) + fine), 0, 1)
         cover = np.clip(cover, 0, 1)[:, :, None]
         well = well * (1 - cover) + mark * cover
         region = image[y0 : y0 + size, x0 : x0 + size]

@@ -86,10 +86,12 @@ def draw_plot(rng, height, width, style, font="sans", size=11, palette=None):
         values = np.sort(values, axis=1) if rng.random() < 0.6 else values
     errors = values * rng.uniform(0.03, 0.2, values.shape)
     ticks = _nice_ticks(float((values + errors).max()) * 1.15, int(rng.integers(4, 7)))
-    rotate = style != "line" and rng.random() < 0.35
     y_title = str(rng.choice(vocab.AXIS_LABELS))
     tick_w = max(text(_fmt(t), 0, 0, font, tick_size).shape[1] for t in ticks)
     left = int(tick_w + tick_size // 3 + 6 + (text(y_title, 0, 0, font, size, angle=90).shape[1] + 4))
+    slot_estimate = (width - left - max(4, width // 30)) / n_groups
+    widest = max(text(g, 0, 0, font, tick_size).shape[1] for g in groups)
+    rotate = style != "line" and (rng.random() < 0.35 or widest > 0.9 * slot_estimate)
     x_label_h = max(text(g, 0, 0, font, tick_size, angle=45 if rotate else 0).shape[0] for g in groups)
     bottom_margin = int(x_label_h + tick_size // 3 + 5 + (size + 6 if style == "line" else 0))
     top, right = int(size * (2.2 if n_series > 1 else 1.2)), max(4, width // 30)
