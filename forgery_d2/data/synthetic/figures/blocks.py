@@ -401,7 +401,7 @@ class MicrographGrid(Block):
                 field = sample_field(rng, ph, pw, radius=self.cell_fraction * pw, crowding=self.crowding)
                 return fluorescence_panels(rng, field, self.channels, merge=True, grey_singles=self.grey_singles)
             return [fluorescence_panels(rng, sample_field(rng, ph, pw, radius=self.cell_fraction * pw, crowding=self.crowding),
-                                        self.channels, merge=True)[-1] for _ in range(self.cols)]
+                                        self.channels, merge=True, singles=False)[0] for _ in range(self.cols)]
         arts = []
         for _ in range(self.cols):
             art = photo_panel(rng, ctx.photos, ph, pw) if self.modality == "photo" else None

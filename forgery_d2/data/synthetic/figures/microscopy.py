@@ -148,10 +148,15 @@ def render_channels(field):
         x0, y0, x1, y1, _, _ = _patch(cell, reach, h, w)
         if x1 - x0 < 2 or y1 - y0 < 2:
             continue
-        ys, xs = np.ogrid[y0:y1, x0:x1]
-        ys, xs = ys.astype(np.float32), xs.astype(np.float32)
-        nuc = _nucleus(cell, rng, xs, ys) * chromatin[y0:y1, x0:x1] * rng.uniform(0.6, 1.0)
-        nuclei[y0:y1, x0:x1] = np.maximum(nuclei[y0:y1, x0:x1], nuc)
+        # the nucleus on its own, smaller box
+        nx0, ny0, nx1, ny1, _, _ = _patch(cell, max(cell.nucleus[:2]) * 1.2 + 1.5, h, w)
+        nuc = np.zeros((y1 - y0, x1 - x0), np.float32)
+        if nx1 > nx0 and ny1 > ny0:
+            ys, xs = np.ogrid[ny0:ny1, nx0:nx1]
+            nuc_small = _nucleus(cell, rng, xs.astype(np.float32), ys.astype(np.float32)) * chromatin[ny0:ny1, nx0:nx1]
+            nuc_small *= rng.uniform(0.6, 1.0)
+            nuclei[ny0:ny1, nx0:nx1] = np.maximum(nuclei[ny0:ny1, nx0:nx1], nuc_small)
+            nuc[ny0 - y0 : ny1 - y0, nx0 - x0 : nx1 - x0] = nuc_small
         body = _cell_body(rng, cell, x0, y0, (y1 - y0, x1 - x0))
         body = cv2.GaussianBlur(body, (0, 0), max(cell.radius * 0.12, 0.6))
         n_fibres = int(rng.integers(8, 24))  # actin / tubulin-like filaments across the cell
@@ -189,30 +194,31 @@ def _expose(rng, signal, noise_sigma):
     return np.clip(image, 0.0, 1.0) ** rng.uniform(0.7, 1.1)
 
 
-def fluorescence_panels(rng, field, channels, merge=True, grey_singles=False):
+def fluorescence_panels(rng, field, channels, merge=True, grey_singles=False, singles=True):
     """One panel per channel of ``field`` (+ the merge): a list of PanelArt.
 
     ``channels``: (name, RGB colour) pairs; the first images the nuclei, the second the cytoplasm,
     the third the puncta (or a second cytoplasm marker). ``grey_singles``: single channels shown
-    white on black (the merge stays in colour).
+    white on black (the merge stays in colour). ``singles=False``: the merge alone.
     """
     maps, objects = render_channels(field)
     sources = ("nuclei", "cytoplasm", "puncta")
     noise = rng.uniform(0.01, 0.05)
-    arts, coloured = [], []
+    arts = []
+    total = np.zeros((field.height, field.width, 3), np.float32)
     for i, (name, colour) in enumerate(channels):
         signal = maps[sources[min(i, 2)]]
         if i >= 1:  # marker expression differs from cell to cell: scale by a smooth field
             signal = signal * (0.5 + smooth_noise(rng, field.height, field.width, (3, 3), 0.5).clip(-0.45, 1.0))
         exposure = _expose(rng, signal, noise)
         rgb = exposure[:, :, None] * np.asarray(colour, np.float32)[None, None, :]
-        coloured.append(rgb)
-        shown = np.repeat(exposure[:, :, None], 3, axis=2) if grey_singles else rgb
-        image = np.clip(np.rint(shown * 255), 0, 255).astype(np.uint8)
-        arts.append(PanelArt(image, "microscopy", "fluorescence", list(objects), tags={"channel": name}))
+        total += rgb
+        if singles:
+            shown = np.repeat(exposure[:, :, None], 3, axis=2) if grey_singles else rgb
+            image = np.clip(np.rint(shown * 255), 0, 255).astype(np.uint8)
+            arts.append(PanelArt(image, "microscopy", "fluorescence", list(objects), tags={"channel": name}))
     if merge:
-        total = np.clip(np.sum(coloured, axis=0), 0, 1)
-        image = np.clip(np.rint(total * 255), 0, 255).astype(np.uint8)
+        image = np.clip(np.rint(np.clip(total, 0, 1) * 255), 0, 255).astype(np.uint8)
         arts.append(PanelArt(image, "microscopy", "fluorescence", list(objects), tags={"channel": "merge"}))
     return arts
 

@@ -4,7 +4,7 @@ Panel renderers return a :class:`PanelArt` in panel coordinates; the layout plac
 :class:`Panel` in figure coordinates. ``objects`` (bands, lanes, cells, wells) are what realistic
 copy-moves duplicate.
 """
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,7 +28,7 @@ class SceneObject:
     mask: np.ndarray = field(default=None, repr=False)  # bool (y1 - y0, x1 - x0); None = the box
 
     def shifted(self, dx, dy):
-        return replace(self, box=shift_box(self.box, dx, dy))
+        return SceneObject(self.kind, shift_box(self.box, dx, dy), self.mask)
 
 
 @dataclass
