@@ -29,8 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import forgery_d2  # noqa: E402,F401  (detectron2 build shims first)
 from forgery_d2.data.synthetic.copy_move import CopyMoveOptions  # noqa: E402
-from forgery_d2.data.synthetic.figures import FigureGenerationError, FigureOptions, LayoutError  # noqa: E402
-from forgery_d2.data.synthetic.figures import generate_figures_dataset  # noqa: E402
+from forgery_d2.data.synthetic.figures import FigureOptions, generate_figures_dataset  # noqa: E402
 from forgery_d2.data.synthetic.generator import SyntheticOptions, generate_dataset  # noqa: E402
 from forgery_d2.data.synthetic.sources import SourceOptions  # noqa: E402
 
@@ -109,30 +108,43 @@ def _legacy_options(args, min_size, max_size):
     return SyntheticOptions(sources=sources, forgery=CopyMoveOptions(), test_forged_fraction=args.test_forged_fraction)
 
 
+def _error(message):
+    print(f"make_synthetic.py: error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     wrong = [name for name in (LEGACY_ONLY if args.style == "figures" else FIGURES_ONLY) if getattr(args, name) is not None]
     if wrong:
         other = "legacy" if args.style == "figures" else "figures"
         flags = ", ".join("--" + n.replace("_", "-") for n in wrong)
-        print(f"make_synthetic.py: error: {flags} only apply to --style {other} (got --style {args.style})", file=sys.stderr)
-        return 2
+        return _error(f"{flags} only apply to --style {other} (got --style {args.style})")
     min_size = args.min_size if args.min_size is not None else DEFAULT_SIZES[args.style][0]
     max_size = args.max_size if args.max_size is not None else DEFAULT_SIZES[args.style][1]
     output = args.output or default_output(args.style)
     start = time.perf_counter()
-    try:
-        if args.style == "figures":
-            summary = generate_figures_dataset(output, args.num_images, args.num_test, args.seed,
-                                               _figures_options(args, min_size, max_size), workers=args.workers,
-                                               overwrite=args.overwrite, progress=not args.no_progress)
-        else:
+    if args.style == "figures":
+        options = _figures_options(args, min_size, max_size)
+        try:  # bad options: one line (an error raised while generating is a bug: traceback)
+            options.validate()
+            if args.num_images < 0 or args.num_test < 0:
+                raise ValueError(f"--num-images and --num-test must be >= 0, got {args.num_images}, {args.num_test}")
+        except ValueError as e:
+            return _error(e)
+        try:
+            summary = generate_figures_dataset(output, args.num_images, args.num_test, args.seed, options,
+                                               workers=args.workers, overwrite=args.overwrite,
+                                               progress=not args.no_progress)
+        except FileExistsError as e:
+            return _error(e)
+    else:
+        try:
             summary = generate_dataset(output, args.num_images, args.num_test, args.seed,
                                        _legacy_options(args, min_size, max_size), workers=args.workers,
                                        overwrite=args.overwrite, progress=not args.no_progress)
-    except (ValueError, FileExistsError, FileNotFoundError, LayoutError, FigureGenerationError) as e:
-        print(f"make_synthetic.py: error: {e}", file=sys.stderr)
-        return 2
+        except (ValueError, FileExistsError, FileNotFoundError) as e:
+            return _error(e)
     summary["style"] = args.style
     summary["seconds"] = round(time.perf_counter() - start, 1)
     summary["output"] = os.path.abspath(output)

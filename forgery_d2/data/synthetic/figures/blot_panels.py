@@ -119,13 +119,13 @@ def draw_strip(rng, height, width, lane_x, template, intensities, rows, style="f
     if style == "film":
         level = rng.uniform(190, 240)
         background = smooth_noise(rng, height, width, (int(rng.integers(2, 4)), int(rng.integers(3, 8))), rng.uniform(3, 10))
-        grain = rng.normal(0.0, rng.uniform(2.0, 5.0), (height, width)).astype(np.float32)
+        grain = rng.standard_normal((height, width), np.float32) * rng.uniform(2.0, 5.0)
         if rng.random() < 0.4:
             _specks(rng, density, int(rng.integers(1, 5)), max(1.0, template.thickness * 0.25))
     else:
         level = rng.uniform(228, 250)
         background = smooth_noise(rng, height, width, (2, 3), rng.uniform(1, 4))
-        grain = rng.normal(0.0, rng.uniform(0.8, 2.0), (height, width)).astype(np.float32)
+        grain = rng.standard_normal((height, width), np.float32) * rng.uniform(0.8, 2.0)
     image = level + background - density * rng.uniform(0.8, 1.0) * level + grain
     grey = np.clip(np.rint(image), 0, 255).astype(np.uint8)
     return PanelArt(np.repeat(grey[:, :, None], 3, axis=2), "blot", style, objects)
@@ -168,7 +168,7 @@ def draw_gel(rng, height, width, lane_x, template, ladder_lane, ladder_ys, sampl
     density = cv2.GaussianBlur(density, (0, 0), rng.uniform(0.6, 1.4))
     level = rng.uniform(8, 45)
     background = smooth_noise(rng, height, width, (int(rng.integers(2, 5)), int(rng.integers(2, 5))), rng.uniform(3, 9))
-    grain = rng.normal(0.0, rng.uniform(1.5, 4.0), (height, width)).astype(np.float32)
+    grain = rng.standard_normal((height, width), np.float32) * rng.uniform(1.5, 4.0)
     image = level + background + density * rng.uniform(0.75, 1.0) * (255 - level) + grain
     if inverted:
         image = 255.0 - image

@@ -218,13 +218,14 @@ def _panel_reuse(rng, canvas):
     s, t, need = (alike or pairs)[int(rng.integers(0, len(alike or pairs)))]
     (sw, sh), (tw, th) = s.size, t.size
     low = max(need, opts.scale_range[0])
+    smallest = float(np.ceil(need * 1000) / 1000)  # scales are recorded with 3 decimals
     if rng.random() < opts.rescale_prob and opts.scale_range[1] > low:
-        scale = float(np.round(rng.uniform(low, opts.scale_range[1]), 3))
+        scale = max(float(np.round(rng.uniform(low, opts.scale_range[1]), 3)), smallest)
     else:
-        scale = max(1.0, float(np.ceil(need * 1000) / 1000))
+        scale = max(1.0, smallest)
     crop_w, crop_h = tw / scale, th / scale
-    ox = int(rng.integers(0, int(np.floor(sw - crop_w)) + 1))
-    oy = int(rng.integers(0, int(np.floor(sh - crop_h)) + 1))
+    ox = int(rng.integers(0, max(int(np.floor(sw - crop_w + 1e-6)), 0) + 1))
+    oy = int(rng.integers(0, max(int(np.floor(sh - crop_h + 1e-6)), 0) + 1))
     flip = "none"
     if rng.random() < opts.flip_prob:
         flip = "horizontal" if rng.random() < 0.65 else "vertical"

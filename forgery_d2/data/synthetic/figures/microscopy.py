@@ -190,7 +190,7 @@ def _expose(rng, signal, noise_sigma):
     """A camera exposure of a [0, ~1] signal: offset, gain, gamma and shot/read noise, in [0, 1]."""
     gain = rng.uniform(0.7, 1.3)
     image = rng.uniform(0.0, 0.06) + gain * signal
-    image = image + rng.normal(0.0, 1.0, signal.shape).astype(np.float32) * (noise_sigma * (0.4 + np.sqrt(np.clip(image, 0, None))))
+    image = image + rng.standard_normal(signal.shape, np.float32) * (noise_sigma * (0.4 + np.sqrt(np.clip(image, 0, None))))
     return np.clip(image, 0.0, 1.0) ** rng.uniform(0.7, 1.1)
 
 
@@ -238,7 +238,7 @@ def brightfield_panel(rng, field, stain="he"):
         od = od + (maps["positive"] * rng.uniform(0.5, 1.1))[:, :, None] * _DAB * 1.4
         od = od + (tissue * 0.08)[:, :, None] * _HAEMATOXYLIN
     light = rng.uniform(225, 250) * np.array([1.0, rng.uniform(0.96, 1.0), rng.uniform(0.93, 1.0)], np.float32)
-    image = light * np.exp(-od) + rng.normal(0, rng.uniform(1.5, 4.0), (h, w, 1)).astype(np.float32)
+    image = light * np.exp(-od) + rng.standard_normal((h, w, 1), np.float32) * rng.uniform(1.5, 4.0)
     return PanelArt(np.clip(np.rint(image), 0, 255).astype(np.uint8), "microscopy", f"brightfield-{stain}", objects)
 
 

@@ -9,7 +9,8 @@ lane-group lines, zoom boxes).
 Overlays are built in the coordinates of whatever they annotate (a panel, a block) and moved into
 figure coordinates with :meth:`Overlay.shifted`; :func:`draw_overlays` composites them in order.
 """
-from dataclasses import dataclass, field, replace
+import copy
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -64,8 +65,10 @@ class Overlay:
         return (self.x + x0, self.y + y0, self.x + x1, self.y + y1)
 
     def shifted(self, dx, dy):
-        """The same overlay moved by (dx, dy)."""
-        return replace(self, x=self.x + int(dx), y=self.y + int(dy))
+        """The same overlay moved by (dx, dy) (the coverage map is shared, not copied)."""
+        moved = copy.copy(self)
+        moved.x, moved.y = self.x + int(dx), self.y + int(dy)
+        return moved
 
 
 def draw_overlays(image, overlays):

@@ -90,5 +90,5 @@ def draw_plate(rng, height, width, rows, cols, content="colonies", density=None)
         disc = _disc(radius - 1)
         off = outer - (disc.shape[0] - 1) // 2
         objects.append(SceneObject("well", (x0 + off, y0 + off, x0 + off + disc.shape[1], y0 + off + disc.shape[0]), disc))
-    image += rng.normal(0, rng.uniform(1.0, 3.0), (height, width, 1)).astype(np.float32)
+    image += rng.standard_normal((height, width, 1), np.float32) * rng.uniform(1.0, 3.0)
     return PanelArt(np.clip(np.rint(image), 0, 255).astype(np.uint8), "plate", content, objects)
