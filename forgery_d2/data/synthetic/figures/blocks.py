@@ -110,6 +110,20 @@ def _height(string, style, size=None, angle=0):
     return text(string, 0, 0, style.font, size or style.size, angle=angle).shape[0]
 
 
+def _fitted(string, width, x, y, style, colour, label, anchor, angle=0):
+    """A label no wider than ``width`` px: the figure's size, else down to 70% of it, else None."""
+    for size in (style.size, int(style.size * 0.85), int(style.size * 0.7)):
+        o = text(string, x, y, style.font, max(size, 6), colour, label, anchor, angle)
+        if o.box[2] - o.box[0] <= width:
+            return o
+    return None
+
+
+def _keep(overlays, o):
+    if o is not None:
+        overlays.append(o)
+
+
 def _pick(rng, pool, k=None):
     if k is None:
         return str(pool[int(rng.integers(0, len(pool)))])
@@ -434,12 +448,14 @@ class MicrographGrid(Block):
                 if self.col_colours and self.col_colours[c] is not None:
                     shade = 255 if style.paper[0] < 128 else 190  # full colour on black, darker on white
                     colour = tuple(int(round(v * shade)) for v in self.col_colours[c])
-                overlays.append(text(label, cx, y - pad, style.font, style.size, colour, "column_label", "cb"))
+                _keep(overlays, _fitted(label, pw + self.gap - 2, cx, y - pad, style, colour, "column_label", "cb"))
         if self.row_labels:
             for r, label in enumerate(self.row_labels):
                 cy = y + r * (ph + self.gap) + ph / 2.0
                 if self.row_label_angle:
-                    overlays.append(text(label, x - pad, cy, style.font, style.size, style.ink, "row_label", "rm", 90))
+                    o = _fitted(label, 10**6, x - pad, cy, style, style.ink, "row_label", "rm", 90)
+                    if o.box[3] - o.box[1] <= ph + self.gap - 2:
+                        overlays.append(o)
                 else:
                     overlays.append(text(label, x - 2 * pad, cy, style.font, style.size, style.ink, "row_label", "rm"))
         return placed, overlays
@@ -557,8 +573,8 @@ class GelBlock(Block):
             for lx, label in zip(lane_x, self.labels):
                 overlays.append(text(label, gx + lx, y - style.pad, style.font, style.size, style.ink, "lane_label", "cb"))
             if self.titles:
-                overlays.append(text(self.titles[g], gx + gw / 2, y - style.pad - style.line_height, style.font, style.size,
-                                     style.ink, "gel_title", "cb"))
+                _keep(overlays, _fitted(self.titles[g], gw + self.gap - 2, gx + gw / 2, y - style.pad - style.line_height,
+                                        style, style.ink, "gel_title", "cb"))
         overlays = _drop_overlapping(overlays)  # narrow lanes: labels that would touch are left out
         unit = " bp" if rng.random() < 0.5 else ""
         if self.ladder == 0:  # bp sizes (with a tick) left of the first gel, at its ladder bands
@@ -626,16 +642,16 @@ class PlateBlock(Block):
                 art = draw_plate(rng, int(h), int(side), 1, 1, self.content)
                 px = x + i * (side + self.gap)
                 placed.append((art, (px, y)))
-                overlays.append(text(self.labels[i], px + side / 2, y - style.pad, style.font, style.size, style.ink,
-                                     "column_label", "cb"))
+                _keep(overlays, _fitted(self.labels[i], side + self.gap - 2, px + side / 2, y - style.pad, style, style.ink,
+                                        "column_label", "cb"))
             return placed, overlays
         rows, cols = self.grid
         art = draw_plate(rng, int(h), int(w), rows, cols, self.content)
         placed.append((art, (x, y)))
         if self.labels:
             for c, label in enumerate(self.labels):
-                overlays.append(text(label, x + (c + 0.5) * w / cols, y - style.pad, style.font, style.size, style.ink,
-                                     "column_label", "cb"))
+                _keep(overlays, _fitted(label, w / cols - 2, x + (c + 0.5) * w / cols, y - style.pad, style, style.ink,
+                                        "column_label", "cb"))
         return placed, overlays
 
 
