@@ -6,12 +6,14 @@ and reports wall seconds, the CPU seconds of the tool and its workers (user + sy
 average before and after (the development machines are shared: CPU seconds are the number that
 does not depend on other people's jobs), the dataset's size on disk and the tool's own JSON summary.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_make_synthetic.py --output docs/results/make_synthetic_figures.txt \
+    OMP_NUM_THREADS=1 python benchmarks/bench_make_synthetic.py \
+        --output docs/results/make_synthetic_figures.txt \
         -- --style figures --num-images 600 --num-test 200 --workers 2 --seed 0
 
 Arguments after ``--`` go to make_synthetic.py (``--output``, ``--overwrite`` and ``--no-progress``
 are added: the dataset goes to a temporary folder, deleted afterwards unless ``--keep``).
 """
+
 import argparse
 import json
 import os
@@ -27,19 +29,38 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _disk_bytes(folder):
-    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files)
+    return sum(
+        os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files
+    )
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--output", required=True, help="text file receiving the command and its results")
-    p.add_argument("--keep", default=None, help="write the dataset here and keep it (default: a deleted temp folder)")
-    p.add_argument("tool_args", nargs=argparse.REMAINDER, help="-- then make_synthetic.py arguments")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--output", required=True, help="text file receiving the command and its results"
+    )
+    p.add_argument(
+        "--keep",
+        default=None,
+        help="write the dataset here and keep it (default: a deleted temp folder)",
+    )
+    p.add_argument(
+        "tool_args", nargs=argparse.REMAINDER, help="-- then make_synthetic.py arguments"
+    )
     args = p.parse_args(argv)
     tool_args = [a for a in args.tool_args if a != "--"]
     folder = args.keep or tempfile.mkdtemp(prefix="bench_make_synthetic_")
-    command = [sys.executable, os.path.join(REPO, "tools", "make_synthetic.py"), *tool_args,
-               "--output", folder, "--overwrite", "--no-progress"]
+    command = [
+        sys.executable,
+        os.path.join(REPO, "tools", "make_synthetic.py"),
+        *tool_args,
+        "--output",
+        folder,
+        "--overwrite",
+        "--no-progress",
+    ]
     load_before = os.getloadavg()
     usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -63,8 +84,17 @@ def main(argv=None):
     if not args.keep:
         shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    shown = " ".join(shlex.quote(a) for a in ["python", "benchmarks/bench_make_synthetic.py", "--output", args.output,
-                                              "--", *tool_args])
+    shown = " ".join(
+        shlex.quote(a)
+        for a in [
+            "python",
+            "benchmarks/bench_make_synthetic.py",
+            "--output",
+            args.output,
+            "--",
+            *tool_args,
+        ]
+    )
     with open(args.output, "w") as f:
         f.write(f"$ OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '')} {shown}\n")
         f.write(json.dumps(report, indent=1) + "\n")

@@ -7,6 +7,7 @@ mask outlined (one colour per event: red, green, blue), for a look at what the g
 
 Writes ``<theme>.png`` per theme (long side at most --max-side px) and prints each figure's events.
 """
+
 import argparse
 import os
 import sys
@@ -17,8 +18,12 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import forgery_d2  # noqa: E402,F401
-from forgery_d2.data.synthetic.figures import FIGURE_THEMES, FigureOptions, LayoutOptions  # noqa: E402
-from forgery_d2.data.synthetic.figures import generate_figure_case  # noqa: E402
+from forgery_d2.data.synthetic.figures import (  # noqa: E402
+    FIGURE_THEMES,
+    FigureOptions,
+    LayoutOptions,
+    generate_figure_case,  # noqa: E402
+)
 
 OUTLINE_COLOURS = ((230, 0, 0), (0, 190, 0), (0, 60, 255))
 
@@ -40,24 +45,42 @@ def side_by_side(case, max_side):
     pair = np.concatenate([authentic, gap, forged], axis=1)
     scale = min(1.0, max_side / max(pair.shape[:2]))
     if scale < 1.0:
-        pair = cv2.resize(pair, (round(pair.shape[1] * scale), round(pair.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+        pair = cv2.resize(
+            pair,
+            (round(pair.shape[1] * scale), round(pair.shape[0] * scale)),
+            interpolation=cv2.INTER_AREA,
+        )
     return pair
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--output", required=True, help="folder for the PNGs")
-    p.add_argument("--themes", nargs="+", default=["blots", "micrographs", "mixed", "gels"], choices=FIGURE_THEMES)
+    p.add_argument(
+        "--themes",
+        nargs="+",
+        default=["blots", "micrographs", "mixed", "gels"],
+        choices=FIGURE_THEMES,
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-side", type=int, default=1400)
     args = p.parse_args(argv)
     os.makedirs(args.output, exist_ok=True)
     for theme in args.themes:
-        options = FigureOptions(layout=LayoutOptions(theme_probs={theme: 1.0}, max_size=1400), jpeg_prob=0.0)
+        options = FigureOptions(
+            layout=LayoutOptions(theme_probs={theme: 1.0}, max_size=1400), jpeg_prob=0.0
+        )
         case = generate_figure_case(args.seed, "train", FIGURE_THEMES.index(theme), options=options)
-        cv2.imwrite(os.path.join(args.output, f"{theme}.png"), side_by_side(case, args.max_side)[:, :, ::-1])
-        events = ", ".join(f"{e.kind} ({e.object}, panels {e.source_panel}->{e.target_panel})" for e in case.events)
-        print(f"{theme}.png: {case.authentic.shape[1]}x{case.authentic.shape[0]}, {len(case.layout.panels)} panels, {events}")
+        cv2.imwrite(
+            os.path.join(args.output, f"{theme}.png"), side_by_side(case, args.max_side)[:, :, ::-1]
+        )
+        events = ", ".join(
+            f"{e.kind} ({e.object}, panels {e.source_panel}->{e.target_panel})" for e in case.events
+        )
+        h, w = case.authentic.shape[:2]
+        print(f"{theme}.png: {w}x{h}, {len(case.layout.panels)} panels, {events}")
     return 0
 
 

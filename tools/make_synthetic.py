@@ -19,6 +19,7 @@ legacy): train_images/{authentic,forged}, train_masks, test_images, test_masks, 
 (case_id,annotation,shape), sample_submission.csv, cases.jsonl. The same --seed gives
 byte-identical files whatever --workers.
 """
+
 import argparse
 import json
 import os
@@ -49,39 +50,96 @@ def parse_weights(text):
         except ValueError:
             sep = ""
         if not sep:
-            raise argparse.ArgumentTypeError(f"expected name=weight pairs separated by commas, got {item!r}")
+            raise argparse.ArgumentTypeError(
+                f"expected name=weight pairs separated by commas, got {item!r}"
+            )
     return weights
 
 
 def default_output(style):
     """$FORGERY_DATASETS/figures (figures) or $FORGERY_DATASETS/synthetic (legacy)."""
-    return os.path.join(os.environ.get("FORGERY_DATASETS", "datasets"), "figures" if style == "figures" else "synthetic")
+    return os.path.join(
+        os.environ.get("FORGERY_DATASETS", "datasets"),
+        "figures" if style == "figures" else "synthetic",
+    )
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--style", choices=STYLES, default="figures", help="figures (default) or legacy")
-    p.add_argument("--output", default=None,
-                   help=f"dataset root (default: {default_output('figures')} or {default_output('legacy')} for legacy)")
-    p.add_argument("--num-images", type=int, default=1000, help="train cases (authentic + forged pairs)")
-    p.add_argument("--num-test", type=int, default=200, help="held-out test images (about half forged)")
+    p.add_argument(
+        "--output",
+        default=None,
+        help=f"dataset root (default: {default_output('figures')}, "
+        f"legacy: {default_output('legacy')})",
+    )
+    p.add_argument(
+        "--num-images", type=int, default=1000, help="train cases (authentic + forged pairs)"
+    )
+    p.add_argument(
+        "--num-test", type=int, default=200, help="held-out test images (about half forged)"
+    )
     p.add_argument("--seed", type=int, default=0, help="the same seed writes byte-identical files")
-    p.add_argument("--min-size", type=int, default=None, help="min long side of an image, px (figures 300, legacy 256)")
-    p.add_argument("--max-size", type=int, default=None, help="max long side, px (figures 2500, legacy 768)")
-    p.add_argument("--color-modes", type=parse_weights, default=None, help="output colour modes, e.g. RGB=0.6,L=0.25,RGBA=0.15")
-    p.add_argument("--test-forged-fraction", type=float, default=0.5, help="share of forged test images")
-    p.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 4), help="worker processes (1 = no multiprocessing)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset in --output")
+    p.add_argument(
+        "--min-size",
+        type=int,
+        default=None,
+        help="min long side of an image, px (figures 300, legacy 256)",
+    )
+    p.add_argument(
+        "--max-size", type=int, default=None, help="max long side, px (figures 2500, legacy 768)"
+    )
+    p.add_argument(
+        "--color-modes",
+        type=parse_weights,
+        default=None,
+        help="output colour modes, e.g. RGB=0.6,L=0.25,RGBA=0.15",
+    )
+    p.add_argument(
+        "--test-forged-fraction", type=float, default=0.5, help="share of forged test images"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=min(os.cpu_count() or 1, 4),
+        help="worker processes (1 = no multiprocessing)",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing dataset in --output"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     figures = p.add_argument_group("figures style")
-    figures.add_argument("--themes", type=parse_weights, default=None,
-                         help="figure themes, e.g. blots=0.3,micrographs=0.25,gels=0.07,plates=0.06,mixed=0.24,single=0.08")
-    figures.add_argument("--median-size", type=int, default=None, help="median long side, px (default 800)")
-    figures.add_argument("--jpeg-prob", type=float, default=None, help="share of figures JPEG-recompressed (default 0.3)")
+    figures.add_argument(
+        "--themes",
+        type=parse_weights,
+        default=None,
+        help="figure themes, e.g. blots=0.3,micrographs=0.25,gels=0.07,plates=0.06,mixed=0.24,"
+        "single=0.08",
+    )
+    figures.add_argument(
+        "--median-size", type=int, default=None, help="median long side, px (default 800)"
+    )
+    figures.add_argument(
+        "--jpeg-prob",
+        type=float,
+        default=None,
+        help="share of figures JPEG-recompressed (default 0.3)",
+    )
     legacy = p.add_argument_group("legacy style")
-    legacy.add_argument("--source-dir", default=None, help="folder of your own authentic images to forge (any format read_image reads)")
-    legacy.add_argument("--kind-probs", type=parse_weights, default=None,
-                        help="source mix, e.g. natural=0.3,blot=0.35,figure=0.35,folder=0.3 (folder needs --source-dir)")
+    legacy.add_argument(
+        "--source-dir",
+        default=None,
+        help="folder of your own authentic images to forge (any format read_image reads)",
+    )
+    legacy.add_argument(
+        "--kind-probs",
+        type=parse_weights,
+        default=None,
+        help="source mix, e.g. natural=0.3,blot=0.35,figure=0.35,folder=0.3 "
+        "(folder needs --source-dir)",
+    )
     return p
 
 
@@ -105,7 +163,9 @@ def _legacy_options(args, min_size, max_size):
         sources.kind_probs = args.kind_probs
     if args.color_modes is not None:
         sources.color_mode_probs = args.color_modes
-    return SyntheticOptions(sources=sources, forgery=CopyMoveOptions(), test_forged_fraction=args.test_forged_fraction)
+    return SyntheticOptions(
+        sources=sources, forgery=CopyMoveOptions(), test_forged_fraction=args.test_forged_fraction
+    )
 
 
 def _error(message):
@@ -115,7 +175,11 @@ def _error(message):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    wrong = [name for name in (LEGACY_ONLY if args.style == "figures" else FIGURES_ONLY) if getattr(args, name) is not None]
+    wrong = [
+        name
+        for name in (LEGACY_ONLY if args.style == "figures" else FIGURES_ONLY)
+        if getattr(args, name) is not None
+    ]
     if wrong:
         other = "legacy" if args.style == "figures" else "figures"
         flags = ", ".join("--" + n.replace("_", "-") for n in wrong)
@@ -129,20 +193,37 @@ def main(argv=None):
         try:  # bad options: one line (an error raised while generating is a bug: traceback)
             options.validate()
             if args.num_images < 0 or args.num_test < 0:
-                raise ValueError(f"--num-images and --num-test must be >= 0, got {args.num_images}, {args.num_test}")
+                raise ValueError(
+                    "--num-images and --num-test must be >= 0, "
+                    f"got {args.num_images}, {args.num_test}"
+                )
         except ValueError as e:
             return _error(e)
         try:
-            summary = generate_figures_dataset(output, args.num_images, args.num_test, args.seed, options,
-                                               workers=args.workers, overwrite=args.overwrite,
-                                               progress=not args.no_progress)
+            summary = generate_figures_dataset(
+                output,
+                args.num_images,
+                args.num_test,
+                args.seed,
+                options,
+                workers=args.workers,
+                overwrite=args.overwrite,
+                progress=not args.no_progress,
+            )
         except FileExistsError as e:
             return _error(e)
     else:
         try:
-            summary = generate_dataset(output, args.num_images, args.num_test, args.seed,
-                                       _legacy_options(args, min_size, max_size), workers=args.workers,
-                                       overwrite=args.overwrite, progress=not args.no_progress)
+            summary = generate_dataset(
+                output,
+                args.num_images,
+                args.num_test,
+                args.seed,
+                _legacy_options(args, min_size, max_size),
+                workers=args.workers,
+                overwrite=args.overwrite,
+                progress=not args.no_progress,
+            )
         except (ValueError, FileExistsError, FileNotFoundError) as e:
             return _error(e)
     summary["style"] = args.style

@@ -8,10 +8,10 @@ forgery_val                 <root>/recodai          train_images, the other 20%
 forgery_train_all           <root>/recodai          all of train_images
 forgery_supplemental        <root>/recodai          supplemental_images
 forgery_test                <root>/recodai          test_images (labelled if test_masks/ exists)
-forgery_synthetic_train     <root>/synthetic        as above, written by tools/make_synthetic.py
+forgery_synthetic_train     <root>/synthetic        as above, make_synthetic.py --style legacy
 forgery_synthetic_val       <root>/synthetic
 forgery_synthetic_test      <root>/synthetic
-forgery_figures_train       <root>/figures          as above, written by make_synthetic.py --style figures
+forgery_figures_train       <root>/figures          as above, make_synthetic.py --style figures
 forgery_figures_val         <root>/figures
 forgery_figures_test        <root>/figures
 ==========================  ======================  ===========================================
@@ -50,12 +50,12 @@ _HOW_TO_GET = {
         "it into {folder}, or point $FORGERY_DATASETS at the folder holding recodai/."
     ),
     "synthetic": (
-        "Generate it with `make demo` or `python tools/make_synthetic.py` (writes {folder}), or point "
-        "$FORGERY_DATASETS at the folder holding synthetic/."
+        "Generate it with `make demo` or `python tools/make_synthetic.py --style legacy` (writes "
+        "{folder}), or point $FORGERY_DATASETS at the folder holding synthetic/."
     ),
     "figures": (
-        "Generate it with `python tools/make_synthetic.py --style figures` (writes {folder}), or point "
-        "$FORGERY_DATASETS at the folder holding figures/."
+        "Generate it with `python tools/make_synthetic.py --style figures` (writes {folder}), or "
+        "point $FORGERY_DATASETS at the folder holding figures/."
     ),
 }
 
@@ -102,7 +102,8 @@ register_all_builtin()
 def add_datasets_root_argument(parser):
     """The ``--datasets-root`` option shared by the dataset tools (see :func:`registered_names`)."""
     parser.add_argument("--datasets-root", default=None,
-                        help="folder holding recodai/, synthetic/ and figures/ (default: $FORGERY_DATASETS or ./datasets)")
+                        help="folder holding recodai/, synthetic/ and figures/ "
+                             "(default: $FORGERY_DATASETS or ./datasets)")
 
 
 def registered_names(names, datasets_root=None):

@@ -37,9 +37,9 @@ __all__ = [
     "case_rng",
     "generate_case",
     "generate_dataset",
+    "forged_test_flags",
     "init_worker",
     "prepare_output",
-    "forged_test_flags",
     "write_png",
     "write_solution",
 ]
@@ -187,7 +187,8 @@ def generate_dataset(output_dir, num_images=100, num_test=50, seed=0, options=No
 def forged_test_flags(seed, num_test, forged_fraction):
     """Which test images are forged: a seeded choice of ``round(num_test * forged_fraction)``."""
     flags = np.zeros(num_test, bool)
-    flags[np.random.default_rng([int(seed), 2]).permutation(num_test)[: int(round(num_test * forged_fraction))]] = True
+    order = np.random.default_rng([int(seed), 2]).permutation(num_test)
+    flags[order[: int(round(num_test * forged_fraction))]] = True
     return flags
 
 

@@ -43,7 +43,15 @@ photometric change.
 Layout ground truth: every panel, text and mark box (:meth:`.case.FigureCase.layout_boxes`),
 written as COCO detection JSON (``layout_train.json``, ``layout_test.json``) by :mod:`.dataset`.
 """
-from .case import COLOR_MODES, LAYOUT_CATEGORIES, FigureCase, FigureGenerationError, FigureOptions, generate_figure_case
+
+from .case import (
+    COLOR_MODES,
+    LAYOUT_CATEGORIES,
+    FigureCase,
+    FigureGenerationError,
+    FigureOptions,
+    generate_figure_case,
+)
 from .dataset import LAYOUT_FILES, generate_figures_dataset, summarize_figures
 from .forgeries import FORGERY_KINDS, FigureEvent, ForgeryOptions, plant_forgeries
 from .layout import FIGURE_THEMES, FigureLayout, LayoutError, LayoutOptions, compose_figure

@@ -17,6 +17,7 @@ Geometry contract (used by forgery_d2.data.synthetic.figures.layout): a block's 
 ``margins`` = (left, top, right, bottom) px around it. ``render`` draws it into a given data box
 and returns the placed panels (PanelArt, top-left) and the overlays, all in figure coordinates.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,7 +80,9 @@ class FigureStyle:
     scale_bar: ScaleBarStyle = None
     pointer: str = "arrow"  # arrow / arrowhead / asterisk: how cells are pointed at
     pointer_prob: float = 0.3  # P(a micrograph carries pointers)
-    frame: tuple = None  # RGB of a 1 px frame drawn around blot strips and micrographs (None: no frame)
+    frame: tuple = (
+        None  # RGB of a 1 px frame drawn around blot strips and micrographs (None: no frame)
+    )
 
     @property
     def line_height(self):
@@ -181,7 +184,12 @@ def _sample_header(rng, n_lanes, minus):
     kinds = rng.choice(["pm", "series", "words", "spans"], size=n_rows, p=[0.45, 0.2, 0.15, 0.2])
     for kind in kinds:
         if kind == "pm":
-            rows.append(HeaderRow(name=_pick(rng, vocab.TREATMENT_ROWS + vocab.CONDITIONS), tokens=_plus_minus(rng, n_lanes, minus)))
+            rows.append(
+                HeaderRow(
+                    name=_pick(rng, vocab.TREATMENT_ROWS + vocab.CONDITIONS),
+                    tokens=_plus_minus(rng, n_lanes, minus),
+                )
+            )
         elif kind == "series":
             times = rng.random() < 0.5
             pool = vocab.TIME_SERIES if times else vocab.CONCENTRATION_SERIES
@@ -191,12 +199,29 @@ def _sample_header(rng, n_lanes, minus):
             name = f"{_pick(rng, vocab.DRUGS[1:])} ({unit})" if rng.random() < 0.7 else unit
             rows.append(HeaderRow(name=name, tokens=tokens))
         elif kind == "words":
-            rows.append(HeaderRow(tokens=[_pick(rng, vocab.CELL_LINES + vocab.CONDITIONS) for _ in range(n_lanes)], angle=45))
+            rows.append(
+                HeaderRow(
+                    tokens=[
+                        _pick(rng, vocab.CELL_LINES + vocab.CONDITIONS) for _ in range(n_lanes)
+                    ],
+                    angle=45,
+                )
+            )
         else:
-            cuts = sorted(rng.choice(np.arange(1, n_lanes), size=min(int(rng.integers(1, 3)), n_lanes - 1), replace=False))
+            cuts = sorted(
+                rng.choice(
+                    np.arange(1, n_lanes),
+                    size=min(int(rng.integers(1, 3)), n_lanes - 1),
+                    replace=False,
+                )
+            )
             edges = [0] + [int(c) for c in cuts] + [n_lanes]
             labels = _pick(rng, vocab.CONDITIONS + vocab.DRUGS, len(edges) - 1)
-            rows.append(HeaderRow(spans=[(edges[i], edges[i + 1] - 1, labels[i]) for i in range(len(edges) - 1)]))
+            rows.append(
+                HeaderRow(
+                    spans=[(edges[i], edges[i + 1] - 1, labels[i]) for i in range(len(edges) - 1)]
+                )
+            )
     return rows
 
 
@@ -224,13 +249,22 @@ class BlotStack(Block):
         for i in range(n):
             is_loading = loading and i == n - 1
             name = _pick(rng, vocab.LOADING_CONTROLS) if is_loading else proteins[i]
-            self.strips.append(StripSpec(name, float(rng.uniform(0.3, 0.85)), 2 if rng.random() < 0.12 else 1,
-                                         int(rng.choice(vocab.KDA_MARKERS[1:-1])), is_loading))
+            self.strips.append(
+                StripSpec(
+                    name,
+                    float(rng.uniform(0.3, 0.85)),
+                    2 if rng.random() < 0.12 else 1,
+                    int(rng.choice(vocab.KDA_MARKERS[1:-1])),
+                    is_loading,
+                )
+            )
         self.protein_side = "right" if rng.random() < 0.7 else "left"
         self.kda = rng.random() < 0.5
         self.kda_format = "tick" if rng.random() < 0.5 else "text"
         self.strip_style = "film" if rng.random() < 0.6 else "chemi"
-        self.gap = 0 if rng.random() < 0.2 else int(max(1, round(style.size * rng.uniform(0.15, 0.5))))
+        self.gap = (
+            0 if rng.random() < 0.2 else int(max(1, round(style.size * rng.uniform(0.15, 0.5))))
+        )
         self.aspect = self.n_lanes / sum(s.height for s in self.strips)
         self.inner_h = self.gap * (n - 1)
         self.min_scale = max(12 * n, 16)  # strips at least ~10 px high
@@ -256,7 +290,9 @@ class BlotStack(Block):
         names = [r.name for r in self.header if r.name]
         left = max([_width(n, style) for n in names], default=0)
         proteins = max(_width(s.protein, style) for s in self.strips)
-        kda = max(_width(self._kda_label(s), style) for s in self.strips) + (style.size if self.kda_format == "tick" else 0)
+        kda = max(_width(self._kda_label(s), style) for s in self.strips) + (
+            style.size if self.kda_format == "tick" else 0
+        )
         right = 0
         if self.protein_side == "right":
             right = proteins
@@ -297,14 +333,32 @@ class BlotStack(Block):
             shift = rng.normal(0, 0.02 * pitch)
             template = sample_band_template(rng, pitch * rng.uniform(0.6, 0.85), max(2.0, 0.3 * sh))
             rows = [sh * rng.uniform(0.4, 0.6)] if strip.rows == 1 else [sh * 0.35, sh * 0.65]
-            art = draw_strip(rng, int(sh), int(w), [lx + shift for lx in lane_x], template,
-                             self._intensities(rng, strip), rows, self.strip_style)
+            art = draw_strip(
+                rng,
+                int(sh),
+                int(w),
+                [lx + shift for lx in lane_x],
+                template,
+                self._intensities(rng, strip),
+                rows,
+                self.strip_style,
+            )
             art.tags.update(protein=strip.protein)
             placed.append((art, (x, top)))
             cy = top + sh / 2.0
             side_x = x + w + pad if self.protein_side == "right" else x - pad
-            overlays.append(text(strip.protein, side_x, cy, style.font, style.size, ink, "protein",
-                                 "lm" if self.protein_side == "right" else "rm"))
+            overlays.append(
+                text(
+                    strip.protein,
+                    side_x,
+                    cy,
+                    style.font,
+                    style.size,
+                    ink,
+                    "protein",
+                    "lm" if self.protein_side == "right" else "rm",
+                )
+            )
             if self.kda:
                 right = self.protein_side == "left"
                 edge = x + w + pad if right else x - pad
@@ -312,9 +366,15 @@ class BlotStack(Block):
                 if self.kda_format == "tick":
                     tick = style.size * 0.7
                     a, b = (edge, edge + tick) if right else (edge - tick, edge)
-                    overlays.append(line((a, cy), (b, cy), max(1.0, style.size / 10), ink, "kda_tick"))
+                    overlays.append(
+                        line((a, cy), (b, cy), max(1.0, style.size / 10), ink, "kda_tick")
+                    )
                     edge = b + pad if right else a - pad
-                overlays.append(text(label, edge, cy, style.font, style.size, ink, "kda", "lm" if right else "rm"))
+                overlays.append(
+                    text(
+                        label, edge, cy, style.font, style.size, ink, "kda", "lm" if right else "rm"
+                    )
+                )
             top += sh + self.gap
         # The lane header, bottom row nearest to the strips.
         row_bottom = y - pad
@@ -322,23 +382,74 @@ class BlotStack(Block):
             rh = self._row_height(row, style)
             if row.tokens and row.angle:
                 for lx, token in zip(lane_x, row.tokens):
-                    overlays.append(text(token, x + lx - style.size * 0.2, row_bottom, style.font, style.size, ink,
-                                         "lane_label", "lb", row.angle))
+                    overlays.append(
+                        text(
+                            token,
+                            x + lx - style.size * 0.2,
+                            row_bottom,
+                            style.font,
+                            style.size,
+                            ink,
+                            "lane_label",
+                            "lb",
+                            row.angle,
+                        )
+                    )
             elif row.tokens:
                 for lx, token in zip(lane_x, row.tokens):
-                    overlays.append(text(token, x + lx, row_bottom, style.font, style.size, ink, "lane_label", "cb"))
+                    overlays.append(
+                        text(
+                            token,
+                            x + lx,
+                            row_bottom,
+                            style.font,
+                            style.size,
+                            ink,
+                            "lane_label",
+                            "cb",
+                        )
+                    )
             else:
                 for first, last, label in row.spans:
                     x0, x1 = x + first * pitch + pitch * 0.12, x + (last + 1) * pitch - pitch * 0.12
                     if _width(label, style) > x1 - x0:  # a shorter name that fits the span, if any
                         fitting = [c for c in vocab.CONDITIONS if _width(c, style) <= x1 - x0]
                         label = fitting[int(rng.integers(0, len(fitting)))] if fitting else ""
-                    overlays.append(line((x0, row_bottom - pad / 2), (x1, row_bottom - pad / 2), max(1.0, style.size / 10),
-                                         ink, "lane_group_line"))
+                    overlays.append(
+                        line(
+                            (x0, row_bottom - pad / 2),
+                            (x1, row_bottom - pad / 2),
+                            max(1.0, style.size / 10),
+                            ink,
+                            "lane_group_line",
+                        )
+                    )
                     if label:
-                        overlays.append(text(label, (x0 + x1) / 2, row_bottom - pad, style.font, style.size, ink, "lane_group", "cb"))
+                        overlays.append(
+                            text(
+                                label,
+                                (x0 + x1) / 2,
+                                row_bottom - pad,
+                                style.font,
+                                style.size,
+                                ink,
+                                "lane_group",
+                                "cb",
+                            )
+                        )
             if row.name:
-                overlays.append(text(row.name, x - 2 * pad, row_bottom, style.font, style.size, ink, "row_title", "rb"))
+                overlays.append(
+                    text(
+                        row.name,
+                        x - 2 * pad,
+                        row_bottom,
+                        style.font,
+                        style.size,
+                        ink,
+                        "row_title",
+                        "rb",
+                    )
+                )
             row_bottom -= rh
         return placed, overlays
 
@@ -364,29 +475,47 @@ class MicrographGrid(Block):
     kind = "micrograph"
 
     def __init__(self, rng, style, rows=None, cols=None):
-        self.modality = str(rng.choice(["fluorescence", "brightfield", "photo"], p=[0.6, 0.28, 0.12]))
+        self.modality = str(
+            rng.choice(["fluorescence", "brightfield", "photo"], p=[0.6, 0.28, 0.12])
+        )
         if self.modality == "fluorescence" and rng.random() < 0.65:
             self.channels = vocab.CHANNEL_SETS[int(rng.integers(0, len(vocab.CHANNEL_SETS)))]
             self.mode = "channels"
             cols = len(self.channels) + 1
             self.col_labels = [c[0] for c in self.channels] + [_pick(rng, vocab.MERGE_LABELS)]
             # channel names printed in their channel's colour (darkened to read on white paper)
-            self.col_colours = [c[1] for c in self.channels] + [None] if rng.random() < 0.3 else None
+            self.col_colours = (
+                [c[1] for c in self.channels] + [None] if rng.random() < 0.3 else None
+            )
         else:
             self.channels = vocab.CHANNEL_SETS[int(rng.integers(0, len(vocab.CHANNEL_SETS)))]
             self.mode = "conditions"
             cols = cols or int(rng.choice([1, 2, 3, 4, 5], p=[0.15, 0.3, 0.25, 0.2, 0.1]))
-            self.col_labels = _pick(rng, vocab.CONDITIONS + vocab.DRUGS, cols) if rng.random() < 0.7 else None
+            self.col_labels = (
+                _pick(rng, vocab.CONDITIONS + vocab.DRUGS, cols) if rng.random() < 0.7 else None
+            )
             self.col_colours = None
         self.cols = cols
         self.rows = rows or int(rng.choice([1, 2, 3, 4], p=[0.35, 0.35, 0.2, 0.1]))
-        self.row_labels = _pick(rng, vocab.CONDITIONS + vocab.CELL_LINES, self.rows) if self.rows > 1 and rng.random() < 0.7 else None
+        self.row_labels = (
+            _pick(rng, vocab.CONDITIONS + vocab.CELL_LINES, self.rows)
+            if self.rows > 1 and rng.random() < 0.7
+            else None
+        )
         self.row_label_angle = 90 if rng.random() < 0.5 else 0
         self.panel_aspect = float(rng.choice([1.0, 4 / 3, 3 / 4, 1.0], p=[0.55, 0.25, 0.1, 0.1]))
-        self.gap = 0 if rng.random() < 0.35 else int(max(1, round(style.size * rng.uniform(0.1, 0.4))))
+        self.gap = (
+            0 if rng.random() < 0.35 else int(max(1, round(style.size * rng.uniform(0.1, 0.4))))
+        )
         self.stain = "he" if rng.random() < 0.5 else "ihc"
-        self.crowding = float(rng.uniform(0.1, 1.0)) if self.modality == "fluorescence" else float(rng.uniform(0.6, 1.0))
-        self.cell_fraction = float(rng.uniform(0.035, 0.1))  # cell radius / panel width: the magnification
+        self.crowding = (
+            float(rng.uniform(0.1, 1.0))
+            if self.modality == "fluorescence"
+            else float(rng.uniform(0.6, 1.0))
+        )
+        self.cell_fraction = float(
+            rng.uniform(0.035, 0.1)
+        )  # cell radius / panel width: the magnification
         self.grey_singles = rng.random() < 0.15
         self.inset_prob = 0.25 if rng.random() < 0.3 else 0.0
         self.panel_letters = rng.random() < 0.15
@@ -412,15 +541,31 @@ class MicrographGrid(Block):
     def _panels_of_row(self, rng, ctx, pw, ph):
         if self.modality == "fluorescence":
             if self.mode == "channels":
-                field = sample_field(rng, ph, pw, radius=self.cell_fraction * pw, crowding=self.crowding)
-                return fluorescence_panels(rng, field, self.channels, merge=True, grey_singles=self.grey_singles)
-            return [fluorescence_panels(rng, sample_field(rng, ph, pw, radius=self.cell_fraction * pw, crowding=self.crowding),
-                                        self.channels, merge=True, singles=False)[0] for _ in range(self.cols)]
+                field = sample_field(
+                    rng, ph, pw, radius=self.cell_fraction * pw, crowding=self.crowding
+                )
+                return fluorescence_panels(
+                    rng, field, self.channels, merge=True, grey_singles=self.grey_singles
+                )
+            return [
+                fluorescence_panels(
+                    rng,
+                    sample_field(
+                        rng, ph, pw, radius=self.cell_fraction * pw, crowding=self.crowding
+                    ),
+                    self.channels,
+                    merge=True,
+                    singles=False,
+                )[0]
+                for _ in range(self.cols)
+            ]
         arts = []
         for _ in range(self.cols):
             art = photo_panel(rng, ctx.photos, ph, pw) if self.modality == "photo" else None
             if art is None:
-                field = sample_field(rng, ph, pw, radius=self.cell_fraction * pw, crowding=self.crowding)
+                field = sample_field(
+                    rng, ph, pw, radius=self.cell_fraction * pw, crowding=self.crowding
+                )
                 art = brightfield_panel(rng, field, self.stain)
             arts.append(art)
         return arts
@@ -436,7 +581,9 @@ class MicrographGrid(Block):
                 dark = art.style == "fluorescence"
                 mark_colour = (255, 255, 255) if dark else (0, 0, 0)
                 if rng.random() < self.inset_prob and min(pw, ph) >= 90:
-                    add_inset(rng, art, (255, 255, 255) if dark else (0, 0, 0), max(1.0, style.size / 10))
+                    add_inset(
+                        rng, art, (255, 255, 255) if dark else (0, 0, 0), max(1.0, style.size / 10)
+                    )
                 self._scale_bar(style, art, pw, ph, mark_colour)
                 self._pointers(rng, style, art, pw, ph, dark)
                 art.overlays = [o.shifted(px, py) for o in art.overlays]
@@ -446,9 +593,16 @@ class MicrographGrid(Block):
                 cx = x + c * (pw + self.gap) + pw / 2.0
                 colour = style.ink
                 if self.col_colours and self.col_colours[c] is not None:
-                    shade = 255 if style.paper[0] < 128 else 190  # full colour on black, darker on white
+                    shade = (
+                        255 if style.paper[0] < 128 else 190
+                    )  # full colour on black, darker on white
                     colour = tuple(int(round(v * shade)) for v in self.col_colours[c])
-                _keep(overlays, _fitted(label, pw + self.gap - 2, cx, y - pad, style, colour, "column_label", "cb"))
+                _keep(
+                    overlays,
+                    _fitted(
+                        label, pw + self.gap - 2, cx, y - pad, style, colour, "column_label", "cb"
+                    ),
+                )
         if self.row_labels:
             for r, label in enumerate(self.row_labels):
                 cy = y + r * (ph + self.gap) + ph / 2.0
@@ -457,7 +611,18 @@ class MicrographGrid(Block):
                     if o.box[3] - o.box[1] <= ph + self.gap - 2:
                         overlays.append(o)
                 else:
-                    overlays.append(text(label, x - 2 * pad, cy, style.font, style.size, style.ink, "row_label", "rm"))
+                    overlays.append(
+                        text(
+                            label,
+                            x - 2 * pad,
+                            cy,
+                            style.font,
+                            style.size,
+                            style.ink,
+                            "row_label",
+                            "rm",
+                        )
+                    )
         return placed, overlays
 
     def _scale_bar(self, style, art, pw, ph, colour):
@@ -469,7 +634,15 @@ class MicrographGrid(Block):
         if bar.length > 0.45 * pw or ph < 40:
             return
         margin = max(3, int(0.04 * min(pw, ph)))
-        label = text(f"{bar.micrometres} μm", 0, 0, style.font, max(7, int(style.size * 0.9)), colour, "scale_text")
+        label = text(
+            f"{bar.micrometres} μm",
+            0,
+            0,
+            style.font,
+            max(7, int(style.size * 0.9)),
+            colour,
+            "scale_text",
+        )
         tw, th = label.shape[1], label.shape[0]
         show_text = bar.show_text and tw <= 0.45 * pw and th <= 0.2 * ph
         block_w = max(bar.length, tw if show_text else 0)
@@ -487,8 +660,11 @@ class MicrographGrid(Block):
         cells = [o for o in art.objects if o.kind == "cell"]
         if not cells or rng.random() >= style.pointer_prob:
             return
-        colour = tuple(int(v) for v in ((255, 255, 255) if rng.random() < 0.6 else (255, 230, 0))) if dark else \
-            ((0, 0, 0) if rng.random() < 0.6 else (220, 0, 0))
+        colour = (
+            tuple(int(v) for v in ((255, 255, 255) if rng.random() < 0.6 else (255, 230, 0)))
+            if dark
+            else ((0, 0, 0) if rng.random() < 0.6 else (220, 0, 0))
+        )
         size = max(style.size * 1.2, 7.0)
         taken = [o.box for o in art.overlays]
         for k in rng.permutation(len(cells))[: int(rng.integers(1, 4))]:
@@ -502,7 +678,10 @@ class MicrographGrid(Block):
             elif style.pointer == "arrowhead":
                 mark = arrowhead(tip, angle, size, colour)
             else:
-                c = (tip[0] + np.cos(np.deg2rad(angle)) * size * 0.5, tip[1] + np.sin(np.deg2rad(angle)) * size * 0.5)
+                c = (
+                    tip[0] + np.cos(np.deg2rad(angle)) * size * 0.5,
+                    tip[1] + np.sin(np.deg2rad(angle)) * size * 0.5,
+                )
                 mark = asterisk(c, size, max(1.0, size / 7), colour)
             bx0, by0, bx1, by1 = mark.box
             if bx0 < 1 or by0 < 1 or bx1 > pw - 1 or by1 > ph - 1:
@@ -533,13 +712,20 @@ class GelBlock(Block):
         elif kind == 1:
             labels = _plus_minus(rng, self.n_lanes - 1, style.minus)
         else:
-            labels = [_pick(rng, ["NC", "WT", "KO", "P", "H2O", "S1", "S2", "S3", "S4"]) for _ in range(self.n_lanes - 1)]
+            labels = [
+                _pick(rng, ["NC", "WT", "KO", "P", "H2O", "S1", "S2", "S3", "S4"])
+                for _ in range(self.n_lanes - 1)
+            ]
         labels.insert(self.ladder if self.ladder == 0 else len(labels), ladder_name)
         self.labels = labels
         self.ladder_bp = vocab.GEL_LADDERS_BP[int(rng.integers(0, len(vocab.GEL_LADDERS_BP)))]
         self.titles = _pick(rng, vocab.PROTEINS, self.n_gels) if rng.random() < 0.4 else None
         self.inverted = rng.random() < 0.35
-        self.stain = None if self.inverted or rng.random() < 0.7 else ((1.0, 0.55, 0.2) if rng.random() < 0.5 else (0.3, 1.0, 0.4))
+        self.stain = (
+            None
+            if self.inverted or rng.random() < 0.7
+            else ((1.0, 0.55, 0.2) if rng.random() < 0.5 else (0.3, 1.0, 0.4))
+        )
         self.gel_aspect = float(rng.uniform(0.7, 1.5))  # width / height of one gel
         self.gap = int(max(2, round(style.size * rng.uniform(0.4, 1.5))))
         self.aspect = self.n_gels * self.gel_aspect
@@ -561,42 +747,102 @@ class GelBlock(Block):
         lane_x = [(i + 0.5) * pitch for i in range(self.n_lanes)]
         top_frac, bottom_frac = rng.uniform(0.12, 0.2), rng.uniform(0.85, 0.95)
         span = np.log(self.ladder_bp[0]) - np.log(self.ladder_bp[-1])
-        ladder_ys = [h * (top_frac + (bottom_frac - top_frac) * (np.log(self.ladder_bp[0]) - np.log(b)) / span) for b in self.ladder_bp]
+        ladder_ys = [
+            h
+            * (top_frac + (bottom_frac - top_frac) * (np.log(self.ladder_bp[0]) - np.log(b)) / span)
+            for b in self.ladder_bp
+        ]
         for g in range(self.n_gels):
             template = sample_band_template(rng, pitch * rng.uniform(0.55, 0.8), max(2.0, h * 0.03))
             product = rng.uniform(0.2, 0.9) * h
-            bands = [[(product + rng.normal(0, 1.0), rng.uniform(0.1, 1.0))] if rng.random() < 0.85 else []
-                     for _ in range(self.n_lanes)]
-            art = draw_gel(rng, int(h), int(gw), lane_x, template, self.ladder, ladder_ys, bands, self.inverted, self.stain)
+            bands = [
+                [(product + rng.normal(0, 1.0), rng.uniform(0.1, 1.0))]
+                if rng.random() < 0.85
+                else []
+                for _ in range(self.n_lanes)
+            ]
+            art = draw_gel(
+                rng,
+                int(h),
+                int(gw),
+                lane_x,
+                template,
+                self.ladder,
+                ladder_ys,
+                bands,
+                self.inverted,
+                self.stain,
+            )
             gx = x + g * (gw + self.gap)
             placed.append((art, (gx, y)))
             for lx, label in zip(lane_x, self.labels):
-                overlays.append(text(label, gx + lx, y - style.pad, style.font, style.size, style.ink, "lane_label", "cb"))
+                overlays.append(
+                    text(
+                        label,
+                        gx + lx,
+                        y - style.pad,
+                        style.font,
+                        style.size,
+                        style.ink,
+                        "lane_label",
+                        "cb",
+                    )
+                )
             if self.titles:
-                _keep(overlays, _fitted(self.titles[g], gw + self.gap - 2, gx + gw / 2, y - style.pad - style.line_height,
-                                        style, style.ink, "gel_title", "cb"))
+                _keep(
+                    overlays,
+                    _fitted(
+                        self.titles[g],
+                        gw + self.gap - 2,
+                        gx + gw / 2,
+                        y - style.pad - style.line_height,
+                        style,
+                        style.ink,
+                        "gel_title",
+                        "cb",
+                    ),
+                )
         overlays = _drop_overlapping(overlays)  # narrow lanes: labels that would touch are left out
         unit = " bp" if rng.random() < 0.5 else ""
         if self.ladder == 0:  # bp sizes (with a tick) left of the first gel, at its ladder bands
             side, labels = x - style.pad, []
             for b, ly in zip(self.ladder_bp, ladder_ys):
                 tick = style.size * 0.6
-                label = text(f"{b}{unit}", side - tick - style.pad, y + ly, style.font, style.size, style.ink, "bp", "rm")
+                label = text(
+                    f"{b}{unit}",
+                    side - tick - style.pad,
+                    y + ly,
+                    style.font,
+                    style.size,
+                    style.ink,
+                    "bp",
+                    "rm",
+                )
                 if rng.random() < 0.3 or _drop_overlapping(labels + [label]) != labels + [label]:
                     continue  # not every ladder band is labelled; crowded ones are not
                 labels.append(label)
-                overlays.append(line((side - tick, y + ly), (side, y + ly), max(1.0, style.size / 10), style.ink, "bp_tick"))
+                overlays.append(
+                    line(
+                        (side - tick, y + ly),
+                        (side, y + ly),
+                        max(1.0, style.size / 10),
+                        style.ink,
+                        "bp_tick",
+                    )
+                )
                 overlays.append(label)
         return placed, overlays
 
 
 def _drop_overlapping(overlays, gap=2):
-    """Keep the overlays that do not come within ``gap`` px of an earlier kept one (dense ladders)."""
+    """The overlays that stay ``gap`` px away from every earlier kept one (dense ladders)."""
     kept = []
     for o in overlays:
         b = o.box
-        if any(b[0] < k[2] + gap and k[0] < b[2] + gap and b[1] < k[3] + gap and k[1] < b[3] + gap
-               for k in (q.box for q in kept)):
+        if any(
+            b[0] < k[2] + gap and k[0] < b[2] + gap and b[1] < k[3] + gap and k[1] < b[3] + gap
+            for k in (q.box for q in kept)
+        ):
             continue
         kept.append(o)
     return kept
@@ -622,7 +868,9 @@ class PlateBlock(Block):
         else:
             self.n_panels = 1
             self.grid = [(2, 3), (3, 4), (1, 3), (2, 2), (1, 2)][int(rng.integers(0, 5))]
-            self.labels = _pick(rng, vocab.PLATE_LABELS, self.grid[1]) if rng.random() < 0.8 else None
+            self.labels = (
+                _pick(rng, vocab.PLATE_LABELS, self.grid[1]) if rng.random() < 0.8 else None
+            )
             self.aspect = self.grid[1] / self.grid[0]
         self.gap = int(max(1, round(style.size * rng.uniform(0.2, 0.8))))
         self.inner_w = self.gap * (self.n_panels - 1) if self.dishes else 0
@@ -642,16 +890,38 @@ class PlateBlock(Block):
                 art = draw_plate(rng, int(h), int(side), 1, 1, self.content)
                 px = x + i * (side + self.gap)
                 placed.append((art, (px, y)))
-                _keep(overlays, _fitted(self.labels[i], side + self.gap - 2, px + side / 2, y - style.pad, style, style.ink,
-                                        "column_label", "cb"))
+                _keep(
+                    overlays,
+                    _fitted(
+                        self.labels[i],
+                        side + self.gap - 2,
+                        px + side / 2,
+                        y - style.pad,
+                        style,
+                        style.ink,
+                        "column_label",
+                        "cb",
+                    ),
+                )
             return placed, overlays
         rows, cols = self.grid
         art = draw_plate(rng, int(h), int(w), rows, cols, self.content)
         placed.append((art, (x, y)))
         if self.labels:
             for c, label in enumerate(self.labels):
-                _keep(overlays, _fitted(label, w / cols - 2, x + (c + 0.5) * w / cols, y - style.pad, style, style.ink,
-                                        "column_label", "cb"))
+                _keep(
+                    overlays,
+                    _fitted(
+                        label,
+                        w / cols - 2,
+                        x + (c + 0.5) * w / cols,
+                        y - style.pad,
+                        style,
+                        style.ink,
+                        "column_label",
+                        "cb",
+                    ),
+                )
         return placed, overlays
 
 
@@ -680,4 +950,10 @@ class PlotBlock(Block):
         return [(art, (x, y))], []
 
 
-BLOCK_TYPES = {"blot": BlotStack, "micrograph": MicrographGrid, "gel": GelBlock, "plate": PlateBlock, "plot": PlotBlock}
+BLOCK_TYPES = {
+    "blot": BlotStack,
+    "micrograph": MicrographGrid,
+    "gel": GelBlock,
+    "plate": PlateBlock,
+    "plot": PlotBlock,
+}

@@ -7,6 +7,7 @@ its own jitter, texture noise and intensity, plus per-pixel film grain over the 
 bands look alike but never hold the same pixels. ``draw_gel`` draws a gel with a DNA ladder lane,
 well slots, bright bands on a dark gel (or the inverted print).
 """
+
 from dataclasses import dataclass
 
 import cv2
@@ -63,14 +64,18 @@ def _add_band(rng, density, cx, cy, template, intensity):
         return None
     xs = (np.arange(bx0, bx1, dtype=np.float32) - cx) / half
     ys = np.arange(by0, by1, dtype=np.float32)[:, None]
-    across = np.exp(-np.abs(xs) ** template.power)
+    across = np.exp(-(np.abs(xs) ** template.power))
     dy = ys - (cy + smile * xs**2 + tilt * xs * half)[None, :]
     along = np.exp(-0.5 * (dy / np.where(dy < 0, up, low)) ** 2)
     cells = (int(rng.integers(2, 5)), int(rng.integers(3, 9)))
     texture = 1.0 + smooth_noise(rng, by1 - by0, bx1 - bx0, cells, 0.1)
     density[by0:by1, bx0:bx1] += intensity * along * across[None, :] * texture
-    box = (max(int(np.floor(cx - half)), 0), max(int(np.floor(cy - 2 * up - reach_y)), 0),
-           min(int(np.ceil(cx + half)) + 1, w_img), min(int(np.ceil(cy + 2 * low + reach_y)) + 1, h_img))
+    box = (
+        max(int(np.floor(cx - half)), 0),
+        max(int(np.floor(cy - 2 * up - reach_y)), 0),
+        min(int(np.ceil(cx + half)) + 1, w_img),
+        min(int(np.ceil(cy + 2 * low + reach_y)) + 1, h_img),
+    )
     return box if box[2] - box[0] >= 2 and box[3] - box[1] >= 2 else None
 
 
@@ -80,8 +85,15 @@ def _specks(rng, density, count, size):
     for _ in range(count):
         cx, cy = rng.uniform(0, w), rng.uniform(0, h)
         r = rng.uniform(0.4, 1.0) * size
-        cv2.circle(density, (int(cx * 4), int(cy * 4)), max(int(r * 4), 1), float(rng.uniform(-0.3, 0.5)), -1,
-                   cv2.LINE_AA, shift=2)
+        cv2.circle(
+            density,
+            (int(cx * 4), int(cy * 4)),
+            max(int(r * 4), 1),
+            float(rng.uniform(-0.3, 0.5)),
+            -1,
+            cv2.LINE_AA,
+            shift=2,
+        )
 
 
 def draw_strip(rng, height, width, lane_x, template, intensities, rows, style="film"):
@@ -107,7 +119,14 @@ def draw_strip(rng, height, width, lane_x, template, intensities, rows, style="f
             if value <= 0:
                 continue
             value = value * row_scale * rng.uniform(0.92, 1.08)
-            box = _add_band(rng, density, x + rng.normal(0, pitch * 0.015), row_y + rng.normal(0, 0.6), template, value)
+            box = _add_band(
+                rng,
+                density,
+                x + rng.normal(0, pitch * 0.015),
+                row_y + rng.normal(0, 0.6),
+                template,
+                value,
+            )
             if box is not None:
                 objects.append(SceneObject("band", box))
     for x in lane_x:
@@ -118,7 +137,13 @@ def draw_strip(rng, height, width, lane_x, template, intensities, rows, style="f
         density = cv2.GaussianBlur(density, (0, 0), rng.uniform(0.4, 1.2))
     if style == "film":
         level = rng.uniform(190, 240)
-        background = smooth_noise(rng, height, width, (int(rng.integers(2, 4)), int(rng.integers(3, 8))), rng.uniform(3, 10))
+        background = smooth_noise(
+            rng,
+            height,
+            width,
+            (int(rng.integers(2, 4)), int(rng.integers(3, 8))),
+            rng.uniform(3, 10),
+        )
         grain = rng.standard_normal((height, width), np.float32) * rng.uniform(2.0, 5.0)
         if rng.random() < 0.4:
             _specks(rng, density, int(rng.integers(1, 5)), max(1.0, template.thickness * 0.25))
@@ -131,7 +156,18 @@ def draw_strip(rng, height, width, lane_x, template, intensities, rows, style="f
     return PanelArt(np.repeat(grey[:, :, None], 3, axis=2), "blot", style, objects)
 
 
-def draw_gel(rng, height, width, lane_x, template, ladder_lane, ladder_ys, sample_bands, inverted=False, stain=None):
+def draw_gel(
+    rng,
+    height,
+    width,
+    lane_x,
+    template,
+    ladder_lane,
+    ladder_ys,
+    sample_bands,
+    inverted=False,
+    stain=None,
+):
     """A DNA / RNA gel: well slots, a ladder lane and sample lanes, bright bands on a dark gel.
 
     Args:
@@ -140,7 +176,7 @@ def draw_gel(rng, height, width, lane_x, template, ladder_lane, ladder_ys, sampl
         ladder_ys: ladder band centres (px), top to bottom.
         sample_bands: per lane, a list of (y px, intensity) bands.
         inverted: print dark bands on a light background (a common way of showing gels).
-        stain: RGB tint of the bands (None = grey), e.g. the orange of ethidium bromide or SYBR green.
+        stain: RGB tint of the bands (None = grey): the orange of ethidium bromide, SYBR green.
     """
     density = np.zeros((height, width), np.float32)
     objects = []
@@ -149,7 +185,10 @@ def draw_gel(rng, height, width, lane_x, template, ladder_lane, ladder_ys, sampl
     well_h = max(2, int(round(template.thickness * 0.8)))
     for lane, x in enumerate(lane_x):
         if lane == ladder_lane:
-            bands = [(y, rng.uniform(0.45, 0.75) * (1.6 if i == len(ladder_ys) // 2 else 1.0)) for i, y in enumerate(ladder_ys)]
+            bands = [
+                (y, rng.uniform(0.45, 0.75) * (1.6 if i == len(ladder_ys) // 2 else 1.0))
+                for i, y in enumerate(ladder_ys)
+            ]
         else:
             bands = sample_bands[lane]
         for y, value in bands:
@@ -158,7 +197,9 @@ def draw_gel(rng, height, width, lane_x, template, ladder_lane, ladder_ys, sampl
                 objects.append(SceneObject("band", box))
         if lane != ladder_lane and rng.random() < 0.12:  # a smeared lane (degraded / genomic DNA)
             ys = np.arange(height, dtype=np.float32)[:, None]
-            smear = np.exp(-((ys - rng.uniform(0.3, 0.7) * height) / (0.25 * height)) ** 2) * rng.uniform(0.1, 0.3)
+            smear = np.exp(
+                -(((ys - rng.uniform(0.3, 0.7) * height) / (0.25 * height)) ** 2)
+            ) * rng.uniform(0.1, 0.3)
             x0, x1 = int(max(x - template.half_width, 0)), int(min(x + template.half_width, width))
             density[:, x0:x1] += smear * (1 + smooth_noise(rng, height, x1 - x0, (6, 2), 0.15))
         x0, x1 = int(max(x - pitch / 2, 0)), int(min(x + pitch / 2, width))
@@ -167,14 +208,18 @@ def draw_gel(rng, height, width, lane_x, template, ladder_lane, ladder_ys, sampl
         density[well_y : well_y + well_h, max(wx0, 0) : min(wx1, width)] += rng.uniform(0.15, 0.35)
     density = cv2.GaussianBlur(density, (0, 0), rng.uniform(0.6, 1.4))
     level = rng.uniform(8, 45)
-    background = smooth_noise(rng, height, width, (int(rng.integers(2, 5)), int(rng.integers(2, 5))), rng.uniform(3, 9))
+    background = smooth_noise(
+        rng, height, width, (int(rng.integers(2, 5)), int(rng.integers(2, 5))), rng.uniform(3, 9)
+    )
     grain = rng.standard_normal((height, width), np.float32) * rng.uniform(1.5, 4.0)
     image = level + background + density * rng.uniform(0.75, 1.0) * (255 - level) + grain
     if inverted:
         image = 255.0 - image
     image = np.clip(image, 0, 255)
     if stain is not None and not inverted:
-        rgb = np.clip(np.rint(image[:, :, None] * np.asarray(stain, np.float32)), 0, 255).astype(np.uint8)
+        rgb = np.clip(np.rint(image[:, :, None] * np.asarray(stain, np.float32)), 0, 255).astype(
+            np.uint8
+        )
     else:
         rgb = np.repeat(np.rint(image).astype(np.uint8)[:, :, None], 3, axis=2)
     return PanelArt(rgb, "gel", "gel-inverted" if inverted else "gel", objects)

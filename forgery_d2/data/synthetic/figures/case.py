@@ -10,6 +10,7 @@ The order of operations (what the ground truth is exact for):
    figures, one JPEG round-trip of the whole figure (quality 60-95), as published figures are often
    recompressed. Masks are not changed by 3 and 4.
 """
+
 from dataclasses import dataclass, field
 
 import cv2
@@ -31,7 +32,11 @@ __all__ = [
 ]
 
 COLOR_MODES = ("RGB", "L", "RGBA")
-LAYOUT_CATEGORIES = ({"id": 1, "name": "panel"}, {"id": 2, "name": "text"}, {"id": 3, "name": "mark"})
+LAYOUT_CATEGORIES = (
+    {"id": 1, "name": "panel"},
+    {"id": 2, "name": "text"},
+    {"id": 3, "name": "mark"},
+)
 _CATEGORY_IDS = {c["name"]: c["id"] for c in LAYOUT_CATEGORIES}
 
 
@@ -56,16 +61,28 @@ class FigureOptions:
         self.forgery.validate()
         unknown = set(self.color_mode_probs) - set(COLOR_MODES)
         if unknown:
-            raise ValueError(f"color_mode_probs: unknown modes {sorted(unknown)}; expected some of {COLOR_MODES}")
-        if any(v < 0 for v in self.color_mode_probs.values()) or sum(self.color_mode_probs.values()) <= 0:
-            raise ValueError(f"color_mode_probs: weights must be >= 0 and not all 0, got {self.color_mode_probs}")
+            raise ValueError(
+                f"color_mode_probs: unknown modes {sorted(unknown)}; expected some of {COLOR_MODES}"
+            )
+        if (
+            any(v < 0 for v in self.color_mode_probs.values())
+            or sum(self.color_mode_probs.values()) <= 0
+        ):
+            raise ValueError(
+                f"color_mode_probs: weights must be >= 0 and not all 0, got {self.color_mode_probs}"
+            )
         if not 0.0 <= self.jpeg_prob <= 1.0:
             raise ValueError(f"jpeg_prob must be in [0, 1], got {self.jpeg_prob}")
         low, high = self.jpeg_quality
         if not 1 <= low <= high <= 100:
-            raise ValueError(f"jpeg_quality must be (low, high) with 1 <= low <= high <= 100, got {self.jpeg_quality}")
+            raise ValueError(
+                "jpeg_quality must be (low, high) with 1 <= low <= high <= 100, "
+                f"got {self.jpeg_quality}"
+            )
         if not 0.0 <= self.test_forged_fraction <= 1.0:
-            raise ValueError(f"test_forged_fraction must be in [0, 1], got {self.test_forged_fraction}")
+            raise ValueError(
+                f"test_forged_fraction must be in [0, 1], got {self.test_forged_fraction}"
+            )
 
 
 @dataclass
@@ -86,10 +103,17 @@ class FigureCase:
         """``[(category_id, [x, y, w, h])]``: every panel, text and mark box of the figure."""
         h, w = self.authentic.shape[:2]
         boxes = []
-        for category, box in [("panel", p.box) for p in self.layout.panels] + [(o.category, o.box) for o in self.layout.overlays]:
+        for category, box in [("panel", p.box) for p in self.layout.panels] + [
+            (o.category, o.box) for o in self.layout.overlays
+        ]:
             x0, y0, x1, y1 = max(box[0], 0), max(box[1], 0), min(box[2], w), min(box[3], h)
             if x1 > x0 and y1 > y0:
-                boxes.append((_CATEGORY_IDS[category], [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]))
+                boxes.append(
+                    (
+                        _CATEGORY_IDS[category],
+                        [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
+                    )
+                )
         return boxes
 
     def record(self, forged):
@@ -99,12 +123,21 @@ class FigureCase:
         events = [e.to_dict() for e in self.events] if forged else []
         fraction = float(self.masks.any(axis=0).mean()) if forged else 0.0
         return {
-            "case_id": self.case_id, "split": self.split, "style": "figures", "theme": self.layout.theme,
-            "label": "forged" if forged else "authentic", "forged": bool(forged),
-            "height": int(h), "width": int(w), "color_mode": self.color_mode, "jpeg_quality": self.jpeg_quality,
-            "panel_count": len(panels), "panel_kinds": [p.kind for p in panels],
+            "case_id": self.case_id,
+            "split": self.split,
+            "style": "figures",
+            "theme": self.layout.theme,
+            "label": "forged" if forged else "authentic",
+            "forged": bool(forged),
+            "height": int(h),
+            "width": int(w),
+            "color_mode": self.color_mode,
+            "jpeg_quality": self.jpeg_quality,
+            "panel_count": len(panels),
+            "panel_kinds": [p.kind for p in panels],
             "panels": [p.to_dict() for p in panels],
-            "forged_fraction": round(fraction, 6), "events": events,
+            "forged_fraction": round(fraction, 6),
+            "events": events,
         }
 
 
@@ -130,7 +163,7 @@ def finish_image(rgb, color_mode, jpeg_quality=None):
 
 
 def generate_figure_case(seed, split, index, forged=True, options=None):
-    """Generate figure ``index`` of ``split`` ("train" or "test"); ``forged=False`` skips the forgery.
+    """Figure ``index`` of ``split`` ("train" or "test"); ``forged=False`` skips the forgery.
 
     The same (seed, split, index, forged, options) always gives the same arrays.
     """
@@ -140,12 +173,21 @@ def generate_figure_case(seed, split, index, forged=True, options=None):
     for _ in range(opts.max_redraws):
         layout = compose_figure(rng, split, opts.layout)
         modes = dict(opts.color_mode_probs)
-        if any(p.style == "fluorescence" for p in layout.panels) and (modes.get("RGB", 0) + modes.get("RGBA", 0)) > 0:
+        if (
+            any(p.style == "fluorescence" for p in layout.panels)
+            and (modes.get("RGB", 0) + modes.get("RGBA", 0)) > 0
+        ):
             modes.pop("L", None)  # fluorescence figures are printed in colour
         color_mode = _choose(rng, modes)
-        quality = int(rng.integers(opts.jpeg_quality[0], opts.jpeg_quality[1] + 1)) if rng.random() < opts.jpeg_prob else None
+        quality = (
+            int(rng.integers(opts.jpeg_quality[0], opts.jpeg_quality[1] + 1))
+            if rng.random() < opts.jpeg_prob
+            else None
+        )
         authentic = finish_image(draw_overlays(layout.canvas, layout.overlays), color_mode, quality)
-        case = FigureCase(case_id, split, authentic, layout=layout, color_mode=color_mode, jpeg_quality=quality)
+        case = FigureCase(
+            case_id, split, authentic, layout=layout, color_mode=color_mode, jpeg_quality=quality
+        )
         if not forged:
             return case
         canvas, events = plant_forgeries(rng, layout.canvas, layout.panels, opts.forgery)
@@ -155,4 +197,6 @@ def generate_figure_case(seed, split, index, forged=True, options=None):
         case.masks = np.stack([e.mask for e in events])
         case.events = events
         return case
-    raise FigureGenerationError(f"case {split}/{index}: no forgery fitted in {opts.max_redraws} figures")
+    raise FigureGenerationError(
+        f"case {split}/{index}: no forgery fitted in {opts.max_redraws} figures"
+    )

@@ -21,6 +21,7 @@ then test images, in case order; annotation ids count in the same order.
 Every case comes from its own generator seeded by ``(seed, split, index)``: the files are
 byte-identical for a given seed whatever the number of worker processes.
 """
+
 import json
 import multiprocessing
 import os
@@ -37,8 +38,17 @@ from .case import LAYOUT_CATEGORIES, FigureOptions, generate_figure_case
 __all__ = ["LAYOUT_FILES", "OUTPUTS", "generate_figures_dataset", "summarize_figures"]
 
 LAYOUT_FILES = {"train": "layout_train.json", "test": "layout_test.json"}
-OUTPUTS = ("train_images", "train_masks", "test_images", "test_masks", "solution.csv", "sample_submission.csv",
-           "cases.jsonl", LAYOUT_FILES["train"], LAYOUT_FILES["test"])
+OUTPUTS = (
+    "train_images",
+    "train_masks",
+    "test_images",
+    "test_masks",
+    "solution.csv",
+    "sample_submission.csv",
+    "cases.jsonl",
+    LAYOUT_FILES["train"],
+    LAYOUT_FILES["test"],
+)
 
 
 def _write_case(task):
@@ -48,8 +58,10 @@ def _write_case(task):
     cid = case.case_id
     h, w = case.authentic.shape[:2]
     if split == "train":
-        images = [(f"train_images/authentic/{cid}.png", case.authentic, False),
-                  (f"train_images/forged/{cid}.png", case.forged, True)]
+        images = [
+            (f"train_images/authentic/{cid}.png", case.authentic, False),
+            (f"train_images/forged/{cid}.png", case.forged, True),
+        ]
         np.save(os.path.join(output_dir, "train_masks", cid + ".npy"), case.masks)
     else:
         images = [(f"test_images/{cid}.png", case.forged if forged else case.authentic, forged)]
@@ -60,7 +72,9 @@ def _write_case(task):
     for file_name, image, is_forged in images:
         write_png(os.path.join(output_dir, file_name), image)
         record = dict(case.record(is_forged), image=file_name)
-        entries.append({"record": record, "file_name": file_name, "height": h, "width": w, "boxes": boxes})
+        entries.append(
+            {"record": record, "file_name": file_name, "height": h, "width": w, "boxes": boxes}
+        )
     annotation = encode_annotation(case.masks) if (split == "test" and forged) else AUTHENTIC
     return entries, {"case_id": cid, "annotation": annotation, "height": h, "width": w}
 
@@ -69,17 +83,44 @@ def _coco(entries, first_image_id, first_annotation_id):
     images, annotations = [], []
     ann_id = first_annotation_id
     for image_id, entry in enumerate(entries, start=first_image_id):
-        images.append({"id": image_id, "file_name": entry["file_name"], "height": entry["height"], "width": entry["width"]})
+        images.append(
+            {
+                "id": image_id,
+                "file_name": entry["file_name"],
+                "height": entry["height"],
+                "width": entry["width"],
+            }
+        )
         for category_id, bbox in entry["boxes"]:
-            annotations.append({"id": ann_id, "image_id": image_id, "category_id": category_id, "bbox": bbox,
-                                "area": round(bbox[2] * bbox[3], 2), "iscrowd": 0})
+            annotations.append(
+                {
+                    "id": ann_id,
+                    "image_id": image_id,
+                    "category_id": category_id,
+                    "bbox": bbox,
+                    "area": round(bbox[2] * bbox[3], 2),
+                    "iscrowd": 0,
+                }
+            )
             ann_id += 1
-    return {"info": {"description": "forgery_d2 synthetic figures: panel / text / mark boxes"},
-            "images": images, "annotations": annotations, "categories": [dict(c) for c in LAYOUT_CATEGORIES]}
+    return {
+        "info": {"description": "forgery_d2 synthetic figures: panel / text / mark boxes"},
+        "images": images,
+        "annotations": annotations,
+        "categories": [dict(c) for c in LAYOUT_CATEGORIES],
+    }
 
 
-def generate_figures_dataset(output_dir, num_images=100, num_test=50, seed=0, options=None, workers=1, overwrite=False,
-                             progress=True):
+def generate_figures_dataset(
+    output_dir,
+    num_images=100,
+    num_test=50,
+    seed=0,
+    options=None,
+    workers=1,
+    overwrite=False,
+    progress=True,
+):
     """Write ``num_images`` train pairs and ``num_test`` test figures under ``output_dir``.
 
     Args:
@@ -145,10 +186,16 @@ def summarize_figures(records):
         "color_modes": count(r["color_mode"] for r in records),
         "jpeg_recompressed": sum(r["jpeg_quality"] is not None for r in records),
         "panel_kinds": count(k for r in records for k in r["panel_kinds"]),
-        "panels_per_image": {"1": int((panels == 1).sum()), "2-5": int(((panels >= 2) & (panels <= 5)).sum()),
-                             "6-11": int(((panels >= 6) & (panels <= 11)).sum()), "12-16": int((panels >= 12).sum())},
+        "panels_per_image": {
+            "1": int((panels == 1).sum()),
+            "2-5": int(((panels >= 2) & (panels <= 5)).sum()),
+            "6-11": int(((panels >= 6) & (panels <= 11)).sum()),
+            "12-16": int((panels >= 12).sum()),
+        },
         "long_side_p05_median_p95": [int(np.quantile(sides, q)) for q in (0.05, 0.5, 0.95)],
         "event_kinds": count(e["kind"] for r in forged for e in r["events"]),
         "events_per_forged_image": count(len(r["events"]) for r in forged),
-        "forged_fraction_p05_median_p95": [round(float(np.quantile(fractions, q)), 4) for q in (0.05, 0.5, 0.95)],
+        "forged_fraction_p05_median_p95": [
+            round(float(np.quantile(fractions, q)), 4) for q in (0.05, 0.5, 0.95)
+        ],
     }

@@ -17,6 +17,7 @@ every event copies authentic pixels. Copied regions (the two region kinds) stay 
 overlay box (labels, scale bars, arrows, letters), so no overlay is drawn over them; reused panels
 keep the target panel's overlays on top, as a forger re-labels a reused image.
 """
+
 from dataclasses import dataclass, field
 
 import cv2
@@ -42,8 +43,14 @@ class ForgeryOptions:
 
     # P(1, 2, 3 events) per forged figure (the competition's masks: N=1 68%, 2 25.5%, 3 6.5%).
     event_count_probs: tuple = (0.68, 0.255, 0.065)
-    kind_probs: dict = field(default_factory=lambda: {
-        "panel_reuse": 0.3, "partial_panel_reuse": 0.2, "cross_panel_region": 0.25, "intra_panel_region": 0.25})
+    kind_probs: dict = field(
+        default_factory=lambda: {
+            "panel_reuse": 0.3,
+            "partial_panel_reuse": 0.2,
+            "cross_panel_region": 0.25,
+            "intra_panel_region": 0.25,
+        }
+    )
     flip_prob: float = 0.3  # reused panels / regions: horizontal or vertical flip
     rotate180_prob: float = 0.1  # reused panels
     rescale_prob: float = 0.3
@@ -65,9 +72,14 @@ class ForgeryOptions:
     def validate(self):
         unknown = set(self.kind_probs) - set(FORGERY_KINDS)
         if unknown:
-            raise ValueError(f"kind_probs: unknown forgery kinds {sorted(unknown)}; expected some of {FORGERY_KINDS}")
+            raise ValueError(
+                f"kind_probs: unknown forgery kinds {sorted(unknown)}; "
+                f"expected some of {FORGERY_KINDS}"
+            )
         if any(v < 0 for v in self.kind_probs.values()) or sum(self.kind_probs.values()) <= 0:
-            raise ValueError(f"kind_probs: weights must be >= 0 and not all 0, got {self.kind_probs}")
+            raise ValueError(
+                f"kind_probs: weights must be >= 0 and not all 0, got {self.kind_probs}"
+            )
 
 
 @dataclass
@@ -93,9 +105,15 @@ class FigureEvent:
         """True when every copied pixel equals its source pixel moved by ``matrix`` (no resampling,
         no photometric change)."""
         p = self.params
-        return (p.get("scale", 1.0) == 1.0 and p.get("angle", 0.0) == 0.0 and p.get("gain", 1.0) == 1.0
-                and p.get("bias", 0.0) == 0.0 and not p.get("feather") and not p.get("blur_sigma")
-                and not p.get("jpeg_quality"))
+        return (
+            p.get("scale", 1.0) == 1.0
+            and p.get("angle", 0.0) == 0.0
+            and p.get("gain", 1.0) == 1.0
+            and p.get("bias", 0.0) == 0.0
+            and not p.get("feather")
+            and not p.get("blur_sigma")
+            and not p.get("jpeg_quality")
+        )
 
     @staticmethod
     def _box(mask):
@@ -104,11 +122,17 @@ class FigureEvent:
 
     def to_dict(self):
         return {
-            "kind": self.kind, "object": self.object,
-            "source_panel": self.source_panel, "target_panel": self.target_panel,
-            "source_box": self._box(self.source_mask), "target_box": self._box(self.target_mask),
-            "source_area": int(self.source_mask.sum()), "target_area": int(self.target_mask.sum()),
-            "area": int(self.mask.sum()), "matrix": np.round(self.matrix, 6).tolist(), "transform": dict(self.params),
+            "kind": self.kind,
+            "object": self.object,
+            "source_panel": self.source_panel,
+            "target_panel": self.target_panel,
+            "source_box": self._box(self.source_mask),
+            "target_box": self._box(self.target_mask),
+            "source_area": int(self.source_mask.sum()),
+            "target_area": int(self.target_mask.sum()),
+            "area": int(self.mask.sum()),
+            "matrix": np.round(self.matrix, 6).tolist(),
+            "transform": dict(self.params),
         }
 
 
@@ -135,7 +159,12 @@ def _dilate_box(box, r, shape):
 
 
 def _inside(inner, outer):
-    return inner[0] >= outer[0] and inner[1] >= outer[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
+    return (
+        inner[0] >= outer[0]
+        and inner[1] >= outer[1]
+        and inner[2] <= outer[2]
+        and inner[3] <= outer[3]
+    )
 
 
 def _free(forbidden, box):
@@ -150,7 +179,9 @@ def _grey(pixels):
 def _patch_size(region_h, region_w, transform):
     """(h, w) of the patch plant_copy_move pastes for a (region_h, region_w) region."""
     lin = transform.linear()
-    corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], float) * np.array([region_w / 2.0, region_h / 2.0])
+    corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], float) * np.array(
+        [region_w / 2.0, region_h / 2.0]
+    )
     moved = corners @ lin.T
     pad = feather_reach(transform.feather) if transform.feather > 0 else 0
     w, h = (np.ceil(moved.max(axis=0) - moved.min(axis=0) - 1e-6).astype(int) + 2 * pad).tolist()
@@ -159,7 +190,9 @@ def _patch_size(region_h, region_w, transform):
 
 def _changed_enough(before, after, region, opts):
     diff = np.abs(after.astype(np.int16) - before.astype(np.int16)).max(axis=-1)
-    return region.any() and (diff[region] > opts.change_threshold).mean() >= opts.min_changed_fraction
+    return (
+        region.any() and (diff[region] > opts.change_threshold).mean() >= opts.min_changed_fraction
+    )
 
 
 class _Canvas:
@@ -214,7 +247,11 @@ def _panel_reuse(rng, canvas):
     if not pairs:
         return None
     # Prefer panels of one look (same channel, same style): what a forger would swap.
-    alike = [p for p in pairs if p[0].style == p[1].style and p[0].tags.get("channel") == p[1].tags.get("channel")]
+    alike = [
+        p
+        for p in pairs
+        if p[0].style == p[1].style and p[0].tags.get("channel") == p[1].tags.get("channel")
+    ]
     s, t, need = (alike or pairs)[int(rng.integers(0, len(alike or pairs)))]
     (sw, sh), (tw, th) = s.size, t.size
     low = max(need, opts.scale_range[0])
@@ -245,26 +282,53 @@ def _panel_reuse(rng, canvas):
     tx0, ty0 = t.box[:2]
     to_local = a.copy()
     to_local[:, 2] -= a[:, :2] @ np.array([sx0, sy0], float)
-    patch = cv2.warpAffine(canvas.image, to_local, (tw, th), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    params = {"flip": flip, "rotate180": bool(rotate180), "scale": scale,
-              "crop": [int(sx0 + ox), int(sy0 + oy), round(sx0 + ox + crop_w, 2), round(sy0 + oy + crop_h, 2)]}
+    patch = cv2.warpAffine(
+        canvas.image, to_local, (tw, th), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    params = {
+        "flip": flip,
+        "rotate180": bool(rotate180),
+        "scale": scale,
+        "crop": [
+            int(sx0 + ox),
+            int(sy0 + oy),
+            round(sx0 + ox + crop_w, 2),
+            round(sy0 + oy + crop_h, 2),
+        ],
+    }
     patch = _photometric(rng, patch, opts, params)
     before = canvas.image[ty0 : ty0 + th, tx0 : tx0 + tw]
     if not _changed_enough(before, patch, np.ones((th, tw), bool), opts):
         return None
     canvas.image[ty0 : ty0 + th, tx0 : tx0 + tw] = patch
-    source_box = (sx0 + ox, sy0 + oy, min(sx0 + ox + int(np.ceil(crop_w)), s.box[2]), min(sy0 + oy + int(np.ceil(crop_h)), s.box[3]))
+    source_box = (
+        sx0 + ox,
+        sy0 + oy,
+        min(sx0 + ox + int(np.ceil(crop_w)), s.box[2]),
+        min(sy0 + oy + int(np.ceil(crop_h)), s.box[3]),
+    )
     matrix = to_local.copy()
     matrix[:, 2] += (tx0, ty0)
-    return FigureEvent("panel_reuse", "panel", s.index, t.index, _box_mask(canvas.shape, source_box),
-                       _box_mask(canvas.shape, t.box), matrix, params), (source_box, t.box)
+    return FigureEvent(
+        "panel_reuse",
+        "panel",
+        s.index,
+        t.index,
+        _box_mask(canvas.shape, source_box),
+        _box_mask(canvas.shape, t.box),
+        matrix,
+        params,
+    ), (source_box, t.box)
 
 
 def _photometric(rng, patch, opts, params):
-    """Brightness/contrast, blur and JPEG changes of reused panel pixels (recorded in ``params``)."""
+    """Brightness/contrast, blur and JPEG changes of reused pixels (recorded in ``params``)."""
     out = patch
     if rng.random() < opts.photometric_prob:
-        gain, bias = float(np.round(rng.uniform(0.8, 1.25), 3)), float(np.round(rng.uniform(-20, 20), 1))
+        gain, bias = (
+            float(np.round(rng.uniform(0.8, 1.25), 3)),
+            float(np.round(rng.uniform(-20, 20), 1)),
+        )
         colour = out.astype(np.float32)
         mean = colour.mean()
         out = np.clip(np.rint((colour - mean) * gain + mean + bias), 0, 255).astype(np.uint8)
@@ -304,12 +368,18 @@ def _plant(canvas, source, source_box, target_panel, ox, oy, transform, shape):
         forged, event = plant_copy_move(canvas.image, source, (ox, oy), transform, shape)
     except ValueError:  # leaves the image or touches its own source
         return None
-    h, w = _patch_size(*((source_box[3] - source_box[1]), (source_box[2] - source_box[0])), transform)
+    h, w = _patch_size(
+        *((source_box[3] - source_box[1]), (source_box[2] - source_box[0])), transform
+    )
     patch_box = (ox, oy, ox + w, oy + h)
     if not event.target_mask.any() or not _inside(patch_box, target_panel.box):
         return None
-    if not _changed_enough(canvas.image[oy : oy + h, ox : ox + w], forged[oy : oy + h, ox : ox + w],
-                           event.target_mask[oy : oy + h, ox : ox + w], opts):
+    if not _changed_enough(
+        canvas.image[oy : oy + h, ox : ox + w],
+        forged[oy : oy + h, ox : ox + w],
+        event.target_mask[oy : oy + h, ox : ox + w],
+        opts,
+    ):
         return None
     return forged, event, patch_box
 
@@ -342,12 +412,17 @@ def _partial_panel_reuse(rng, canvas):
         return None
     forged, event, patch_box = planted
     canvas.image = forged
-    return _from_copy_move("partial_panel_reuse", "crop", s, t, event, transform), (source_box, patch_box)
+    return _from_copy_move("partial_panel_reuse", "crop", s, t, event, transform), (
+        source_box,
+        patch_box,
+    )
 
 
 def _from_copy_move(kind, obj, s, t, event, transform):
     params = {k: v for k, v in vars(transform).items()}
-    return FigureEvent(kind, obj, s.index, t.index, event.source_mask, event.target_mask, event.matrix, params)
+    return FigureEvent(
+        kind, obj, s.index, t.index, event.source_mask, event.target_mask, event.matrix, params
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -355,7 +430,7 @@ def _from_copy_move(kind, obj, s, t, event, transform):
 
 
 def _source_region(rng, canvas, panel, obj, forbidden):
-    """(mask cropped to its box, XYXY box, object kind) of a region to copy from ``panel``, or None."""
+    """(mask cropped to its box, XYXY box, object kind) of a region of ``panel``, or None."""
     h_img, w_img = canvas.shape
     px0, py0, px1, py1 = panel.box
     candidates = [o for o in panel.objects if o.kind == obj]
@@ -368,7 +443,9 @@ def _source_region(rng, canvas, panel, obj, forbidden):
             ox0, oy0 = o.box[0] - x0, o.box[1] - y0
             mask[oy0 : oy0 + o.mask.shape[0], ox0 : ox0 + o.mask.shape[1]] = o.mask
             if grow:
-                mask = cv2.dilate(mask.astype(np.uint8), np.ones((2 * grow + 1,) * 2, np.uint8)).astype(bool)
+                mask = cv2.dilate(
+                    mask.astype(np.uint8), np.ones((2 * grow + 1,) * 2, np.uint8)
+                ).astype(bool)
         else:
             mask = np.ones((y1 - y0, x1 - x0), bool)
     else:
@@ -404,18 +481,31 @@ def _target_offsets(rng, target, obj, size, tries=20):
         x0, y0, x1, y1 = like[k].box
         offsets.append((int(round((x0 + x1 - w) / 2.0)), int(round((y0 + y1 - h) / 2.0))))
     if px1 - px0 > w and py1 - py0 > h:
-        offsets += [(px0 + int(rng.integers(0, px1 - px0 - w + 1)), py0 + int(rng.integers(0, py1 - py0 - h + 1)))
-                    for _ in range(tries)]
+        offsets += [
+            (
+                px0 + int(rng.integers(0, px1 - px0 - w + 1)),
+                py0 + int(rng.integers(0, py1 - py0 - h + 1)),
+            )
+            for _ in range(tries)
+        ]
     return offsets
 
 
 def _region_event(rng, canvas, kind):
     opts = canvas.opts
     if kind == "intra_panel_region":
-        pool = [(p, p) for p in canvas.panels if p.forgeable and not canvas.blocked[p.box[1] : p.box[3], p.box[0] : p.box[2]].all()]
+        pool = [
+            (p, p)
+            for p in canvas.panels
+            if p.forgeable and not canvas.blocked[p.box[1] : p.box[3], p.box[0] : p.box[2]].all()
+        ]
     else:
-        pool = [(s, t) for s in canvas.panels for t in canvas.panels
-                if s.index != t.index and s.forgeable and s.kind == t.kind]
+        pool = [
+            (s, t)
+            for s in canvas.panels
+            for t in canvas.panels
+            if s.index != t.index and s.forgeable and s.kind == t.kind
+        ]
     if not pool:
         return None
     s, t = pool[int(rng.integers(0, len(pool)))]
@@ -429,13 +519,19 @@ def _region_event(rng, canvas, kind):
     scale_range = opts.region_scale_range
     transform = _region_transform(rng, opts, free_geometry, scale_range)
     if obj == "band" and transform.angle:
-        transform = CopyTransform(**{**vars(transform), "angle": float(np.clip(transform.angle, -6, 6))})
+        transform = CopyTransform(
+            **{**vars(transform), "angle": float(np.clip(transform.angle, -6, 6))}
+        )
     x0, y0, x1, y1 = box
     source_full = np.zeros(canvas.shape, bool)
     source_full[y0:y1, x0:x1] = mask
     size = _patch_size(y1 - y0, x1 - x0, transform)
     forbidden_t = canvas.keep_out(t)
-    own = _dilate_box(box, opts.margin + (feather_reach(transform.feather) if transform.feather else 0), canvas.shape)
+    own = _dilate_box(
+        box,
+        opts.margin + (feather_reach(transform.feather) if transform.feather else 0),
+        canvas.shape,
+    )
     forbidden_t[own[1] : own[3], own[0] : own[2]] = True  # never onto (or next to) its own source
     for ox, oy in _target_offsets(rng, t, obj, size):
         patch_box = (ox, oy, ox + size[1], oy + size[0])

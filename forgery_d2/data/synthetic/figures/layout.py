@@ -9,6 +9,7 @@ median ~800). Panel letters go outside (a column left of the block) or inside th
 corner. The result is a :class:`FigureLayout`: the data canvas (panels on the paper, no overlays),
 the placed panels and all overlays in figure coordinates.
 """
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +19,14 @@ from .overlays import text
 from .panel import Panel, shift_box
 from .text import text_alpha
 
-__all__ = ["FIGURE_THEMES", "FigureLayout", "LayoutOptions", "LayoutError", "compose_figure", "sample_long_side"]
+__all__ = [
+    "FIGURE_THEMES",
+    "FigureLayout",
+    "LayoutOptions",
+    "LayoutError",
+    "compose_figure",
+    "sample_long_side",
+]
 
 FIGURE_THEMES = ("blots", "micrographs", "gels", "plates", "mixed", "single")
 
@@ -31,8 +39,16 @@ class LayoutError(RuntimeError):
 class LayoutOptions:
     """What figures look like (sizes in px)."""
 
-    theme_probs: dict = field(default_factory=lambda: {
-        "blots": 0.3, "micrographs": 0.25, "gels": 0.07, "plates": 0.06, "mixed": 0.24, "single": 0.08})
+    theme_probs: dict = field(
+        default_factory=lambda: {
+            "blots": 0.3,
+            "micrographs": 0.25,
+            "gels": 0.07,
+            "plates": 0.06,
+            "mixed": 0.24,
+            "single": 0.08,
+        }
+    )
     min_size: int = 300  # long side of a figure, px
     max_size: int = 2500
     median_size: int = 800
@@ -41,11 +57,17 @@ class LayoutOptions:
     def validate(self):
         unknown = set(self.theme_probs) - set(FIGURE_THEMES)
         if unknown:
-            raise ValueError(f"theme_probs: unknown themes {sorted(unknown)}; expected some of {FIGURE_THEMES}")
+            raise ValueError(
+                f"theme_probs: unknown themes {sorted(unknown)}; expected some of {FIGURE_THEMES}"
+            )
         if any(v < 0 for v in self.theme_probs.values()) or sum(self.theme_probs.values()) <= 0:
-            raise ValueError(f"theme_probs: weights must be >= 0 and not all 0, got {self.theme_probs}")
+            raise ValueError(
+                f"theme_probs: weights must be >= 0 and not all 0, got {self.theme_probs}"
+            )
         if not 120 <= self.min_size <= self.max_size:
-            raise ValueError(f"need 120 <= min_size <= max_size, got {self.min_size}, {self.max_size}")
+            raise ValueError(
+                f"need 120 <= min_size <= max_size, got {self.min_size}, {self.max_size}"
+            )
         if not 1 <= self.max_panels <= 16:
             raise ValueError(f"max_panels must be in [1, 16], got {self.max_panels}")
 
@@ -76,7 +98,12 @@ def sample_long_side(rng, opts):
 def _sample_style(rng, long_side, dark_paper):
     size = int(np.clip(round(long_side * rng.uniform(0.011, 0.02)), 7, 40))
     family = _choose(rng, {"sans": 0.65, "serif": 0.1, "times": 0.15, "sans-bold": 0.1})
-    letter_font = {"sans": "sans-bold", "sans-bold": "sans-bold", "serif": "serif-bold", "times": "times-bold"}[family]
+    letter_font = {
+        "sans": "sans-bold",
+        "sans-bold": "sans-bold",
+        "serif": "serif-bold",
+        "times": "times-bold",
+    }[family]
     ink, paper = ((255, 255, 255), (0, 0, 0)) if dark_paper else ((0, 0, 0), (255, 255, 255))
     scale_bar = None
     if rng.random() < 0.85:
@@ -88,7 +115,11 @@ def _sample_style(rng, long_side, dark_paper):
             show_text=rng.random() < 0.75,
         )
     return FigureStyle(
-        font=family, size=size, ink=ink, paper=paper, letter_font=letter_font,
+        font=family,
+        size=size,
+        ink=ink,
+        paper=paper,
+        letter_font=letter_font,
         letter_size=int(round(size * rng.uniform(1.1, 1.6))),
         letter_case="upper" if rng.random() < 0.7 else "lower",
         letter_place=_choose(rng, {"outside": 0.6, "inside": 0.25, "none": 0.15}),
@@ -96,7 +127,11 @@ def _sample_style(rng, long_side, dark_paper):
         scale_bar=scale_bar,
         pointer=_choose(rng, {"arrow": 0.5, "arrowhead": 0.3, "asterisk": 0.2}),
         pointer_prob=float(rng.uniform(0.1, 0.5)),
-        frame=(tuple(int(v) for v in rng.choice([0, 60, 120], size=1).repeat(3)) if rng.random() < 0.2 else None),
+        frame=(
+            tuple(int(v) for v in rng.choice([0, 60, 120], size=1).repeat(3))
+            if rng.random() < 0.2
+            else None
+        ),
     )
 
 
@@ -118,8 +153,11 @@ def _sample_blocks(rng, theme, style):
         blocks = [make("plate") for _ in range(int(rng.choice([1, 2], p=[0.7, 0.3])))]
         blocks += [make("plot") for _ in range(int(rng.random() < 0.5))]
     elif theme == "mixed":
-        kinds = rng.choice(["blot", "micrograph", "gel", "plate", "plot"], size=int(rng.integers(2, 5)),
-                           p=[0.32, 0.3, 0.1, 0.1, 0.18])
+        kinds = rng.choice(
+            ["blot", "micrograph", "gel", "plate", "plot"],
+            size=int(rng.integers(2, 5)),
+            p=[0.32, 0.3, 0.1, 0.1, 0.18],
+        )
         if all(k == "plot" for k in kinds):
             kinds[0] = "blot"
         blocks = [make(str(k)) for k in kinds]
@@ -159,9 +197,14 @@ def _partition(rng, blocks):
 
 
 def _solve(blocks, rows, margins, long_side, outer, gutter):
-    """Figure width and per-row scale s so that the long side is ``long_side``; None if too small."""
+    """Figure width, height and per-row scales for a ``long_side`` figure; None if too small."""
+
     def row_terms(row):
-        fixed = 2 * outer + gutter * (len(row) - 1) + sum(margins[i][0] + margins[i][2] + blocks[i].inner_w for i in row)
+        fixed = (
+            2 * outer
+            + gutter * (len(row) - 1)
+            + sum(margins[i][0] + margins[i][2] + blocks[i].inner_w for i in row)
+        )
         slope = sum(blocks[i].aspect for i in row)
         top = max(margins[i][1] for i in row)
         bottom = max(margins[i][3] + blocks[i].inner_h for i in row)
@@ -170,7 +213,11 @@ def _solve(blocks, rows, margins, long_side, outer, gutter):
     terms = [row_terms(r) for r in rows]
     # s_r = (W - fixed) / slope; H = 2 outer + gutters + sum(s_r + extra)
     c1 = sum(1.0 / slope for _, slope, _ in terms)
-    c0 = 2 * outer + gutter * (len(rows) - 1) + sum(extra - fixed / slope for fixed, slope, extra in terms)
+    c0 = (
+        2 * outer
+        + gutter * (len(rows) - 1)
+        + sum(extra - fixed / slope for fixed, slope, extra in terms)
+    )
     width = float(long_side)
     height = c0 + c1 * width
     if height > long_side:
@@ -201,9 +248,14 @@ def compose_figure(rng, split, options=None, tries=12):
         if sum(b.panel_count() for b in blocks) > opts.max_panels:
             continue
         lettered = style.letter_place != "none" and (len(blocks) > 1 or rng.random() < 0.2)
-        letter_w = max(text_alpha(c, style.letter_font, style.letter_size).shape[1] for c in "ABCDabcd") + style.pad
+        letter_w = (
+            max(text_alpha(c, style.letter_font, style.letter_size).shape[1] for c in "ABCDabcd")
+            + style.pad
+        )
         # Letters go inside a panel corner only over micrographs and plates; elsewhere outside.
-        places = [style.letter_place if b.kind in ("micrograph", "plate") else "outside" for b in blocks]
+        places = [
+            style.letter_place if b.kind in ("micrograph", "plate") else "outside" for b in blocks
+        ]
         margins = []
         for b, place in zip(blocks, places):
             left, top, right, bottom = b.margins(style)
@@ -213,18 +265,36 @@ def compose_figure(rng, split, options=None, tries=12):
             margins.append((left, top, right, bottom))
         rows = _partition(rng, blocks)
         outer = int(rng.integers(0, 3 * style.pad + 1))
-        gutter = int(style.size * rng.uniform(0.5, 3.0)) if rng.random() < 0.9 else int(rng.integers(1, 4))
+        gutter = (
+            int(style.size * rng.uniform(0.5, 3.0))
+            if rng.random() < 0.9
+            else int(rng.integers(1, 4))
+        )
         solved = _solve(blocks, rows, margins, long_side, outer, gutter)
         if solved is None:
             continue
-        return _render(rng, split, theme, style, blocks, rows, margins, solved, outer, gutter, lettered, places)
-    raise LayoutError(f"no figure layout fitted in {tries} draws (min_size={opts.min_size} may be too small)")
+        return _render(
+            rng, split, theme, style, blocks, rows, margins, solved, outer, gutter, lettered, places
+        )
+    raise LayoutError(
+        f"no figure layout fitted in {tries} draws (min_size={opts.min_size} may be too small)"
+    )
 
 
-def _render(rng, split, theme, style, blocks, rows, margins, solved, outer, gutter, lettered, places):
+def _render(
+    rng, split, theme, style, blocks, rows, margins, solved, outer, gutter, lettered, places
+):
     width, _, scales = solved
-    row_heights = [int(np.ceil(max(margins[i][1] for i in row) + s + max(margins[i][3] + blocks[i].inner_h for i in row)))
-                   for row, s in zip(rows, scales)]
+    row_heights = [
+        int(
+            np.ceil(
+                max(margins[i][1] for i in row)
+                + s
+                + max(margins[i][3] + blocks[i].inner_h for i in row)
+            )
+        )
+        for row, s in zip(rows, scales)
+    ]
     height = 2 * outer + sum(row_heights) + gutter * (len(rows) - 1)
     canvas = np.empty((height, width, 3), np.uint8)
     canvas[:] = style.paper
@@ -244,15 +314,28 @@ def _render(rng, split, theme, style, blocks, rows, margins, solved, outer, gutt
             first = len(panels)
             for art, (px, py) in placed:
                 ah, aw = art.image.shape[:2]
-                if style.frame is not None and art.kind in ("blot", "microscopy") and min(ah, aw) > 8:
+                if (
+                    style.frame is not None
+                    and art.kind in ("blot", "microscopy")
+                    and min(ah, aw) > 8
+                ):
                     art.image[[0, -1], :] = style.frame  # a frame line drawn as part of the panel
                     art.image[:, [0, -1]] = style.frame
                 px, py = int(px), int(py)
                 canvas[py : py + ah, px : px + aw] = art.image
                 box = (px, py, px + aw, py + ah)
-                panels.append(Panel(len(panels), box, art.kind, art.style, i,
-                                    [o.shifted(px, py) for o in art.objects],
-                                    [shift_box(b, px, py) for b in art.keep_out], dict(art.tags)))
+                panels.append(
+                    Panel(
+                        len(panels),
+                        box,
+                        art.kind,
+                        art.style,
+                        i,
+                        [o.shifted(px, py) for o in art.objects],
+                        [shift_box(b, px, py) for b in art.keep_out],
+                        dict(art.tags),
+                    )
+                )
                 overlays += art.overlays
             overlays += block_overlays
             per_panel = isinstance(block, MicrographGrid) and block.panel_letters and lettered
@@ -262,7 +345,17 @@ def _render(rng, split, theme, style, blocks, rows, margins, solved, outer, gutt
             elif lettered and len(panels) > first:
                 letter = next(letters)
                 if places[i] == "outside":
-                    overlays.append(text(letter, x, y, style.letter_font, style.letter_size, style.ink, "panel_letter"))
+                    overlays.append(
+                        text(
+                            letter,
+                            x,
+                            y,
+                            style.letter_font,
+                            style.letter_size,
+                            style.ink,
+                            "panel_letter",
+                        )
+                    )
                 else:
                     overlays.append(_inside_letter(canvas, panels[first].box, letter, style))
             x += left + w + right + gutter
@@ -276,9 +369,19 @@ def _render(rng, split, theme, style, blocks, rows, margins, solved, outer, gutt
 def _inside_letter(canvas, box, letter, style):
     x0, y0, x1, y1 = box
     pad = max(2, style.pad)
-    corner = canvas[y0 : min(y0 + style.letter_size * 2, y1), x0 : min(x0 + style.letter_size * 2, x1)]
+    corner = canvas[
+        y0 : min(y0 + style.letter_size * 2, y1), x0 : min(x0 + style.letter_size * 2, x1)
+    ]
     colour = (0, 0, 0) if corner.mean() > 128 else (255, 255, 255)
-    return text(letter, x0 + pad, y0 + pad // 2, style.letter_font, style.letter_size, colour, "panel_letter")
+    return text(
+        letter,
+        x0 + pad,
+        y0 + pad // 2,
+        style.letter_font,
+        style.letter_size,
+        colour,
+        "panel_letter",
+    )
 
 
 def _inside(box, width, height):

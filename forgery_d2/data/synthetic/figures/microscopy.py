@@ -6,11 +6,13 @@
   the same coloured channel exposures shown beside it (legitimate repetition, as in real figures).
 * ``brightfield_panel``: the same cell model absorbed through stains (Beer-Lambert): H&E tissue or
   IHC (haematoxylin nuclei + brown DAB in positive cells).
-* ``photo_panel``: a crop of a real micrograph that ships with scikit-image (ihc.png), from the train or held-out part of the file (forgery_d2.data.synthetic.sources);
+* ``photo_panel``: a crop of a real micrograph that ships with scikit-image (ihc.png), from the
+  train or held-out part of the file (forgery_d2.data.synthetic.sources);
   ``PhotoCropper`` never hands out two overlapping crops of one file within a figure.
 * ``add_inset``: a magnified view of a region pasted into a corner (a scaled copy of the panel's own
   pixels, legitimate), with its zoom-box and border drawn as marks.
 """
+
 from dataclasses import dataclass
 
 import cv2
@@ -113,13 +115,21 @@ def _nucleus(cell, rng, xs, ys):
 def _cell_body(rng, cell, x0, y0, shape):
     """The cytoplasm outline of ``cell`` filled into a float32 array of ``shape`` at (x0, y0)."""
     theta = np.linspace(0.0, 2 * np.pi, 28, endpoint=False)
-    radius = cell.radius * (1.0 + sum(rng.uniform(0, 0.25 / k) * np.cos(k * theta + rng.uniform(0, 6.3)) for k in (2, 3, 4)))
+    radius = cell.radius * (
+        1.0
+        + sum(rng.uniform(0, 0.25 / k) * np.cos(k * theta + rng.uniform(0, 6.3)) for k in (2, 3, 4))
+    )
     stretch = rng.uniform(0.75, 1.3)
     turn = rng.uniform(0, np.pi)
     px = radius * np.cos(theta) * stretch
     py = radius * np.sin(theta) / stretch
-    points = np.stack([px * np.cos(turn) - py * np.sin(turn) + cell.cx - x0,
-                       px * np.sin(turn) + py * np.cos(turn) + cell.cy - y0], 1)
+    points = np.stack(
+        [
+            px * np.cos(turn) - py * np.sin(turn) + cell.cx - x0,
+            px * np.sin(turn) + py * np.cos(turn) + cell.cy - y0,
+        ],
+        1,
+    )
     body = np.zeros(shape, np.float32)
     cv2.fillPoly(body, [np.round(points * 16).astype(np.int32)], 1.0, cv2.LINE_8, shift=4)
     return body
@@ -140,8 +150,15 @@ def render_channels(field):
     fibres = np.zeros((h, w), np.float32)
     mean_r = float(np.mean([c.radius for c in field.cells])) if field.cells else 8.0
     # Field-wide textures, cut out under each cell: chromatin and cytoplasm grain.
-    chromatin = 1.0 + smooth_noise(rng, h, w, (max(int(h / mean_r * 2), 4), max(int(w / mean_r * 2), 4)), 0.3)
-    grain = np.clip(1.0 + smooth_noise(rng, h, w, (max(int(h / mean_r * 4), 6), max(int(w / mean_r * 4), 6)), 0.3), 0.3, None)
+    chromatin = 1.0 + smooth_noise(
+        rng, h, w, (max(int(h / mean_r * 2), 4), max(int(w / mean_r * 2), 4)), 0.3
+    )
+    grain = np.clip(
+        1.0
+        + smooth_noise(rng, h, w, (max(int(h / mean_r * 4), 6), max(int(w / mean_r * 4), 6)), 0.3),
+        0.3,
+        None,
+    )
     objects = []
     for cell in field.cells:
         reach = cell.radius * 1.6
@@ -153,7 +170,10 @@ def render_channels(field):
         nuc = np.zeros((y1 - y0, x1 - x0), np.float32)
         if nx1 > nx0 and ny1 > ny0:
             ys, xs = np.ogrid[ny0:ny1, nx0:nx1]
-            nuc_small = _nucleus(cell, rng, xs.astype(np.float32), ys.astype(np.float32)) * chromatin[ny0:ny1, nx0:nx1]
+            nuc_small = (
+                _nucleus(cell, rng, xs.astype(np.float32), ys.astype(np.float32))
+                * chromatin[ny0:ny1, nx0:nx1]
+            )
             nuc_small *= rng.uniform(0.6, 1.0)
             nuclei[ny0:ny1, nx0:nx1] = np.maximum(nuclei[ny0:ny1, nx0:nx1], nuc_small)
             nuc[ny0 - y0 : ny1 - y0, nx0 - x0 : nx1 - x0] = nuc_small
@@ -162,13 +182,29 @@ def render_channels(field):
         n_fibres = int(rng.integers(8, 24))  # actin / tubulin-like filaments across the cell
         angles = rng.uniform(0, 2 * np.pi, n_fibres)
         starts = rng.normal(0, cell.radius * 0.45, (n_fibres, 2)) + (cell.cx, cell.cy)
-        ends = starts + (cell.radius * rng.uniform(0.5, 1.5, n_fibres))[:, None] * np.stack([np.cos(angles), np.sin(angles)], 1)
-        for p0, p1, v in zip(np.round(starts * 4).astype(int), np.round(ends * 4).astype(int), rng.uniform(0.3, 1.0, n_fibres)):
-            cv2.line(fibres, (int(p0[0]), int(p0[1])), (int(p1[0]), int(p1[1])), float(v), 1, cv2.LINE_AA, shift=2)
+        ends = starts + (cell.radius * rng.uniform(0.5, 1.5, n_fibres))[:, None] * np.stack(
+            [np.cos(angles), np.sin(angles)], 1
+        )
+        for p0, p1, v in zip(
+            np.round(starts * 4).astype(int),
+            np.round(ends * 4).astype(int),
+            rng.uniform(0.3, 1.0, n_fibres),
+        ):
+            cv2.line(
+                fibres,
+                (int(p0[0]), int(p0[1])),
+                (int(p1[0]), int(p1[1])),
+                float(v),
+                1,
+                cv2.LINE_AA,
+                shift=2,
+            )
         cells_level = body * rng.uniform(0.5, 1.0)
         cyto[y0:y1, x0:x1] = np.maximum(cyto[y0:y1, x0:x1], cells_level)
         if cell.expression[1] > 0.6:
-            positive[y0:y1, x0:x1] = np.maximum(positive[y0:y1, x0:x1], cells_level * min(cell.expression[1], 1.2))
+            positive[y0:y1, x0:x1] = np.maximum(
+                positive[y0:y1, x0:x1], cells_level * min(cell.expression[1], 1.2)
+            )
         n_dots = int(rng.integers(0, 12))  # vesicles: impulses, blurred once for the whole field
         dots_x = np.clip(rng.normal(cell.cx, cell.radius * 0.5, n_dots), 0, w - 1).astype(int)
         dots_y = np.clip(rng.normal(cell.cy, cell.radius * 0.5, n_dots), 0, h - 1).astype(int)
@@ -176,7 +212,12 @@ def render_channels(field):
         support = (body > 0.2) | (nuc > 0.05)
         if support.sum() >= 16:
             rows, cols = np.flatnonzero(support.any(axis=1)), np.flatnonzero(support.any(axis=0))
-            box = (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
+            box = (
+                x0 + int(cols[0]),
+                y0 + int(rows[0]),
+                x0 + int(cols[-1]) + 1,
+                y0 + int(rows[-1]) + 1,
+            )
             mask = support[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
             objects.append(SceneObject("cell", box, mask))
     texture = 0.6 * grain + 0.5 * cv2.GaussianBlur(fibres, (0, 0), 0.7)
@@ -190,7 +231,9 @@ def _expose(rng, signal, noise_sigma):
     """A camera exposure of a [0, ~1] signal: offset, gain, gamma and shot/read noise, in [0, 1]."""
     gain = rng.uniform(0.7, 1.3)
     image = rng.uniform(0.0, 0.06) + gain * signal
-    image = image + rng.standard_normal(signal.shape, np.float32) * (noise_sigma * (0.4 + np.sqrt(np.clip(image, 0, None))))
+    image = image + rng.standard_normal(signal.shape, np.float32) * (
+        noise_sigma * (0.4 + np.sqrt(np.clip(image, 0, None)))
+    )
     return np.clip(image, 0.0, 1.0) ** rng.uniform(0.7, 1.1)
 
 
@@ -209,17 +252,23 @@ def fluorescence_panels(rng, field, channels, merge=True, grey_singles=False, si
     for i, (name, colour) in enumerate(channels):
         signal = maps[sources[min(i, 2)]]
         if i >= 1:  # marker expression differs from cell to cell: scale by a smooth field
-            signal = signal * (0.5 + smooth_noise(rng, field.height, field.width, (3, 3), 0.5).clip(-0.45, 1.0))
+            signal = signal * (
+                0.5 + smooth_noise(rng, field.height, field.width, (3, 3), 0.5).clip(-0.45, 1.0)
+            )
         exposure = _expose(rng, signal, noise)
         rgb = exposure[:, :, None] * np.asarray(colour, np.float32)[None, None, :]
         total += rgb
         if singles:
             shown = np.repeat(exposure[:, :, None], 3, axis=2) if grey_singles else rgb
             image = np.clip(np.rint(shown * 255), 0, 255).astype(np.uint8)
-            arts.append(PanelArt(image, "microscopy", "fluorescence", list(objects), tags={"channel": name}))
+            arts.append(
+                PanelArt(image, "microscopy", "fluorescence", list(objects), tags={"channel": name})
+            )
     if merge:
         image = np.clip(np.rint(np.clip(total, 0, 1) * 255), 0, 255).astype(np.uint8)
-        arts.append(PanelArt(image, "microscopy", "fluorescence", list(objects), tags={"channel": "merge"}))
+        arts.append(
+            PanelArt(image, "microscopy", "fluorescence", list(objects), tags={"channel": "merge"})
+        )
     return arts
 
 
@@ -230,16 +279,27 @@ def brightfield_panel(rng, field, stain="he"):
     maps, objects = render_channels(field)
     h, w = field.height, field.width
     tissue = np.clip(0.55 + smooth_noise(rng, h, w, (int(rng.integers(4, 10)),) * 2, 0.25), 0, 1)
-    tissue *= np.clip(1.0 + smooth_noise(rng, h, w, (int(rng.integers(20, 40)),) * 2, 0.3), 0.3, None)
+    tissue *= np.clip(
+        1.0 + smooth_noise(rng, h, w, (int(rng.integers(20, 40)),) * 2, 0.3), 0.3, None
+    )
     od = maps["nuclei"][:, :, None] * _HAEMATOXYLIN * rng.uniform(0.9, 1.6)
     if stain == "he":
-        od = od + (tissue * 0.25 + maps["cytoplasm"] * 0.35)[:, :, None] * _EOSIN * rng.uniform(0.6, 1.2)
+        od = od + (tissue * 0.25 + maps["cytoplasm"] * 0.35)[:, :, None] * _EOSIN * rng.uniform(
+            0.6, 1.2
+        )
     else:
         od = od + (maps["positive"] * rng.uniform(0.5, 1.1))[:, :, None] * _DAB * 1.4
         od = od + (tissue * 0.08)[:, :, None] * _HAEMATOXYLIN
-    light = rng.uniform(225, 250) * np.array([1.0, rng.uniform(0.96, 1.0), rng.uniform(0.93, 1.0)], np.float32)
+    light = rng.uniform(225, 250) * np.array(
+        [1.0, rng.uniform(0.96, 1.0), rng.uniform(0.93, 1.0)], np.float32
+    )
     image = light * np.exp(-od) + rng.standard_normal((h, w, 1), np.float32) * rng.uniform(1.5, 4.0)
-    return PanelArt(np.clip(np.rint(image), 0, 255).astype(np.uint8), "microscopy", f"brightfield-{stain}", objects)
+    return PanelArt(
+        np.clip(np.rint(image), 0, 255).astype(np.uint8),
+        "microscopy",
+        f"brightfield-{stain}",
+        objects,
+    )
 
 
 class PhotoCropper:
@@ -268,7 +328,10 @@ class PhotoCropper:
                 continue
             x, y = int(rng.integers(0, iw - cw + 1)), int(rng.integers(0, ih - ch + 1))
             box = (x, y, x + cw, y + ch)
-            if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in self.used.get(path, [])):
+            if any(
+                box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                for b in self.used.get(path, [])
+            ):
                 continue
             self.used.setdefault(path, []).append(box)
             crop = np.ascontiguousarray(part[y : y + ch, x : x + cw])
@@ -309,9 +372,17 @@ def add_inset(rng, art, colour, thickness):
     ry = int(rng.integers(0, max(h // 2 - size, 1))) + (0 if bottom else h // 2)
     rx, ry = min(rx, w - size), min(ry, h - size)
     region = art.image[ry : ry + size, rx : rx + size]
-    art.image[iy : iy + inset, ix : ix + inset] = cv2.resize(region, (inset, inset), interpolation=cv2.INTER_CUBIC)
-    art.overlays.append(rectangle_outline(rx, ry, rx + size, ry + size, thickness, colour, "zoom_box", dashed=rng.random() < 0.4))
-    art.overlays.append(rectangle_outline(ix, iy, ix + inset, iy + inset, thickness, colour, "inset_border"))
+    art.image[iy : iy + inset, ix : ix + inset] = cv2.resize(
+        region, (inset, inset), interpolation=cv2.INTER_CUBIC
+    )
+    art.overlays.append(
+        rectangle_outline(
+            rx, ry, rx + size, ry + size, thickness, colour, "zoom_box", dashed=rng.random() < 0.4
+        )
+    )
+    art.overlays.append(
+        rectangle_outline(ix, iy, ix + inset, iy + inset, thickness, colour, "inset_border")
+    )
     art.keep_out += [(rx, ry, rx + size, ry + size), (ix, iy, ix + inset, iy + inset)]
     art.tags["inset"] = 1
     return True

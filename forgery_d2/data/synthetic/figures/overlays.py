@@ -9,6 +9,7 @@ lane-group lines, zoom boxes).
 Overlays are built in the coordinates of whatever they annotate (a panel, a block) and moved into
 figure coordinates with :meth:`Overlay.shifted`; :func:`draw_overlays` composites them in order.
 """
+
 import copy
 from dataclasses import dataclass, field
 
@@ -48,11 +49,17 @@ class Overlay:
 
     def __post_init__(self):
         if self.category not in OVERLAY_CATEGORIES:
-            raise ValueError(f"overlay category must be one of {OVERLAY_CATEGORIES}, got {self.category!r}")
+            raise ValueError(
+                f"overlay category must be one of {OVERLAY_CATEGORIES}, got {self.category!r}"
+            )
         rows = np.flatnonzero(self.alpha.any(axis=1))
         cols = np.flatnonzero(self.alpha.any(axis=0))
         # extent of the touched pixels relative to (x, y)
-        self._extent = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1) if len(rows) else (0, 0, 0, 0)
+        self._extent = (
+            (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+            if len(rows)
+            else (0, 0, 0, 0)
+        )
 
     @property
     def shape(self):
@@ -72,7 +79,7 @@ class Overlay:
 
 
 def draw_overlays(image, overlays):
-    """Composite ``overlays`` onto a copy of the uint8 RGB ``image``; parts outside it are clipped."""
+    """Composite ``overlays`` onto a copy of the uint8 RGB ``image`` (clipped to the image)."""
     out = image.copy()
     h_img, w_img = out.shape[:2]
     for o in overlays:
@@ -83,7 +90,9 @@ def draw_overlays(image, overlays):
         a = o.alpha[y0 - o.y : y1 - o.y, x0 - o.x : x1 - o.x, None]
         touched = a[:, :, 0] > 0
         region = out[y0:y1, x0:x1]
-        blended = np.rint(region * (1.0 - a) + np.asarray(o.colour, np.float32) * a).astype(np.uint8)
+        blended = np.rint(region * (1.0 - a) + np.asarray(o.colour, np.float32) * a).astype(
+            np.uint8
+        )
         region[touched] = blended[touched]
     return out
 
@@ -92,13 +101,17 @@ def draw_overlays(image, overlays):
 # Text
 
 
-def text(string, x, y, family="sans", size=12, colour=(0, 0, 0), label="text", anchor="lt", angle=0):
+def text(
+    string, x, y, family="sans", size=12, colour=(0, 0, 0), label="text", anchor="lt", angle=0
+):
     """A text overlay. ``anchor``: horizontal l/c/r by the ink, vertical t/m/b by the line box."""
     alpha = text_alpha(string, family, size, angle)
     h, w = alpha.shape
     dx = {"l": 0, "c": w / 2.0, "r": w}[anchor[0]]
     dy = {"t": 0, "m": h / 2.0, "b": h}[anchor[1]]
-    return Overlay("text", int(round(x - dx)), int(round(y - dy)), alpha, tuple(colour), label, str(string))
+    return Overlay(
+        "text", int(round(x - dx)), int(round(y - dy)), alpha, tuple(colour), label, str(string)
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -137,10 +150,20 @@ def line(p0, p1, thickness, colour=(0, 0, 0), label="line"):
         a, b = to_px([[ax, ay], [bx, by]])
         cv2.line(canvas, tuple(map(int, a)), tuple(map(int, b)), 255, t, cv2.LINE_8)
 
-    return _mark(draw, min(ax, bx) - pad, min(ay, by) - pad, max(ax, bx) + pad + 1, max(ay, by) + pad + 1, colour, label)
+    return _mark(
+        draw,
+        min(ax, bx) - pad,
+        min(ay, by) - pad,
+        max(ax, bx) + pad + 1,
+        max(ay, by) + pad + 1,
+        colour,
+        label,
+    )
 
 
-def rectangle_outline(x0, y0, x1, y1, thickness, colour=(255, 255, 255), label="zoom_box", dashed=False):
+def rectangle_outline(
+    x0, y0, x1, y1, thickness, colour=(255, 255, 255), label="zoom_box", dashed=False
+):
     """The outline of a rectangle (a zoom region); optionally dashed."""
     t = max(int(round(thickness * _SUPERSAMPLE)), 1)
 
@@ -176,7 +199,9 @@ def arrow(tip, angle, length, thickness, colour=(255, 255, 255), head=None):
 
     def draw(canvas, to_px):
         p = to_px(points)
-        cv2.line(canvas, tuple(map(int, (p[1] + p[2]) // 2)), tuple(map(int, p[3])), 255, t, cv2.LINE_8)
+        cv2.line(
+            canvas, tuple(map(int, (p[1] + p[2]) // 2)), tuple(map(int, p[3])), 255, t, cv2.LINE_8
+        )
         cv2.fillConvexPoly(canvas, p[:3], 255, cv2.LINE_8)
 
     lo, hi = points.min(axis=0) - thickness - 1, points.max(axis=0) + thickness + 1

@@ -4,6 +4,7 @@ Panel renderers return a :class:`PanelArt` in panel coordinates; the layout plac
 :class:`Panel` in figure coordinates. ``objects`` (bands, lanes, cells, wells) are what realistic
 copy-moves duplicate.
 """
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,5 +68,11 @@ class Panel:
         return self.kind in FORGEABLE_KINDS
 
     def to_dict(self):
-        return {"index": self.index, "box": list(map(int, self.box)), "kind": self.kind, "style": self.style,
-                "block": self.block, **{k: v for k, v in self.tags.items() if isinstance(v, (str, int, float))}}
+        return {
+            "index": self.index,
+            "box": list(map(int, self.box)),
+            "kind": self.kind,
+            "style": self.style,
+            "block": self.block,
+            **{k: v for k, v in self.tags.items() if isinstance(v, (str, int, float))},
+        }

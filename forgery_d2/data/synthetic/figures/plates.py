@@ -4,6 +4,7 @@ Every well of a plate has the same rim (one ring shape stamped at every well, le
 and its own content: its own colonies, stain texture and noise, so no two wells share pixels.
 A plate of one well is a dish photo.
 """
+
 import cv2
 import numpy as np
 
@@ -75,12 +76,21 @@ def draw_plate(rng, height, width, rows, cols, content="colonies", density=None)
                 ix1, iy1 = int(min(px + s + 3, size)), int(min(py + s + 3, size))
                 cy_, cx_ = np.mgrid[iy0:iy1, ix0:ix1]
                 d = np.hypot(cx_ - px, (cy_ - py) * rng.uniform(0.8, 1.25))
-                spot = np.clip(s - d + 0.5, 0, 1) * rng.uniform(0.4, 1.0) * (1 - 0.4 * (d / s).clip(0, 1) ** 2)
+                spot = (
+                    np.clip(s - d + 0.5, 0, 1)
+                    * rng.uniform(0.4, 1.0)
+                    * (1 - 0.4 * (d / s).clip(0, 1) ** 2)
+                )
                 cover[iy0:iy1, ix0:ix1] = np.maximum(cover[iy0:iy1, ix0:ix1], spot)
             cover = cv2.GaussianBlur(cover, (0, 0), max(radius * 0.01, 0.5))
         else:
             fine = smooth_noise(rng, size, size, (max(size // 6, 4),) * 2, 0.12)  # granular stain
-            cover = np.clip((0.35 + 0.65 * amount) * (0.85 + smooth_noise(rng, size, size, (3, 3), 0.08) + fine), 0, 1)
+            cover = np.clip(
+                (0.35 + 0.65 * amount)
+                * (0.85 + smooth_noise(rng, size, size, (3, 3), 0.08) + fine),
+                0,
+                1,
+            )
         cover = np.clip(cover, 0, 1)[:, :, None]
         well = well * (1 - cover) + mark * cover
         region = image[y0 : y0 + size, x0 : x0 + size]
@@ -89,6 +99,12 @@ def draw_plate(rng, height, width, rows, cols, content="colonies", density=None)
         region[:] = region * (1 - ring) + ring_colour * ring
         disc = _disc(radius - 1)
         off = outer - (disc.shape[0] - 1) // 2
-        objects.append(SceneObject("well", (x0 + off, y0 + off, x0 + off + disc.shape[1], y0 + off + disc.shape[0]), disc))
+        objects.append(
+            SceneObject(
+                "well",
+                (x0 + off, y0 + off, x0 + off + disc.shape[1], y0 + off + disc.shape[0]),
+                disc,
+            )
+        )
     image += rng.standard_normal((height, width, 1), np.float32) * rng.uniform(1.0, 3.0)
     return PanelArt(np.clip(np.rint(image), 0, 255).astype(np.uint8), "plate", content, objects)

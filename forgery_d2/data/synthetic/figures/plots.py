@@ -4,6 +4,7 @@ Axes, bars, error bars, markers and legend swatches are the panel's pixels (a pl
 panel); tick labels, axis titles, legends and significance stars are text overlays. Plots repeat
 themselves legitimately (identical bars, markers, caps, tick glyphs) and are never forged.
 """
+
 import cv2
 import numpy as np
 
@@ -46,8 +47,24 @@ def _marker(img, x, y, size, colour, kind, edge=(0, 0, 0)):
         "diamond": [(x, y - s * 1.3), (x + s, y), (x, y + s * 1.3), (x - s, y)],
     }
     if kind == "circle":
-        cv2.circle(img, (int(round(x * 4)), int(round(y * 4))), int(round(s * 4)), colour, -1, cv2.LINE_AA, shift=2)
-        cv2.circle(img, (int(round(x * 4)), int(round(y * 4))), int(round(s * 4)), edge, 1, cv2.LINE_AA, shift=2)
+        cv2.circle(
+            img,
+            (int(round(x * 4)), int(round(y * 4))),
+            int(round(s * 4)),
+            colour,
+            -1,
+            cv2.LINE_AA,
+            shift=2,
+        )
+        cv2.circle(
+            img,
+            (int(round(x * 4)), int(round(y * 4))),
+            int(round(s * 4)),
+            edge,
+            1,
+            cv2.LINE_AA,
+            shift=2,
+        )
         return
     poly = np.round(np.array(pts[kind]) * 4).astype(np.int32)
     cv2.fillPoly(img, [poly], colour, cv2.LINE_AA, shift=2)
@@ -60,7 +77,9 @@ def _y_axis(img, overlays, left, top, bottom, ticks, y_of, font, size, lw, colou
     for t in ticks:
         y = int(round(y_of(t)))
         cv2.line(img, (left - tick, y), (left, y), colour, lw, cv2.LINE_AA)
-        overlays.append(text(_fmt(t), left - tick - 2, y, font, size, colour, "tick_label", anchor="rm"))
+        overlays.append(
+            text(_fmt(t), left - tick - 2, y, font, size, colour, "tick_label", anchor="rm")
+        )
 
 
 def draw_plot(rng, height, width, style, font="sans", size=11, palette=None):
@@ -88,11 +107,15 @@ def draw_plot(rng, height, width, style, font="sans", size=11, palette=None):
     ticks = _nice_ticks(float((values + errors).max()) * 1.15, int(rng.integers(4, 7)))
     y_title = str(rng.choice(vocab.AXIS_LABELS))
     tick_w = max(text(_fmt(t), 0, 0, font, tick_size).shape[1] for t in ticks)
-    left = int(tick_w + tick_size // 3 + 6 + (text(y_title, 0, 0, font, size, angle=90).shape[1] + 4))
+    left = int(
+        tick_w + tick_size // 3 + 6 + (text(y_title, 0, 0, font, size, angle=90).shape[1] + 4)
+    )
     slot_estimate = (width - left - max(4, width // 30)) / n_groups
     widest = max(text(g, 0, 0, font, tick_size).shape[1] for g in groups)
     rotate = style != "line" and (rng.random() < 0.35 or widest > 0.9 * slot_estimate)
-    x_label_h = max(text(g, 0, 0, font, tick_size, angle=45 if rotate else 0).shape[0] for g in groups)
+    x_label_h = max(
+        text(g, 0, 0, font, tick_size, angle=45 if rotate else 0).shape[0] for g in groups
+    )
     bottom_margin = int(x_label_h + tick_size // 3 + 5 + (size + 6 if style == "line" else 0))
     top, right = int(size * (2.2 if n_series > 1 else 1.2)), max(4, width // 30)
     bottom = height - bottom_margin
@@ -100,7 +123,19 @@ def draw_plot(rng, height, width, style, font="sans", size=11, palette=None):
         return None
     y_of = lambda v: bottom - (v / ticks[-1]) * (bottom - top)  # noqa: E731
     _y_axis(img, overlays, left, top, bottom, ticks, y_of, font, tick_size, lw, ink)
-    overlays.append(text(y_title, lw + 1, (top + bottom) / 2, font, size, ink, "axis_title", anchor="lm", angle=90))
+    overlays.append(
+        text(
+            y_title,
+            lw + 1,
+            (top + bottom) / 2,
+            font,
+            size,
+            ink,
+            "axis_title",
+            anchor="lm",
+            angle=90,
+        )
+    )
     cv2.line(img, (left, bottom), (width - right, bottom), ink, lw, cv2.LINE_AA)
     slot = (width - right - left) / n_groups
     centres = [left + slot * (g + 0.5) for g in range(n_groups)]
@@ -121,12 +156,33 @@ def draw_plot(rng, height, width, style, font="sans", size=11, palette=None):
             elif style == "dots":
                 pts = v * (1 + rng.normal(0, 0.12, int(rng.integers(4, 9))))
                 for p in pts:
-                    _marker(img, x + rng.uniform(-bar_w / 3, bar_w / 3), y_of(max(p, 0)), max(2, size // 5), colour, "circle")
-                cv2.line(img, (int(x - bar_w / 2.5), int(y_of(v))), (int(x + bar_w / 2.5), int(y_of(v))), ink, lw + 1, cv2.LINE_AA)
+                    _marker(
+                        img,
+                        x + rng.uniform(-bar_w / 3, bar_w / 3),
+                        y_of(max(p, 0)),
+                        max(2, size // 5),
+                        colour,
+                        "circle",
+                    )
+                cv2.line(
+                    img,
+                    (int(x - bar_w / 2.5), int(y_of(v))),
+                    (int(x + bar_w / 2.5), int(y_of(v))),
+                    ink,
+                    lw + 1,
+                    cv2.LINE_AA,
+                )
             points.append((x, y_of(v)))
             yt, yb = int(round(y_of(v + e))), int(round(y_of(max(v - e, 0))))
             xi = int(round(x))
-            cv2.line(img, (xi, yt), (xi, yb if style != "bar" else int(round(y_of(v)))), ink, lw, cv2.LINE_AA)
+            cv2.line(
+                img,
+                (xi, yt),
+                (xi, yb if style != "bar" else int(round(y_of(v)))),
+                ink,
+                lw,
+                cv2.LINE_AA,
+            )
             cv2.line(img, (xi - cap, yt), (xi + cap, yt), ink, lw, cv2.LINE_AA)
         if style == "line":
             poly = np.round(np.array(points) * 4).astype(np.int32)
@@ -135,13 +191,42 @@ def draw_plot(rng, height, width, style, font="sans", size=11, palette=None):
                 _marker(img, x, y, max(2, size // 4), colour, markers[s])
     for g, label in enumerate(groups):  # x tick labels
         if style == "line":
-            cv2.line(img, (int(centres[g]), bottom), (int(centres[g]), bottom + tick_size // 3), ink, lw, cv2.LINE_AA)
+            cv2.line(
+                img,
+                (int(centres[g]), bottom),
+                (int(centres[g]), bottom + tick_size // 3),
+                ink,
+                lw,
+                cv2.LINE_AA,
+            )
         anchor = "rt" if rotate else "ct"
         x = centres[g] + (tick_size * 0.3 if rotate else 0)
-        overlays.append(text(label, x, bottom + tick_size // 3 + 2, font, tick_size, ink, "tick_label", anchor, 45 if rotate else 0))
+        overlays.append(
+            text(
+                label,
+                x,
+                bottom + tick_size // 3 + 2,
+                font,
+                tick_size,
+                ink,
+                "tick_label",
+                anchor,
+                45 if rotate else 0,
+            )
+        )
     if style == "line":
-        overlays.append(text(str(rng.choice(vocab.X_AXIS_LABELS)), (left + width - right) / 2, height - 2,
-                             font, size, ink, "axis_title", anchor="cb"))
+        overlays.append(
+            text(
+                str(rng.choice(vocab.X_AXIS_LABELS)),
+                (left + width - right) / 2,
+                height - 2,
+                font,
+                size,
+                ink,
+                "axis_title",
+                anchor="cb",
+            )
+        )
     if style != "line" and rng.random() < 0.6:  # significance stars above the tallest bars
         for g in rng.choice(n_groups, size=min(n_groups, int(rng.integers(1, 3))), replace=False):
             y = y_of(values[:, g].max() + errors[:, g].max()) - 3

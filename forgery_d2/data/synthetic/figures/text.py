@@ -5,6 +5,7 @@ box*: row 0 is the font's ascender line, so strings drawn at the same ``y`` shar
 a typeset row of lane labels), whatever glyphs they hold. Text is rotated by quarter turns exactly,
 or by any angle with bicubic resampling.
 """
+
 import functools
 import os
 
@@ -71,7 +72,10 @@ def text_alpha(text, family="sans", size=12, angle=0):
     if angle % 90 == 0:
         return np.ascontiguousarray(np.rot90(alpha, int(angle // 90) % 4))
     image = Image.fromarray(np.rint(alpha * 255).astype(np.uint8))
-    rotated = np.asarray(image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True), np.float32) / 255.0
+    rotated = (
+        np.asarray(image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True), np.float32)
+        / 255.0
+    )
     rows, cols = np.flatnonzero(rotated.any(axis=1)), np.flatnonzero(rotated.any(axis=0))
     if len(rows) == 0:
         return rotated
