@@ -30,7 +30,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import forgery_d2  # noqa: E402,F401  (detectron2 build shims first)
 from forgery_d2.data.synthetic.copy_move import CopyMoveOptions  # noqa: E402
-from forgery_d2.data.synthetic.figures import FigureOptions, generate_figures_dataset  # noqa: E402
+from forgery_d2.data.synthetic.figures import (  # noqa: E402
+    FigureGenerationError,
+    FigureOptions,
+    LayoutError,
+    generate_figures_dataset,
+)
 from forgery_d2.data.synthetic.generator import SyntheticOptions, generate_dataset  # noqa: E402
 from forgery_d2.data.synthetic.sources import SourceOptions  # noqa: E402
 
@@ -210,7 +215,7 @@ def main(argv=None):
                 overwrite=args.overwrite,
                 progress=not args.no_progress,
             )
-        except FileExistsError as e:
+        except (FileExistsError, LayoutError, FigureGenerationError) as e:  # sizes too small
             return _error(e)
     else:
         try:

@@ -42,6 +42,10 @@ photometric change.
 
 Layout ground truth: every panel, text and mark box (:meth:`.case.FigureCase.layout_boxes`),
 written as COCO detection JSON (``layout_train.json``, ``layout_test.json``) by :mod:`.dataset`.
+``text`` is any rendered characters (labels, letters, tick labels, legends, scale text); ``mark`` a
+non-text graphic overlaid on the data (scale bars, arrows, arrowheads, asterisks, zoom boxes, inset
+borders). Lines beside the data (kDa / bp ticks, lane-group lines) are drawn but not annotated, and
+a plot's axes, bars and markers belong to its panel.
 """
 
 from .case import (

@@ -103,9 +103,10 @@ class FigureCase:
         """``[(category_id, [x, y, w, h])]``: every panel, text and mark box of the figure."""
         h, w = self.authentic.shape[:2]
         boxes = []
-        for category, box in [("panel", p.box) for p in self.layout.panels] + [
-            (o.category, o.box) for o in self.layout.overlays
-        ]:
+        overlays = [
+            (o.category, o.box) for o in self.layout.overlays if o.category in _CATEGORY_IDS
+        ]
+        for category, box in [("panel", p.box) for p in self.layout.panels] + overlays:
             x0, y0, x1, y1 = max(box[0], 0), max(box[1], 0), min(box[2], w), min(box[3], h)
             if x1 > x0 and y1 > y0:
                 boxes.append(

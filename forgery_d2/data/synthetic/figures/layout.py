@@ -135,7 +135,7 @@ def _sample_style(rng, long_side, dark_paper):
     )
 
 
-def _sample_blocks(rng, theme, style):
+def _sample_blocks(rng, theme, style, single_kind=None):
     make = lambda kind, **kw: BLOCK_TYPES[kind](rng, style, **kw)  # noqa: E731
     if theme == "blots":
         blocks = [make("blot") for _ in range(int(rng.choice([1, 2, 3], p=[0.45, 0.4, 0.15])))]
@@ -162,7 +162,8 @@ def _sample_blocks(rng, theme, style):
             kinds[0] = "blot"
         blocks = [make(str(k)) for k in kinds]
     else:  # a single panel
-        kind = str(rng.choice(["micrograph", "blot", "gel", "plate"], p=[0.45, 0.3, 0.15, 0.1]))
+        kinds, probs = ["micrograph", "blot", "gel", "plate"], [0.45, 0.3, 0.15, 0.1]
+        kind = single_kind or str(rng.choice(kinds, p=probs))
         if kind == "micrograph":
             blocks = [make(kind, rows=1, cols=1)]
             blocks[0].mode, blocks[0].col_labels = "conditions", None
@@ -237,12 +238,14 @@ def _letters(style):
 def compose_figure(rng, split, options=None, tries=12):
     """Draw and compose one figure of ``split`` ("train" or "test"); returns a FigureLayout."""
     opts = options or LayoutOptions()
-    for _ in range(tries):
-        theme = _choose(rng, opts.theme_probs)
+    for attempt in range(tries):
+        # the last draws fall back to a single panel (at last a micrograph: fits any size)
+        theme = _choose(rng, opts.theme_probs) if attempt < tries - 4 else "single"
+        single_kind = "micrograph" if attempt >= tries - 2 else None
         long_side = sample_long_side(rng, opts)
         dark = theme == "micrographs" and rng.random() < 0.15
         style = _sample_style(rng, long_side, dark)
-        blocks = _sample_blocks(rng, theme, style)
+        blocks = _sample_blocks(rng, theme, style, single_kind)
         while sum(b.panel_count() for b in blocks) > opts.max_panels and len(blocks) > 1:
             blocks.pop()
         if sum(b.panel_count() for b in blocks) > opts.max_panels:

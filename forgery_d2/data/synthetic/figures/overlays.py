@@ -3,8 +3,9 @@
 An :class:`Overlay` is a coverage map (float32 alpha in [0, 1]) with a colour and a top-left
 position. Its ``box`` is every pixel it touches (alpha > 0), so pixels outside all overlay boxes are
 exactly the pixels under them. Categories follow the layout ground truth: ``"text"`` (any rendered
-characters) and ``"mark"`` (non-text graphics: scale bars, arrows, arrowheads, asterisks, kDa ticks,
-lane-group lines, zoom boxes).
+characters) and ``"mark"`` (non-text graphics overlaid on the data: scale bars, arrows, arrowheads,
+asterisks, zoom boxes and inset borders). ``"rule"`` is a graphic beside the data (kDa and bp
+ticks, lane-group lines): drawn like the others, not a layout category, not annotated.
 
 Overlays are built in the coordinates of whatever they annotate (a panel, a block) and moved into
 figure coordinates with :meth:`Overlay.shifted`; :func:`draw_overlays` composites them in order.
@@ -31,7 +32,7 @@ __all__ = [
     "text",
 ]
 
-OVERLAY_CATEGORIES = ("text", "mark")
+OVERLAY_CATEGORIES = ("text", "mark", "rule")
 _SUPERSAMPLE = 4  # marks are drawn at 4x and area-averaged: smooth edges, exact footprint
 
 
@@ -39,7 +40,7 @@ _SUPERSAMPLE = 4  # marks are drawn at 4x and area-averaged: smooth edges, exact
 class Overlay:
     """Something drawn on top of the figure, in the coordinates of ``x``, ``y``."""
 
-    category: str  # "text" or "mark"
+    category: str  # "text", "mark" or "rule"
     x: int  # column of alpha[0, 0]
     y: int  # row of alpha[0, 0]
     alpha: np.ndarray = field(repr=False)  # (h, w) float32 coverage in [0, 1]
@@ -118,7 +119,7 @@ def text(
 # Marks
 
 
-def _mark(draw, x0, y0, x1, y1, colour, label):
+def _mark(draw, x0, y0, x1, y1, colour, label, category="mark"):
     """Rasterize ``draw(canvas, to_px)`` over the box [x0, x1) x [y0, y1) at _SUPERSAMPLE x."""
     x0, y0 = int(np.floor(x0)), int(np.floor(y0))
     w, h = max(int(np.ceil(x1)) - x0, 1), max(int(np.ceil(y1)) - y0, 1)
@@ -131,7 +132,7 @@ def _mark(draw, x0, y0, x1, y1, colour, label):
     draw(canvas, to_px)
     alpha = cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     alpha[alpha < 1.0 / 255] = 0.0
-    return Overlay("mark", x0, y0, alpha, tuple(colour), label)
+    return Overlay(category, x0, y0, alpha, tuple(colour), label)
 
 
 def scale_bar(x, y, length, thickness, colour=(255, 255, 255)):
@@ -140,8 +141,8 @@ def scale_bar(x, y, length, thickness, colour=(255, 255, 255)):
     return Overlay("mark", int(x), int(y), alpha, tuple(colour), "scale_bar")
 
 
-def line(p0, p1, thickness, colour=(0, 0, 0), label="line"):
-    """A straight antialiased line from p0 to p1 (x, y)."""
+def line(p0, p1, thickness, colour=(0, 0, 0), label="line", category="rule"):
+    """A straight antialiased line from p0 to p1 (x, y); a "rule" (beside the data) by default."""
     pad = thickness
     (ax, ay), (bx, by) = p0, p1
     t = max(int(round(thickness * _SUPERSAMPLE)), 1)
@@ -158,6 +159,7 @@ def line(p0, p1, thickness, colour=(0, 0, 0), label="line"):
         max(ay, by) + pad + 1,
         colour,
         label,
+        category,
     )
 
 
