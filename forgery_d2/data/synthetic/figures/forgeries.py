@@ -223,7 +223,8 @@ class _Canvas:
 # Whole and partial panels
 
 
-def _panel_pairs(canvas, same_size=False):
+def _panel_pairs(canvas):
+    """(source, target) panels of one forgeable kind, both untouched by earlier events."""
     pairs = []
     for s in canvas.panels:
         for t in canvas.panels:

@@ -127,11 +127,7 @@ def _sample_style(rng, long_side, dark_paper):
         scale_bar=scale_bar,
         pointer=_choose(rng, {"arrow": 0.5, "arrowhead": 0.3, "asterisk": 0.2}),
         pointer_prob=float(rng.uniform(0.1, 0.5)),
-        frame=(
-            tuple(int(v) for v in rng.choice([0, 60, 120], size=1).repeat(3))
-            if rng.random() < 0.2
-            else None
-        ),
+        frame=(int(rng.choice([0, 60, 120])),) * 3 if rng.random() < 0.2 else None,
     )
 
 
