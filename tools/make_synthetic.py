@@ -16,8 +16,9 @@ Two styles:
 
 Layout under --output (default $FORGERY_DATASETS/figures, or $FORGERY_DATASETS/synthetic for
 legacy): train_images/{authentic,forged}, train_masks, test_images, test_masks, solution.csv
-(case_id,annotation,shape), sample_submission.csv, cases.jsonl. The same --seed gives
-byte-identical files whatever --workers.
+(case_id,annotation,shape), sample_submission.csv, cases.jsonl (one record per image), and for
+figures layout_train.json / layout_test.json. The same --seed gives byte-identical files whatever
+--workers.
 """
 
 import argparse
