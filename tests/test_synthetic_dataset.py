@@ -204,8 +204,8 @@ def _cli_main():
 
 def test_cli_end_to_end(tmp_path, capsys):
     out = tmp_path / "cli"
-    args = ["--output", str(out), "--num-images", "3", "--num-test", "2", "--seed", "1",
-            "--min-size", "64", "--max-size", "128", "--workers", "1", "--no-progress"]
+    args = ["--style", "legacy", "--output", str(out), "--num-images", "3", "--num-test", "2",
+            "--seed", "1", "--min-size", "64", "--max-size", "128", "--workers", "1", "--no-progress"]
     result = subprocess.run([sys.executable, os.path.join(REPO, "tools", "make_synthetic.py"), *args],
                             capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stderr
@@ -215,7 +215,8 @@ def test_cli_end_to_end(tmp_path, capsys):
     # Errors are one clear line, no traceback.
     main = _cli_main()
     assert main(args) == 2 and "--overwrite" in capsys.readouterr().err
-    assert main(["--output", str(tmp_path / "bad"), "--kind-probs", "blot=1,paintings=2"]) == 2
+    bad = ["--style", "legacy", "--output", str(tmp_path / "bad"), "--kind-probs", "blot=1,paintings=2"]
+    assert main(bad) == 2
     assert "paintings" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--kind-probs", "blot:1"])

@@ -8,9 +8,12 @@ forgery_val                 <root>/recodai          train_images, the other 20%
 forgery_train_all           <root>/recodai          all of train_images
 forgery_supplemental        <root>/recodai          supplemental_images
 forgery_test                <root>/recodai          test_images (labelled if test_masks/ exists)
-forgery_synthetic_train     <root>/synthetic        as above, written by tools/make_synthetic.py
+forgery_synthetic_train     <root>/synthetic        as above, make_synthetic.py --style legacy
 forgery_synthetic_val       <root>/synthetic
 forgery_synthetic_test      <root>/synthetic
+forgery_figures_train       <root>/figures          as above, make_synthetic.py --style figures
+forgery_figures_val         <root>/figures
+forgery_figures_test        <root>/figures
 ==========================  ======================  ===========================================
 
 Registration touches no file; loading a dataset whose folder is missing raises a DataError saying
@@ -37,6 +40,9 @@ BUILTIN_DATASETS = {
     "forgery_synthetic_train": ("synthetic", "train"),
     "forgery_synthetic_val": ("synthetic", "val"),
     "forgery_synthetic_test": ("synthetic", "test"),
+    "forgery_figures_train": ("figures", "train"),
+    "forgery_figures_val": ("figures", "val"),
+    "forgery_figures_test": ("figures", "test"),
 }
 
 _HOW_TO_GET = {
@@ -45,8 +51,12 @@ _HOW_TO_GET = {
         "it into {folder}, or point $FORGERY_DATASETS at the folder holding recodai/."
     ),
     "synthetic": (
-        "Generate it with `make demo` or `python tools/make_synthetic.py` (writes {folder}), or point "
-        "$FORGERY_DATASETS at the folder holding synthetic/."
+        "Generate it with `make demo` or `python tools/make_synthetic.py --style legacy` (writes "
+        "{folder}), or point $FORGERY_DATASETS at the folder holding synthetic/."
+    ),
+    "figures": (
+        "Generate it with `python tools/make_synthetic.py --style figures` (writes {folder}), or "
+        "point $FORGERY_DATASETS at the folder holding figures/."
     ),
 }
 
@@ -93,7 +103,8 @@ register_all_builtin()
 def add_datasets_root_argument(parser):
     """The ``--datasets-root`` option shared by the dataset tools (see :func:`registered_names`)."""
     parser.add_argument("--datasets-root", default=None,
-                        help="folder holding recodai/ and synthetic/ (default: $FORGERY_DATASETS or ./datasets)")
+                        help="folder holding recodai/, synthetic/ and figures/ "
+                             "(default: $FORGERY_DATASETS or ./datasets)")
 
 
 def registered_names(names, datasets_root=None):

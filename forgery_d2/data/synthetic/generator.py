@@ -30,7 +30,19 @@ from forgery_d2.competition.rle import AUTHENTIC, encode_annotation
 from .copy_move import CopyMoveOptions, ForgeryPlacementError, make_forgery
 from .sources import SourceOptions, sample_authentic
 
-__all__ = ["SyntheticCase", "SyntheticOptions", "generate_case", "generate_dataset", "TEST_CASE_ID_OFFSET"]
+__all__ = [
+    "SyntheticCase",
+    "SyntheticOptions",
+    "TEST_CASE_ID_OFFSET",
+    "case_rng",
+    "generate_case",
+    "generate_dataset",
+    "forged_test_flags",
+    "init_worker",
+    "prepare_output",
+    "write_png",
+    "write_solution",
+]
 
 TEST_CASE_ID_OFFSET = 1_000_000  # test case_ids start here, so they never collide with train ones
 _OUTPUTS = ("train_images", "train_masks", "test_images", "test_masks", "solution.csv", "sample_submission.csv", "cases.jsonl")
@@ -86,7 +98,8 @@ def generate_case(seed, split, index, forged=True, options=None):
     raise ForgeryPlacementError(f"case {split}/{index}: no copy-move fitted in {opts.max_redraws} authentic images")
 
 
-def _write_png(path, image):
+def write_png(path, image):
+    """Write a uint8 grey / RGB / RGBA array as PNG (OSError naming the file when it fails)."""
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR if image.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
     if not cv2.imwrite(path, image):
@@ -99,11 +112,11 @@ def _write_case(task):
     case = generate_case(seed, split, index, forged, options)
     cid = case.case_id
     if split == "train":
-        _write_png(os.path.join(output_dir, "train_images", "authentic", cid + ".png"), case.authentic)
-        _write_png(os.path.join(output_dir, "train_images", "forged", cid + ".png"), case.forged)
+        write_png(os.path.join(output_dir, "train_images", "authentic", cid + ".png"), case.authentic)
+        write_png(os.path.join(output_dir, "train_images", "forged", cid + ".png"), case.forged)
         np.save(os.path.join(output_dir, "train_masks", cid + ".npy"), case.masks)
     else:
-        _write_png(os.path.join(output_dir, "test_images", cid + ".png"), case.forged if forged else case.authentic)
+        write_png(os.path.join(output_dir, "test_images", cid + ".png"), case.forged if forged else case.authentic)
         if forged:
             np.save(os.path.join(output_dir, "test_masks", cid + ".npy"), case.masks)
     record = dict(case.record)
@@ -111,12 +124,14 @@ def _write_case(task):
     return record
 
 
-def _init_worker():
+def init_worker():
+    """Worker process setup: one OpenCV thread per process."""
     cv2.setNumThreads(1)
 
 
-def _prepare_output(output_dir, overwrite):
-    existing = [n for n in _OUTPUTS if os.path.exists(os.path.join(output_dir, n))]
+def prepare_output(output_dir, overwrite, outputs=_OUTPUTS):
+    """Create the dataset folders; existing ``outputs`` are an error unless ``overwrite``."""
+    existing = [n for n in outputs if os.path.exists(os.path.join(output_dir, n))]
     if existing and not overwrite:
         raise FileExistsError(
             f"{output_dir} already holds a dataset ({', '.join(existing)}); pass overwrite=True "
@@ -148,9 +163,8 @@ def generate_dataset(output_dir, num_images=100, num_test=50, seed=0, options=No
     opts.sources.validate()
     if num_images < 0 or num_test < 0:
         raise ValueError(f"num_images and num_test must be >= 0, got {num_images}, {num_test}")
-    _prepare_output(output_dir, overwrite)
-    test_forged = np.zeros(num_test, bool)
-    test_forged[np.random.default_rng([int(seed), 2]).permutation(num_test)[: int(round(num_test * opts.test_forged_fraction))]] = True
+    prepare_output(output_dir, overwrite)
+    test_forged = forged_test_flags(seed, num_test, opts.test_forged_fraction)
     tasks = [(output_dir, seed, "train", i, True, opts) for i in range(num_images)]
     tasks += [(output_dir, seed, "test", j, bool(test_forged[j]), opts) for j in range(num_test)]
 
@@ -158,7 +172,7 @@ def generate_dataset(output_dir, num_images=100, num_test=50, seed=0, options=No
     if workers > 1 and len(tasks) > 1:
         # "spawn", not fork: forking a process whose OpenCV/torch thread pools already ran can
         # deadlock the children (seen in the test suite); spawned workers start clean.
-        with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+        with multiprocessing.get_context("spawn").Pool(workers, initializer=init_worker) as pool:
             records = list(tqdm(pool.imap(_write_case, tasks, chunksize=4), **bar))
     else:
         records = [_write_case(t) for t in tqdm(tasks, **bar)]
@@ -166,7 +180,23 @@ def generate_dataset(output_dir, num_images=100, num_test=50, seed=0, options=No
     with open(os.path.join(output_dir, "cases.jsonl"), "w") as f:
         for r in records:
             f.write(json.dumps({k: v for k, v in r.items() if k != "annotation"}, sort_keys=True) + "\n")
-    test_records = [r for r in records if r["split"] == "test"]
+    write_solution(output_dir, [r for r in records if r["split"] == "test"])
+    return summarize(records)
+
+
+def forged_test_flags(seed, num_test, forged_fraction):
+    """Which test images are forged: a seeded choice of ``round(num_test * forged_fraction)``."""
+    flags = np.zeros(num_test, bool)
+    order = np.random.default_rng([int(seed), 2]).permutation(num_test)
+    flags[order[: int(round(num_test * forged_fraction))]] = True
+    return flags
+
+
+def write_solution(output_dir, test_records):
+    """solution.csv (case_id,annotation,shape) and sample_submission.csv (all authentic).
+
+    ``test_records``: dicts with case_id, annotation, height and width, in case order.
+    """
     with open(os.path.join(output_dir, "solution.csv"), "w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["case_id", "annotation", "shape"])
@@ -176,7 +206,6 @@ def generate_dataset(output_dir, num_images=100, num_test=50, seed=0, options=No
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["case_id", "annotation"])
         writer.writerows([r["case_id"], AUTHENTIC] for r in test_records)
-    return summarize(records)
 
 
 def summarize(records):
