@@ -14,7 +14,6 @@
 Every case is drawn from its own generator seeded by ``(seed, split, index)``, so the output is
 byte-identical for a given seed whatever the number of worker processes.
 """
-import csv
 import json
 import multiprocessing
 import os
@@ -26,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from forgery_d2.competition.rle import AUTHENTIC, encode_annotation
+from forgery_d2.competition.submission import SOLUTION_COLUMNS, SUBMISSION_COLUMNS, write_csv
 
 from .copy_move import CopyMoveOptions, ForgeryPlacementError, make_forgery
 from .sources import SourceOptions, sample_authentic
@@ -197,15 +197,10 @@ def write_solution(output_dir, test_records):
 
     ``test_records``: dicts with case_id, annotation, height and width, in case order.
     """
-    with open(os.path.join(output_dir, "solution.csv"), "w", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["case_id", "annotation", "shape"])
-        for r in test_records:
-            writer.writerow([r["case_id"], r["annotation"], f"[{r['height']}, {r['width']}]"])
-    with open(os.path.join(output_dir, "sample_submission.csv"), "w", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["case_id", "annotation"])
-        writer.writerows([r["case_id"], AUTHENTIC] for r in test_records)
+    write_csv(os.path.join(output_dir, "solution.csv"), SOLUTION_COLUMNS,
+              [(r["case_id"], r["annotation"], f"[{r['height']}, {r['width']}]") for r in test_records])
+    write_csv(os.path.join(output_dir, "sample_submission.csv"), SUBMISSION_COLUMNS,
+              [(r["case_id"], AUTHENTIC) for r in test_records])
 
 
 def summarize(records):

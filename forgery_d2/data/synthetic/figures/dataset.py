@@ -30,7 +30,7 @@ from collections import Counter
 import numpy as np
 from tqdm import tqdm
 
-from forgery_d2.evaluation.rle import AUTHENTIC, encode_annotation
+from forgery_d2.competition.rle import AUTHENTIC, encode_annotation
 
 from ..generator import forged_test_flags, init_worker, prepare_output, write_png, write_solution
 from .case import LAYOUT_CATEGORIES, FigureOptions, generate_figure_case
