@@ -247,7 +247,13 @@ def _add_modeling_config(cfg):
 
 
 def _add_matcher_config(cfg):
-    """Keypoint copy-move matcher and fusion (forgery_d2.matching)."""
+    """Copy-move matchers (forgery_d2.matching) and their fusion with a network."""
+    cfg.MODEL.COPY_MOVE = CN()
+    # The matcher of the CopyMoveMatcher meta-architecture (and of FusionRCNN): "figure"
+    # (FigureMatcher: layout, keypoints + panel alignment + grain hashing, pixel evidence) or
+    # "keypoint" (KeypointMatcher: keypoints and dense ZNCC verification only, figure-unaware).
+    cfg.MODEL.COPY_MOVE.MATCHER = "figure"
+
     m = cfg.MODEL.KEYPOINT_MATCHER = CN()
     m.MAX_KEYPOINTS = 4000  # SIFT keypoints kept per image (and again for its mirror image)
     m.DETECT_MIN_SIZE = 768  # smaller images are upscaled to this longer side for detection...
@@ -289,6 +295,9 @@ def _add_matcher_config(cfg):
     # forgery_d2.matching.figure_matcher (its keypoint stage reads MODEL.KEYPOINT_MATCHER).
     g.VERIFY_MAX_SIZE = 1280  # px: layout, panel alignment and verification run at most at this long side
     g.KEYPOINTS = True  # candidates from keypoints (SIFT off text / marks / canvas, g2NN, RANSAC)
+    # Copies rescaled by more than this (or less than its inverse) are not searched: a region shown
+    # again 2x or more is a zoom inset, a legitimate repetition (panel reuse rescales by 0.75-1.3).
+    g.MAX_SCALE_CHANGE = 1.45
     g.KEYPOINT_REGION_MARGIN = 0.5  # a keypoint copy is verified within its inliers' box grown by this x its size
     g.PANEL_ALIGNMENT = True  # candidates from aligning every ordered pair of panels (whole / partial reuse)
     g.PANEL_THUMB_SIZE = 64  # px: long side of the thumbnails the panel alignment search runs on
@@ -305,13 +314,15 @@ def _add_matcher_config(cfg):
     g.BLUR_LEVELS = [0.0, 1.0]  # both sides blurred by each sigma before the residual; the best is kept
     g.MIN_RESIDUAL_ZNCC = 0.6  # residual correlation an evidence pixel needs (look-alikes stay near 0)
     g.MIN_INTENSITY_ZNCC = 0.7  # intensity correlation an evidence pixel needs
-    g.MIN_TEXTURE = 0.5  # grey levels: residual std below which a pixel is flat (no evidence)
+    g.MIN_TEXTURE = 0.1  # grey levels: residual std below which a pixel is flat (no evidence)
     # Residual difference of copy and source / that of two independent patches of the region's
     # grain: a copy is near 0, a look-alike >= 1 (forgery_d2.matching.evidence).
     g.MAX_NOISE_RATIO = 0.6
-    # The same ratio with the source shifted UNIQUENESS_SHIFT px along x or y must reach this:
-    # grain matches at one place only; lines, stripes and periodic patterns match shifted too.
-    g.MIN_SHIFTED_RATIO = 0.8
+    # The same ratio with the source shifted UNIQUENESS_SHIFT px along x or y must reach
+    # max(MIN_SHIFTED_RATIO, SHIFT_CONTRAST x the exact ratio): grain matches at one place only;
+    # lines, stripes and periodic patterns match their shifted selves too.
+    g.MIN_SHIFTED_RATIO = 0.15
+    g.SHIFT_CONTRAST = 2.0
     g.UNIQUENESS_SHIFT = 3.0  # px
     g.MIN_COMPONENT_PIXELS = 12  # evidence components smaller than this are noise
     g.MIN_EVIDENCE_PIXELS = 24  # a duplication needs at least this many evidence pixels (verification frame)

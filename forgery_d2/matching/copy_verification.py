@@ -8,10 +8,11 @@ copy mask is built from pixel evidence only (:mod:`forgery_d2.matching.evidence`
    the canvas, rendered graphics) never count.
 2. **Regions**: connected components of the evidence with at least ``min_component_pixels``.
 3. **Mask**: each region's evidence, its gaps of up to ``max_gap`` px closed and its enclosed holes
-   filled, but only where the copy agrees with the photometrically fitted source pixel for pixel
-   (a flat band core inside a verified band is part of the copy; the flat background around it is
-   not). So the mask never grows across flat or textureless areas: every pixel of it is evidence,
-   or agrees with its source and lies within ``max_gap`` px of evidence.
+   filled, plus the rim of half a window the windowed evidence cannot reach, but only where the
+   copy agrees with the photometrically fitted source pixel for pixel (a flat band core inside a
+   verified band is part of the copy; the flat background around it is not). So the mask never
+   grows across flat or textureless areas: every pixel of it is evidence, or agrees with its
+   source and lies within ``max(max_gap, window // 2 + 2)`` px of evidence.
    **Colour**: in a colour figure the copy must be a copy in every channel. A merged "overlay"
    micrograph holds each channel panel's signal in one colour channel (legitimately: it is their
    composite), so in grey it correlates with each of them; channel by channel, the overlay has
@@ -53,6 +54,7 @@ class VerificationParams:
     min_texture: float
     max_noise_ratio: float
     min_shifted_ratio: float
+    shift_contrast: float
     uniqueness_shift: float
     min_component_pixels: int
     min_evidence_pixels: int
@@ -101,7 +103,7 @@ def _colour_consistent(colour: np.ndarray, inverse: np.ndarray, evidence: np.nda
     """Whether the copy is a copy in every colour channel (``evidence``, ``allowed``: bool over
     ``box``; ``allowed``: the figure's data on both sides, not its canvas, text or graphics):
 
-    - over the allowed pixels of the box, the copy's colours vary along the same colour directions as the
+    - over the allowed pixels near the evidence, the copy's colours vary along the same colour directions as the
       source's: a merged overlay adds, to one channel panel's colour, the colours of the others
       (its colour variance off the source's main colour direction is many times the source's);
     - over the evidence, every channel textured on either side is textured on both (residual std
@@ -110,7 +112,11 @@ def _colour_consistent(colour: np.ndarray, inverse: np.ndarray, evidence: np.nda
     local = inverse.copy()
     local[:, 2] += inverse[:, :2] @ np.array([x0, y0], dtype=np.float64)
     size = (x1 - x0, y1 - y0)
-    inside = allowed
+    # The colour composition is compared near the evidence (within ``reach`` px), where source and
+    # copy must be the same picture; farther away the box may hold other panels.
+    reach = 25
+    near = cv2.dilate(evidence.astype(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+    inside = allowed & near
     copies, sources = [], []
     for channel in range(colour.shape[2]):
         plane = np.ascontiguousarray(colour[:, :, channel])
@@ -159,7 +165,7 @@ def verify_candidate(gray: np.ndarray, matrix: np.ndarray, box, exclude: np.ndar
     maps = copy_evidence(gray, matrix, box, params.window, params.blur_levels, uniqueness_shift=params.uniqueness_shift)
     allowed = maps.valid & ~exclude[y0:y1, x0:x1] & ~source_excluded
     evidence = allowed & maps.evidence(params.min_residual_zncc, params.min_intensity_zncc, params.min_texture,
-                                       params.max_noise_ratio, params.min_shifted_ratio)
+                                       params.max_noise_ratio, params.min_shifted_ratio, params.shift_contrast)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(evidence.astype(np.uint8), connectivity=8)
     keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= params.min_component_pixels) + 1
     if len(keep) == 0:
@@ -174,10 +180,13 @@ def verify_candidate(gray: np.ndarray, matrix: np.ndarray, box, exclude: np.ndar
     gain, bias = _photometric_fit(maps.copy, maps.source, evidence)
     agrees = allowed & (np.abs(maps.copy - (gain * maps.source + bias)) <= params.agree_tolerance)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * params.max_gap + 1,) * 2)
-    near = cv2.dilate(evidence.astype(np.uint8), kernel) > 0
+    # The window-based evidence stops about half a window short of a copy's border: agreeing
+    # pixels within that reach (and within max_gap) belong to the copy too.
+    reach = max(params.max_gap, params.window // 2 + 2)
+    near = cv2.dilate(evidence.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)) > 0
     closed = cv2.morphologyEx(evidence.astype(np.uint8), cv2.MORPH_CLOSE, kernel) > 0
     filled = ndimage.binary_fill_holes(closed)
-    copy_local = evidence | (filled & near & agrees)
+    copy_local = evidence | (agrees & (near | filled))
     copy_mask = np.zeros((height, width), bool)
     copy_mask[y0:y1, x0:x1] = copy_local
     source_mask = warp_mask(copy_mask, inverse, (height, width)) & ~exclude

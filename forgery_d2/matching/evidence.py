@@ -18,6 +18,9 @@ and look-alike bands drawn with one shape would correlate.) Measured in a small 
 - ``intensity_zncc``: ZNCC of the intensities themselves (the structure must agree too).
 - ``texture``: the smaller local residual std of the two sides: flat areas (a saturated band core,
   a black background, the white canvas) carry no evidence, whatever their correlation.
+- structure is left out: residual pixels beyond 3x the local grain level (and their fringe) are
+  zeroed on both sides before any of these (:func:`grain_only`); rendered text, dashed lines and
+  band edges repeat exactly by design, grain never does.
 - ``noise_ratio``: how far the copy's residual is from the (gain-fitted) source residual, in units
   of the grain expected between two *independent* patches: ``std(r_copy - g r_source) / (sqrt(2)
   sigma_grain)``, with ``sigma_grain`` the local robust residual level (1.4826 x median |residual|
@@ -28,7 +31,9 @@ and look-alike bands drawn with one shape would correlate.) Measured in a small 
 - ``shifted_ratio``: the noise ratio of the same comparison with the source shifted by
   ``uniqueness_shift`` px along x or along y (the smaller of the two): grain matches only at the
   exact transform, while a straight line, a stripe or a periodic pattern also matches its shifted
-  self (the aperture problem). Evidence needs it to stay high.
+  self (the aperture problem). Evidence needs it several times the exact ratio. (In a noise-free
+  figure, from a digital imager, the residual is the 8-bit quantization: a copy reproduces it
+  exactly, a look-alike does not, and neither does the copy shifted.)
 
 Pixels may also be *excluded* from evidence: text and marks (their repetition is legitimate), the
 figure canvas, and rendered graphics (:func:`rendered_graphics_mask`: flat constant-colour shapes
@@ -40,7 +45,7 @@ import cv2
 import numpy as np
 
 __all__ = ["EvidenceMaps", "rendered_graphics_mask", "copy_evidence", "box_filter", "grain_residual", "grain_level",
-           "isotropic_grain_mask"]
+           "grain_only", "isotropic_grain_mask"]
 
 
 def box_filter(values: np.ndarray, window: int) -> np.ndarray:
@@ -97,6 +102,15 @@ def grain_residual(gray: np.ndarray, blur: float = 0.0) -> np.ndarray:
     return image - cv2.filter2D(image, cv2.CV_32F, _SMOOTHER, borderType=cv2.BORDER_REFLECT)
 
 
+def grain_only(residual: np.ndarray, level: np.ndarray, limit: float = 3.0) -> np.ndarray:
+    """The residual with its *structure* removed: pixels beyond ``limit`` x the local grain level
+    (and their 8 neighbours: the anti-aliased fringe) set to 0. Rendered structure (text, dashed
+    lines, tick marks, band edges) repeats exactly by design and would correlate; grain stays."""
+    strong = (np.abs(residual) > limit * level).astype(np.uint8)
+    strong = cv2.dilate(strong, np.ones((3, 3), np.uint8)) > 0
+    return np.where(strong, 0.0, residual).astype(np.float32)
+
+
 def isotropic_grain_mask(residual: np.ndarray, window: int = 7, shift: int = 3, max_self_zncc: float = 0.5,
                          min_texture: float = 1.0) -> np.ndarray:
     """Pixels whose residual is textured (local std >= ``min_texture``) and behaves like grain:
@@ -122,13 +136,19 @@ def _local_zncc(a: np.ndarray, b: np.ndarray, window: int):
     return zncc, np.sqrt(np.minimum(var_a, var_b)), unexplained
 
 
-def grain_level(residual: np.ndarray, size: int = 15, floor: float = 0.5) -> np.ndarray:
+def grain_level(residual: np.ndarray, size: int = 61, floor: float = 0.5) -> np.ndarray:
     """Local robust std of the grain: 1.4826 x the median of |residual| over ``size x size``
-    windows (a median, so lines and edges inside the window do not inflate it), at least
-    ``floor``. float32 (H, W). Panels of one figure differ in grain (film vs digital imager)."""
+    windows, at least ``floor``. float32 (H, W). The window is large (a median over ~60 px) so
+    that the structure inside it (a ring, a band's edges: a small part of the window) does not
+    inflate it; panels of one figure still keep their own level (film vs digital imager)."""
     scale = 8.0  # |residual| in 1/8 grey levels fits uint8 for the median filter
     magnitude = np.clip(np.abs(residual) * scale, 0, 255).astype(np.uint8)
-    median = cv2.medianBlur(magnitude, size).astype(np.float32) / scale
+    height, width = magnitude.shape
+    # The median over a 61 px window, at half resolution (cost): 31 px there.
+    half = cv2.resize(magnitude, (max(1, width // 2), max(1, height // 2)), interpolation=cv2.INTER_NEAREST)
+    kernel = min(size // 2 | 1, (min(half.shape) - 1) | 1) if min(half.shape) > 2 else 1
+    median = cv2.medianBlur(half, kernel) if kernel >= 3 else half
+    median = cv2.resize(median, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32) / scale
     return np.maximum(1.4826 * median, floor)
 
 
@@ -148,11 +168,13 @@ class EvidenceMaps:
     valid: np.ndarray  # the warped source lies inside the image there
 
     def evidence(self, min_residual_zncc: float, min_intensity_zncc: float, min_texture: float,
-                 max_noise_ratio: float, min_shifted_ratio: float) -> np.ndarray:
-        """Pixels that show the copy's fine texture in its source, at this transform only."""
+                 max_noise_ratio: float, min_shifted_ratio: float, shift_contrast: float) -> np.ndarray:
+        """Pixels that show the copy's fine texture in its source, at this transform only: the
+        shifted comparison must be worse than the exact one by ``shift_contrast`` times, and at
+        least ``min_shifted_ratio``."""
+        unique = self.shifted_ratio >= np.maximum(min_shifted_ratio, shift_contrast * self.noise_ratio)
         return (self.valid & (self.residual_zncc >= min_residual_zncc) & (self.intensity_zncc >= min_intensity_zncc)
-                & (self.texture >= min_texture) & (self.noise_ratio <= max_noise_ratio)
-                & (self.shifted_ratio >= min_shifted_ratio))
+                & (self.texture >= min_texture) & (self.noise_ratio <= max_noise_ratio) & unique)
 
 
 def _warped_source(gray, inverse, size, shift=(0.0, 0.0)):
@@ -186,12 +208,15 @@ def copy_evidence(gray: np.ndarray, matrix: np.ndarray, box, window: int = 7, bl
     residual_zncc, texture, noise_ratio, shifted_ratio = None, None, None, None
     for blur in blur_levels:
         copy_residual = grain_residual(copy, blur)
-        grain = np.sqrt(2.0) * grain_level(copy_residual)
-        zncc, std, unexplained = _local_zncc(copy_residual, grain_residual(source, blur), window)
+        level = grain_level(copy_residual)
+        copy_residual = grain_only(copy_residual, level)
+        source_residual = grain_only(grain_residual(source, blur), level)
+        grain = np.sqrt(2.0) * level
+        zncc, std, unexplained = _local_zncc(copy_residual, source_residual, window)
         ratio = np.sqrt(unexplained) / grain
         shifted = None
         for shift in ((uniqueness_shift, 0.0), (0.0, uniqueness_shift)):
-            moved = grain_residual(_warped_source(gray, inverse, size, shift), blur)
+            moved = grain_only(grain_residual(_warped_source(gray, inverse, size, shift), blur), level)
             ratio_moved = np.sqrt(_local_zncc(copy_residual, moved, window)[2]) / grain
             shifted = ratio_moved if shifted is None else np.minimum(shifted, ratio_moved)
         if residual_zncc is None:

@@ -36,7 +36,7 @@ from forgery_d2.config import get_forgery_cfg
 from forgery_d2.structures.masks import mask_iou
 
 from .copy_verification import VerificationParams, extend_to_region, verify_candidate
-from .evidence import grain_residual, isotropic_grain_mask, rendered_graphics_mask
+from .evidence import grain_level, grain_only, grain_residual, isotropic_grain_mask, rendered_graphics_mask
 from .features import resize_by, to_gray_uint8, working_scale
 from .geometry import scale_transform
 from .grain_hashing import grain_hash_candidates
@@ -78,7 +78,9 @@ class FigureMatcherParams:
     def from_config(cls, cfg) -> "FigureMatcherParams":
         f = cfg.MODEL.FIGURE_MATCHER
         return cls(
-            keypoint=KeypointMatcherParams.from_config(cfg),
+            # The keypoint stage of MODEL.KEYPOINT_MATCHER, scaled copies capped like the panel search:
+            # a region shown again much larger is a zoom inset (legitimate), not a reused one.
+            keypoint=KeypointMatcherParams.from_config(cfg).replace(max_scale_change=f.MAX_SCALE_CHANGE),
             verification=VerificationParams(
                 window=f.WINDOW,
                 blur_levels=tuple(f.BLUR_LEVELS),
@@ -87,6 +89,7 @@ class FigureMatcherParams:
                 min_texture=f.MIN_TEXTURE,
                 max_noise_ratio=f.MAX_NOISE_RATIO,
                 min_shifted_ratio=f.MIN_SHIFTED_RATIO,
+                shift_contrast=f.SHIFT_CONTRAST,
                 uniqueness_shift=f.UNIQUENESS_SHIFT,
                 min_component_pixels=f.MIN_COMPONENT_PIXELS,
                 min_evidence_pixels=f.MIN_EVIDENCE_PIXELS,
@@ -164,6 +167,45 @@ def _colour_planes(rgb: np.ndarray, scale: float):
     return resize_by(np.ascontiguousarray(planes), scale).astype(np.float32)
 
 
+def _affine3(matrix):
+    return np.vstack([np.asarray(matrix, dtype=np.float64), [0.0, 0.0, 1.0]])
+
+
+def _shared_side(a, b, min_overlap: float = 0.3):
+    """When one side (source or copy mask) of duplication ``a`` overlaps one side of ``b`` by at
+    least ``min_overlap`` of the smaller, returns (a's other side, b's other side, unused, a
+    function giving the transform from a's other side to b's other side from their matrices);
+    else None."""
+    sides_a = {"source": a.source_mask, "copy": a.copy_mask}
+    sides_b = {"source": b.source_mask, "copy": b.copy_mask}
+    for name_a, mask_a in sides_a.items():
+        for name_b, mask_b in sides_b.items():
+            smaller = min(int(mask_a.sum()), int(mask_b.sum()))
+            if smaller == 0 or (mask_a & mask_b).sum() < min_overlap * smaller:
+                continue
+            other_a = sides_a["copy" if name_a == "source" else "source"]
+            other_b = sides_b["copy" if name_b == "source" else "source"]
+
+            def link(matrix_a, matrix_b, name_a=name_a, name_b=name_b):
+                # Maps to the shared region: a's other side -> shared, shared -> b's other side.
+                to_shared = _affine3(matrix_a) if name_a == "copy" else np.linalg.inv(_affine3(matrix_a))
+                from_shared = np.linalg.inv(_affine3(matrix_b)) if name_b == "copy" else _affine3(matrix_b)
+                return (from_shared @ to_shared)[:2]
+
+            return other_a, other_b, None, link
+    return None
+
+
+def _compose(matrix):
+    return matrix if matrix is not None and np.all(np.isfinite(matrix)) else None
+
+
+def _same_transform(a, b, tolerance: float = 2.0) -> bool:
+    """Whether two 2x3 maps move the unit square's corners by less than ``tolerance`` px apart."""
+    corners = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0]])
+    return np.abs((corners @ a[:, :2].T + a[:, 2]) - (corners @ b[:, :2].T + b[:, 2])).max() < tolerance
+
+
 def _panel_holding(mask: np.ndarray, panels):
     """The panel box holding most of ``mask`` (None when the mask lies outside every panel)."""
     counts = [int(mask[y0:y1, x0:x1].sum()) for x0, y0, x1, y1 in panels]
@@ -228,7 +270,9 @@ class FigureMatcher:
             if region is not None:
                 result = extend_to_region(gray32, candidate.matrix, result, region, exclude, p.verification)
             verified.append((candidate, result))
-        stats.update(candidates=len(candidates), verified=len(verified))
+        composites = self._composites(verified, gray32, exclude, colour)
+        stats.update(candidates=len(candidates), verified=len(verified), composites=len(composites))
+        verified = [entry for k, entry in enumerate(verified) if k not in composites]
         instances = [self._to_instance(c, v, u, verify_scale, (height, width)) for c, v, u in self._merge(verified)]
         logger.debug("figure matcher on %dx%d: %s", width, height, stats)
         return CopyMoveResult(instances[: p.max_instances], (height, width), verify_scale, verify_scale, stats)
@@ -255,9 +299,11 @@ class FigureMatcher:
     def _grain_candidates(self, gray32, exclude, stats):
         p = self.params
         v = p.verification
-        allowed = ~exclude & isotropic_grain_mask(grain_residual(gray32), v.window, int(round(v.uniqueness_shift)),
+        residual = grain_residual(gray32)
+        residual = grain_only(residual, grain_level(residual))
+        allowed = ~exclude & isotropic_grain_mask(residual, v.window, int(round(v.uniqueness_shift)),
                                                   min_texture=v.min_texture)
-        found = grain_hash_candidates(gray32, allowed, min_votes=p.grain_min_votes, min_shift=p.grain_min_shift,
+        found = grain_hash_candidates(residual, allowed, min_votes=p.grain_min_votes, min_shift=p.grain_min_shift,
                                       max_candidates=p.grain_max_candidates)
         stats["grain_candidates"] = len(found)
         candidates = []
@@ -277,6 +323,32 @@ class FigureMatcher:
             matrix = candidate.matrix if matrix is None else matrix
             candidates.append(_Candidate("panel", matrix, box, {"panel_ncc": round(candidate.ncc, 4)}, region=box))
         return candidates
+
+    def _composites(self, verified, gray32, exclude, colour):
+        """Indices of duplications that are parts of a composite, not copies. A region that
+        matches two *different* regions (a merged overlay holds each channel panel's pixels; a
+        panel summing two others) is a composite when those two do not match each other: a
+        region copied twice makes all three match each other (a forgery), a merge does not."""
+        p = self.params
+        composite = set()
+        for i in range(len(verified)):
+            for j in range(i + 1, len(verified)):
+                (ci, ri), (cj, rj) = verified[i], verified[j]
+                shared = _shared_side(ri, rj)
+                if shared is None:
+                    continue
+                other_i, other_j, to_i, to_j = shared
+                # The transform from i's other side to j's other side, through the shared region.
+                link = _compose(to_j(ci.matrix, cj.matrix))
+                if link is None or _same_transform(link, np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])):
+                    continue
+                ys, xs = np.nonzero(other_j)
+                if len(xs) == 0:
+                    continue
+                box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+                if verify_candidate(gray32, link, box, exclude, p.verification, colour) is None:
+                    composite.update((i, j))
+        return composite
 
     def _merge(self, verified):
         """Best score first; a duplication overlapping a kept one (mask IoU > same_copy_iou) joins

@@ -22,8 +22,6 @@ from typing import List
 
 import numpy as np
 
-from .evidence import grain_residual
-
 __all__ = ["FLIPS", "GrainCandidate", "grain_hash_candidates"]
 
 # name -> (flip x, flip y) applied to the copy side's patch before comparison.
@@ -56,13 +54,13 @@ def _normalize(x: np.ndarray) -> np.ndarray:
     return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-6)
 
 
-def grain_hash_candidates(gray: np.ndarray, allowed: np.ndarray, patch: int = 8, stride: int = 2,
+def grain_hash_candidates(residual: np.ndarray, allowed: np.ndarray, patch: int = 8, stride: int = 2,
                           tables: int = 6, bits: int = 20, min_correlation: float = 0.8, min_shift: float = 10.0,
                           min_votes: int = 6, vote_bin: int = 2, max_points: int = 60000,
                           max_candidates: int = 8, seed: int = 0) -> List[GrainCandidate]:
-    """Candidate transforms of copies (see the module docstring). ``gray``: float32 (H, W);
-    ``allowed``: bool (H, W), where patches may be centred (textured, not excluded)."""
-    residual = grain_residual(gray)
+    """Candidate transforms of copies (see the module docstring). ``residual``: the figure's grain
+    (float32 (H, W), e.g. :func:`forgery_d2.matching.evidence.grain_residual`); ``allowed``: bool
+    (H, W), where patches may be centred (textured, not excluded)."""
     centres, patches = _patches(residual, allowed, patch, stride)
     if len(centres) < 2 * min_votes:
         return []
@@ -74,57 +72,63 @@ def grain_hash_candidates(gray: np.ndarray, allowed: np.ndarray, patch: int = 8,
     rng = np.random.default_rng(seed)
     planes = rng.standard_normal((tables, patch * patch, bits)).astype(np.float32)
     weights = (1 << np.arange(bits)).astype(np.int64)
-    votes = {}
-    for name, (fx, fy) in FLIPS.items():
-        flipped = grid[:, ::-1 if fy else 1, ::-1 if fx else 1].reshape(len(query), -1)
-        pairs = set()
-        for table in range(tables):
-            key_q = ((query @ planes[table]) > 0).astype(np.int64) @ weights
-            key_f = ((flipped @ planes[table]) > 0).astype(np.int64) @ weights
-            pairs.update(_bucket_pairs(key_q, key_f))
-        if not pairs:
-            continue
+    keys_q = [((query @ planes[t]) > 0).astype(np.int64) @ weights for t in range(tables)]
+    n = len(query)
+    votes = []  # per flip: (flip index, vote key x, vote key y, const x, const y, copy x, copy y)
+    for flip_index, (name, (fx, fy)) in enumerate(FLIPS.items()):
+        flipped = grid[:, ::-1 if fy else 1, ::-1 if fx else 1].reshape(n, -1)
+        pairs = [_bucket_pairs(keys_q[t], ((flipped @ planes[t]) > 0).astype(np.int64) @ weights)
+                 for t in range(tables)]
+        p, q = np.concatenate([x[0] for x in pairs]), np.concatenate([x[1] for x in pairs])
         # Each flip is an involution, so (i, j) and (j, i) state the same duplication: keep i < j
-        # (raster order, so one duplication votes with one orientation).
-        p, q = np.array(sorted((min(i, j), max(i, j)) for i, j in pairs)).T
+        # (raster order, so one duplication votes with one orientation), once.
+        p, q = np.minimum(p, q), np.maximum(p, q)
+        unique = np.unique(p * n + q)
+        p, q = unique // n, unique % n
+        p, q = p[p != q], q[p != q]
         correlation = np.einsum("ij,ij->i", query[p], flipped[q])
         shift = np.hypot(*(centres[q] - centres[p]).T)
         ok = (correlation >= min_correlation) & (shift >= min_shift)
-        p, q = p[ok], q[ok]
-        if len(p) == 0:
-            continue
-        src, dst = centres[p].astype(np.int64), centres[q].astype(np.int64)
+        src, dst = centres[p[ok]].astype(np.int64), centres[q[ok]].astype(np.int64)
         # The quantity a flip leaves constant: translation dst - src, or the mirror axis dst + src.
-        key_x = dst[:, 0] + src[:, 0] if fx else dst[:, 0] - src[:, 0]
-        key_y = dst[:, 1] + src[:, 1] if fy else dst[:, 1] - src[:, 1]
-        for kx, ky, point in zip(key_x, key_y, dst):
-            votes.setdefault((name, int(kx) // vote_bin, int(ky) // vote_bin), []).append((kx, ky, *point))
-    ranked = sorted(votes.items(), key=lambda item: len(item[1]), reverse=True)
+        const_x = dst[:, 0] + src[:, 0] if fx else dst[:, 0] - src[:, 0]
+        const_y = dst[:, 1] + src[:, 1] if fy else dst[:, 1] - src[:, 1]
+        votes.append(np.stack([np.full(len(src), flip_index), np.floor_divide(const_x, vote_bin),
+                               np.floor_divide(const_y, vote_bin), const_x, const_y, dst[:, 0], dst[:, 1]], axis=1))
+    votes = np.concatenate(votes) if votes else np.zeros((0, 7), np.int64)
+    if len(votes) == 0:
+        return []
+    bins, inverse, counts = np.unique(votes[:, :3], axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    names = list(FLIPS)
     candidates = []
-    for (name, _, _), entries in ranked:
-        if len(entries) < min_votes or len(candidates) >= max_candidates:
+    for b in np.argsort(-counts, kind="stable")[:max_candidates]:
+        if counts[b] < min_votes:
             break
-        fx, fy = FLIPS[name]
-        entries = np.asarray(entries, dtype=np.float64)
+        entries = votes[inverse == b].astype(np.float64)
+        fx, fy = FLIPS[names[int(bins[b][0])]]
         # The constant of the flip (translation, or twice the mirror axis): the median vote.
-        cx, cy = np.median(entries[:, 0]), np.median(entries[:, 1])
+        cx, cy = np.median(entries[:, 3]), np.median(entries[:, 4])
         matrix = np.array([[-1.0 if fx else 1.0, 0.0, cx], [0.0, -1.0 if fy else 1.0, cy]])
-        candidates.append(GrainCandidate(matrix, len(entries), entries[:, 2:], name))
+        candidates.append(GrainCandidate(matrix, int(counts[b]), entries[:, 5:7], names[int(bins[b][0])]))
     return candidates
 
 
 def _bucket_pairs(key_a: np.ndarray, key_b: np.ndarray, max_bucket: int = 16):
-    """Index pairs (i, j) with ``key_a[i] == key_b[j]``, from buckets of at most ``max_bucket``
-    members per side (large buckets are flat or repetitive content, not copies)."""
+    """Index arrays ``(i, j)`` of all pairs with ``key_a[i] == key_b[j]``, from buckets of at most
+    ``max_bucket`` members per side (larger buckets are flat or repetitive content, not copies)."""
     order_a, order_b = np.argsort(key_a, kind="stable"), np.argsort(key_b, kind="stable")
     sorted_a, sorted_b = key_a[order_a], key_b[order_b]
     common, start_a, count_a = np.unique(sorted_a, return_index=True, return_counts=True)
-    in_b = np.searchsorted(sorted_b, common, side="left")
-    end_b = np.searchsorted(sorted_b, common, side="right")
-    count_b = end_b - in_b
-    pairs = []
-    for bucket in np.flatnonzero((count_b > 0) & (count_a <= max_bucket) & (count_b <= max_bucket)):
-        members_a = order_a[start_a[bucket]:start_a[bucket] + count_a[bucket]]
-        members_b = order_b[in_b[bucket]:end_b[bucket]]
-        pairs.extend((int(i), int(j)) for i in members_a for j in members_b if i != j)
-    return pairs
+    start_b = np.searchsorted(sorted_b, common, side="left")
+    count_b = np.searchsorted(sorted_b, common, side="right") - start_b
+    keep = (count_b > 0) & (count_a <= max_bucket) & (count_b <= max_bucket)
+    start_a, count_a, start_b, count_b = start_a[keep], count_a[keep], start_b[keep], count_b[keep]
+    sizes = count_a * count_b
+    if sizes.sum() == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    bucket = np.repeat(np.arange(len(sizes)), sizes)
+    within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    i = order_a[start_a[bucket] + within // count_b[bucket]]
+    j = order_b[start_b[bucket] + within % count_b[bucket]]
+    return i, j

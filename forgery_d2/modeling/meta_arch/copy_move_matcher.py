@@ -1,7 +1,10 @@
-"""``CopyMoveMatcher``: the keypoint matcher as a detectron2 meta-architecture.
+"""``CopyMoveMatcher``: a training-free copy-move matcher as a detectron2 meta-architecture.
 
-Build it from a config (``MODEL.META_ARCHITECTURE: "CopyMoveMatcher"``, settings under
-``MODEL.KEYPOINT_MATCHER``) and run it wherever a Mask R-CNN runs at inference:
+Build it from a config (``MODEL.META_ARCHITECTURE: "CopyMoveMatcher"``; ``MODEL.COPY_MOVE.MATCHER``
+picks the matcher: ``"figure"``, the figure-aware :class:`forgery_d2.matching.FigureMatcher`
+(settings ``MODEL.FIGURE_MATCHER``, ``MODEL.LAYOUT`` and its keypoint stage
+``MODEL.KEYPOINT_MATCHER``), or ``"keypoint"``, the plain :class:`forgery_d2.matching.KeypointMatcher`
+(``MODEL.KEYPOINT_MATCHER``)) and run it wherever a Mask R-CNN runs at inference:
 ``tools/predict.py``, ``tools/eval_oF1.py``, ``DefaultPredictor``. It returns per image the standard
 ``{"instances": Instances}`` at the original resolution (``height``/``width`` of the input dict):
 ``pred_masks`` bool (N, H, W) (source and copy of one duplication), ``scores`` (verification
@@ -13,7 +16,7 @@ Training: the matcher has no parameters. In training mode ``forward`` raises a c
 of returning an empty loss dict, because a trainer would otherwise build an optimizer over nothing
 (or "train" for hours doing nothing). Evaluate it with ``--eval-only`` / ``tools/eval_oF1.py``.
 """
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 import cv2
 import numpy as np
@@ -24,10 +27,26 @@ from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.structures import BitMasks, Boxes, Instances
 
+from forgery_d2.layout import build_layout_analyzer
+from forgery_d2.matching.figure_matcher import FigureMatcher, FigureMatcherParams
 from forgery_d2.matching.keypoint_matcher import KeypointMatcher, KeypointMatcherParams
 from forgery_d2.matching.results import CopyMoveResult
 
-__all__ = ["CopyMoveMatcher", "image_from_input", "result_to_instances"]
+__all__ = ["CopyMoveMatcher", "COPY_MOVE_MATCHERS", "build_copy_move_matcher", "image_from_input",
+           "result_to_instances"]
+
+
+COPY_MOVE_MATCHERS = ("figure", "keypoint")
+
+
+def build_copy_move_matcher(cfg):
+    """The numpy matcher named by ``MODEL.COPY_MOVE.MATCHER``, configured from ``cfg``."""
+    name = cfg.MODEL.COPY_MOVE.MATCHER
+    if name == "figure":
+        return FigureMatcher(FigureMatcherParams.from_config(cfg), build_layout_analyzer(cfg))
+    if name == "keypoint":
+        return KeypointMatcher(KeypointMatcherParams.from_config(cfg))
+    raise ValueError(f"MODEL.COPY_MOVE.MATCHER must be one of {COPY_MOVE_MATCHERS}, got {name!r}")
 
 
 def image_from_input(image: torch.Tensor, input_format: str):
@@ -71,14 +90,14 @@ def result_to_instances(result: CopyMoveResult, height: int, width: int, device=
 
 @META_ARCH_REGISTRY.register()
 class CopyMoveMatcher(nn.Module):
-    """Training-free copy-move detector (SIFT + g2NN + RANSAC + dense verification), see
-    :mod:`forgery_d2.matching.keypoint_matcher`."""
+    """A training-free copy-move matcher (forgery_d2.matching) as a model; see the module docstring."""
 
     @configurable
-    def __init__(self, *, matcher: KeypointMatcher, input_format: str = "RGB"):
+    def __init__(self, *, matcher: Callable, input_format: str = "RGB"):
         """
         Args:
-            matcher: the configured :class:`KeypointMatcher`.
+            matcher: ``matcher(image, channel_order) -> CopyMoveResult``, e.g. a configured
+                :class:`FigureMatcher` or :class:`KeypointMatcher`.
             input_format: channel order of the ``"image"`` tensors (``INPUT.FORMAT``).
         """
         super().__init__()
@@ -89,7 +108,7 @@ class CopyMoveMatcher(nn.Module):
 
     @classmethod
     def from_config(cls, cfg):
-        return {"matcher": KeypointMatcher(KeypointMatcherParams.from_config(cfg)), "input_format": cfg.INPUT.FORMAT}
+        return {"matcher": build_copy_move_matcher(cfg), "input_format": cfg.INPUT.FORMAT}
 
     @property
     def device(self):
