@@ -298,11 +298,16 @@ def _add_matcher_config(cfg):
     # Copies rescaled by more than this (or less than its inverse) are not searched: a region shown
     # again 2x or more is a zoom inset, a legitimate repetition (panel reuse rescales by 0.75-1.3).
     g.MAX_SCALE_CHANGE = 1.45
+    # Its keypoint stage is MODEL.KEYPOINT_MATCHER's, with a looser g2NN ratio and fewer inliers:
+    # in blots every band looks like every other, so a true match is rarely distinctive; the pixel
+    # evidence, not the descriptor test, decides.
+    g.KEYPOINT_RATIO = 0.8
+    g.KEYPOINT_MIN_INLIERS = 5
     g.KEYPOINT_REGION_MARGIN = 0.5  # a keypoint copy is verified within its inliers' box grown by this x its size
     g.PANEL_ALIGNMENT = True  # candidates from aligning every ordered pair of panels (whole / partial reuse)
     g.PANEL_THUMB_SIZE = 64  # px: long side of the thumbnails the panel alignment search runs on
     g.PANEL_SCALES = [0.77, 0.87, 1.0, 1.15, 1.3]  # copy / source scales tried by the panel search
-    g.PANEL_MIN_NCC = 0.85  # thumbnail correlation a panel pair needs to become a candidate
+    g.PANEL_MIN_NCC = 0.75  # thumbnail correlation a panel pair needs to become a candidate
     g.GRAIN_HASHING = True  # candidates from hashing grain patches and voting on offsets (small copies)
     g.GRAIN_MIN_VOTES = 6  # patch pairs (8x8, every 2 px) a grain-hashing transform needs
     g.GRAIN_MIN_SHIFT = 10.0  # px: patches closer than this are the same spot, not a copy

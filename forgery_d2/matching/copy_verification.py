@@ -128,12 +128,13 @@ def _colour_consistent(colour: np.ndarray, inverse: np.ndarray, evidence: np.nda
     if len(source_pixels) > 1:
         source_pixels -= source_pixels.mean(axis=0)
         copy_pixels -= copy_pixels.mean(axis=0)
-        _, _, vt = np.linalg.svd(source_pixels, full_matrices=False)
-        main = vt[0]
-        off_source = np.mean(np.sum(source_pixels**2, axis=1) - (source_pixels @ main) ** 2)
-        off_copy = np.mean(np.sum(copy_pixels**2, axis=1) - (copy_pixels @ main) ** 2)
-        if off_copy > off_source / max_imbalance**2 + min_signal**2:
-            return False
+        # Either side may be the composite (which side is "source" is arbitrary): compare both ways.
+        for reference, other in ((source_pixels, copy_pixels), (copy_pixels, source_pixels)):
+            main = np.linalg.svd(reference, full_matrices=False)[2][0]
+            off_reference = np.mean(np.sum(reference**2, axis=1) - (reference @ main) ** 2)
+            off_other = np.mean(np.sum(other**2, axis=1) - (other @ main) ** 2)
+            if off_other > off_reference / max_imbalance**2 + min_signal**2:
+                return False
     for copy, source in zip(copies, sources):
         copy_residual, source_residual = grain_residual(copy)[evidence], grain_residual(source)[evidence]
         texture = sorted((float(copy_residual.std()), float(source_residual.std())))

@@ -45,7 +45,7 @@ import cv2
 import numpy as np
 
 __all__ = ["EvidenceMaps", "rendered_graphics_mask", "copy_evidence", "box_filter", "grain_residual", "grain_level",
-           "grain_only", "isotropic_grain_mask"]
+           "grain_only", "isotropic_grain_mask", "two_dimensional_structure"]
 
 
 def box_filter(values: np.ndarray, window: int) -> np.ndarray:
@@ -109,6 +109,20 @@ def grain_only(residual: np.ndarray, level: np.ndarray, limit: float = 3.0) -> n
     strong = (np.abs(residual) > limit * level).astype(np.uint8)
     strong = cv2.dilate(strong, np.ones((3, 3), np.uint8)) > 0
     return np.where(strong, 0.0, residual).astype(np.float32)
+
+
+def two_dimensional_structure(image: np.ndarray, window: int = 7, min_ratio: float = 0.2) -> np.ndarray:
+    """Pixels whose neighbourhood has structure in two directions: the smaller eigenvalue of the
+    local structure tensor is at least ``min_ratio`` x the larger (corners, blob ends, texture).
+    A straight edge or a band's long side has one direction only and matches itself shifted
+    along it, so it cannot locate a copy."""
+    gx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3)
+    xx, yy, xy = box_filter(gx * gx, window), box_filter(gy * gy, window), box_filter(gx * gy, window)
+    trace, det = xx + yy, xx * yy - xy * xy
+    gap = np.sqrt(np.maximum(trace**2 / 4 - det, 0))
+    small, large = trace / 2 - gap, trace / 2 + gap
+    return small >= min_ratio * np.maximum(large, 1e-6)
 
 
 def isotropic_grain_mask(residual: np.ndarray, window: int = 7, shift: int = 3, max_self_zncc: float = 0.5,

@@ -36,7 +36,8 @@ from forgery_d2.config import get_forgery_cfg
 from forgery_d2.structures.masks import mask_iou
 
 from .copy_verification import VerificationParams, extend_to_region, verify_candidate
-from .evidence import grain_level, grain_only, grain_residual, isotropic_grain_mask, rendered_graphics_mask
+from .evidence import (box_filter, grain_level, grain_only, grain_residual, isotropic_grain_mask, rendered_graphics_mask,
+                       two_dimensional_structure)
 from .features import resize_by, to_gray_uint8, working_scale
 from .geometry import scale_transform
 from .grain_hashing import grain_hash_candidates
@@ -48,6 +49,12 @@ from .verification import refine_transform
 __all__ = ["FigureMatcherParams", "FigureMatcher"]
 
 logger = logging.getLogger(__name__)
+
+# Intensity-patch hashing (noise-free copies): patches need this much intensity structure (grey
+# levels of std) and their normalized correlation this much to vote; look-alike bands drawn from
+# one template correlate less once their sub-pixel placement and intensity differ.
+INTENSITY_HASH_MIN_STD = 3.0
+INTENSITY_HASH_MIN_CORRELATION = 0.97
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,9 @@ class FigureMatcherParams:
         return cls(
             # The keypoint stage of MODEL.KEYPOINT_MATCHER, scaled copies capped like the panel search:
             # a region shown again much larger is a zoom inset (legitimate), not a reused one.
-            keypoint=KeypointMatcherParams.from_config(cfg).replace(max_scale_change=f.MAX_SCALE_CHANGE),
+            keypoint=KeypointMatcherParams.from_config(cfg).replace(
+                max_scale_change=f.MAX_SCALE_CHANGE, ratio=f.KEYPOINT_RATIO, min_inliers=f.KEYPOINT_MIN_INLIERS,
+                max_transforms=f.MAX_CANDIDATES),
             verification=VerificationParams(
                 window=f.WINDOW,
                 blur_levels=tuple(f.BLUR_LEVELS),
@@ -206,6 +215,15 @@ def _same_transform(a, b, tolerance: float = 2.0) -> bool:
     return np.abs((corners @ a[:, :2].T + a[:, 2]) - (corners @ b[:, :2].T + b[:, 2])).max() < tolerance
 
 
+def _distinct(candidates):
+    """Candidates (best first) without the later ones whose transform repeats an earlier one's."""
+    kept = []
+    for candidate in candidates:
+        if not any(_same_transform(candidate.matrix, other.matrix) for other in kept):
+            kept.append(candidate)
+    return kept
+
+
 def _panel_holding(mask: np.ndarray, panels):
     """The panel box holding most of ``mask`` (None when the mask lies outside every panel)."""
     counts = [int(mask[y0:y1, x0:x1].sum()) for x0, y0, x1, y1 in panels]
@@ -246,8 +264,7 @@ class FigureMatcher:
         panels = [tuple(int(round(v * verify_scale)) for v in box) for box in layout.panel_crops()]
         exclude = _resize_mask(layout.mark_mask, size) | ~_panel_interiors(panels, size, p.verification.window)
         if p.exclude_graphics:
-            # Reach: the correlation window and the residual's 5x5 fit see an edge from this far.
-            exclude |= rendered_graphics_mask(verify_gray, p.graphics_min_run, p.verification.window // 2 + 2)
+            exclude |= rendered_graphics_mask(verify_gray, p.graphics_min_run, edge_reach=2)
         gray32 = verify_gray.astype(np.float32)
         colour = _colour_planes(rgb, verify_scale)
         stats = {"panels": len(panels)}
@@ -297,14 +314,22 @@ class FigureMatcher:
         return candidates
 
     def _grain_candidates(self, gray32, exclude, stats):
+        """Hashing and offset voting on two textures: the grain (copies that kept their noise) and
+        the intensities themselves (near-exact copies in noise-free figures, e.g. from digital
+        imagers, where the residual is only quantization)."""
         p = self.params
         v = p.verification
         residual = grain_residual(gray32)
         residual = grain_only(residual, grain_level(residual))
-        allowed = ~exclude & isotropic_grain_mask(residual, v.window, int(round(v.uniqueness_shift)),
-                                                  min_texture=v.min_texture)
-        found = grain_hash_candidates(residual, allowed, min_votes=p.grain_min_votes, min_shift=p.grain_min_shift,
+        grain_allowed = ~exclude & isotropic_grain_mask(residual, v.window, int(round(v.uniqueness_shift)),
+                                                        min_texture=v.min_texture)
+        intensity_std = np.sqrt(np.maximum(box_filter(gray32**2, v.window) - box_filter(gray32, v.window) ** 2, 0))
+        structured = ~exclude & (intensity_std >= INTENSITY_HASH_MIN_STD) & two_dimensional_structure(gray32, v.window)
+        found = grain_hash_candidates(residual, grain_allowed, min_votes=p.grain_min_votes, min_shift=p.grain_min_shift,
                                       max_candidates=p.grain_max_candidates)
+        found += grain_hash_candidates(gray32, structured, min_votes=p.grain_min_votes, min_shift=p.grain_min_shift,
+                                       max_candidates=p.grain_max_candidates, min_correlation=INTENSITY_HASH_MIN_CORRELATION)
+        found = _distinct(sorted(found, key=lambda c: c.votes, reverse=True))
         stats["grain_candidates"] = len(found)
         candidates = []
         for candidate in found:

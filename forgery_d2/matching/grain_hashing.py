@@ -54,7 +54,7 @@ def _normalize(x: np.ndarray) -> np.ndarray:
     return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-6)
 
 
-def grain_hash_candidates(residual: np.ndarray, allowed: np.ndarray, patch: int = 8, stride: int = 2,
+def grain_hash_candidates(residual: np.ndarray, allowed: np.ndarray, patch: int = 7, stride: int = 2,
                           tables: int = 6, bits: int = 20, min_correlation: float = 0.8, min_shift: float = 10.0,
                           min_votes: int = 6, vote_bin: int = 2, max_points: int = 60000,
                           max_candidates: int = 8, seed: int = 0) -> List[GrainCandidate]:
