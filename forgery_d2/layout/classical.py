@@ -1,0 +1,153 @@
+"""ClassicalLayoutAnalyzer: panels, text and marks of a figure without any training.
+
+1. canvas (forgery_d2.layout.canvas): the canvas colour from the figure's frame, canvas pixels;
+2. canvas labels: components of non-canvas pixels that cannot be panels (smaller than a panel,
+   thinner than a strip, or thin-stroked line art of glyph size) are text/marks on the canvas;
+3. panels (forgery_d2.layout.panels): recursive XY-cut of the rest on gutters, then cuts along
+   straight full-length discontinuities for touching panels; leaves too small or too empty are
+   dropped; with no panel left, the whole content box is the one panel;
+4. ink inside panels (forgery_d2.layout.ink): components of extreme-colour pixels that are small,
+   thin-stroked and high-contrast against their surroundings;
+5. boxes (forgery_d2.layout.marks): marks (bars, arrows) and text lines; the ink mask is the
+   components' pixels dilated by ``ink_dilation`` px for the anti-aliased edge.
+"""
+from dataclasses import dataclass, fields
+
+import cv2
+import numpy as np
+
+from .canvas import as_rgb, canvas_mask, estimate_canvas_colour
+from .ink import InkComponents, ink_components, measure_components
+from .marks import text_and_mark_boxes
+from .panels import content_box, split_panels
+from .structures import FigureLayout
+
+__all__ = ["ClassicalLayoutParams", "ClassicalLayoutAnalyzer"]
+
+CANVAS_LABEL_SCORE = 0.9  # confidence of a non-panel component on the canvas being text/mark
+
+
+@dataclass
+class ClassicalLayoutParams:
+    """Settings of the classical analyzer; each mirrors a ``MODEL.LAYOUT.CLASSICAL`` key (see
+    forgery_d2/config.py, which documents them). Sizes scale with the figure's long side."""
+
+    canvas_tolerance: int = 12
+    canvas_min_run: int = 7
+    canvas_min_frame_fraction: float = 0.5
+    min_panel_size: int = 16
+    min_panel_fraction: float = 0.03
+    min_panel_fill: float = 0.3
+    min_gutter: int = 1
+    edge_min_fraction: float = 0.5
+    edge_min_step: int = 16
+    edge_ratio: float = 2.0
+    ink_tolerance: int = 48
+    min_ink_contrast: float = 80.0
+    min_ink_sharpness: float = 0.8
+    min_glyph_size: int = 4
+    max_stroke_width: float = 6.0
+    max_stroke_fraction: float = 0.006
+    max_mark_fraction: float = 0.35
+    min_bar_length: int = 12
+    text_gap: float = 0.6
+    ink_dilation: int = 1
+
+    @classmethod
+    def from_config(cls, cfg) -> "ClassicalLayoutParams":
+        """Read ``cfg.MODEL.LAYOUT.CLASSICAL`` (key ``FOO_BAR`` -> field ``foo_bar``)."""
+        section = cfg.MODEL.LAYOUT.CLASSICAL
+        return cls(**{f.name: section[f.name.upper()] for f in fields(cls)})
+
+
+class ClassicalLayoutAnalyzer:
+    """``analyzer(image) -> FigureLayout`` for a uint8 grey, RGB or RGBA figure (see module doc)."""
+
+    def __init__(self, params: ClassicalLayoutParams = None):
+        self.params = params or ClassicalLayoutParams()
+
+    def __call__(self, image) -> FigureLayout:
+        p = self.params
+        rgb = as_rgb(image)
+        h, w = rgb.shape[:2]
+        long_side = max(h, w)
+        min_panel = max(p.min_panel_size, int(round(p.min_panel_fraction * long_side)))
+        max_stroke = max(p.max_stroke_width, p.max_stroke_fraction * long_side)
+
+        colour = estimate_canvas_colour(rgb, p.canvas_tolerance, p.canvas_min_frame_fraction)
+        foreground = ~canvas_mask(rgb, colour, p.canvas_tolerance, p.canvas_min_run)
+        parts = measure_components(rgb, foreground, colour if colour is not None else (0, 0, 0))
+        labels_on_canvas = self._canvas_labels(parts, min_panel, max_stroke)
+        content = foreground & ~np.isin(parts.labels, np.flatnonzero(labels_on_canvas) + 1)
+
+        panels, panel_scores = [], []
+        for box in split_panels(rgb, content, min_panel, p.min_gutter, p.edge_min_fraction,
+                                p.edge_min_step, p.edge_ratio):
+            x0, y0, x1, y1 = box
+            bw, bh = x1 - x0, y1 - y0
+            fill = float(content[y0:y1, x0:x1].mean())
+            if min(bw, bh) >= min_panel / 2 and max(bw, bh) >= min_panel and fill >= p.min_panel_fill:
+                panels.append(box)
+                panel_scores.append(fill)
+        if not panels:  # no split: the content box (or the whole figure) is the one panel
+            panels = [content_box(foreground, (0, 0, w, h)) or (0, 0, w, h)]
+            panel_scores = [0.5]
+        panels = np.asarray(panels, np.int64)
+        in_panel = np.zeros((h, w), bool)
+        panel_index = np.full((h, w), -1, np.int64)
+        for i, (x0, y0, x1, y1) in enumerate(panels):
+            in_panel[y0:y1, x0:x1] = True
+            panel_index[y0:y1, x0:x1] = i
+
+        # Text and marks: canvas labels outside the panels, ink components inside them.
+        centres = _centres(parts.boxes)
+        outside = labels_on_canvas & ~in_panel[centres[:, 1], centres[:, 0]]
+        canvas_labels = parts.select(outside)
+        inside = self._panel_ink(rgb, in_panel, panels, panel_index, max_stroke)
+        components = InkComponents.concatenate([canvas_labels, inside])
+        scores = np.concatenate([np.full(len(canvas_labels), CANVAS_LABEL_SCORE, np.float32),
+                                 np.clip(inside.contrasts / 255.0, 0.0, 1.0)])
+        # Glyphs group only with glyphs of the same panel (or the canvas) and colour.
+        inside_centres = _centres(inside.boxes)
+        group_key = np.concatenate([np.full(len(canvas_labels), -1, np.int64),
+                                    panel_index[inside_centres[:, 1], inside_centres[:, 0]] * 8
+                                    + inside.colour_classes])
+        boxes, mark_labels, mark_scores = text_and_mark_boxes(components, scores, group_key, p.min_bar_length,
+                                                              p.text_gap)
+        mark_mask = components.labels > 0
+        if p.ink_dilation > 0 and mark_mask.any():
+            kernel = np.ones((2 * p.ink_dilation + 1,) * 2, np.uint8)
+            mark_mask = cv2.dilate(mark_mask.astype(np.uint8), kernel).astype(bool)
+        return FigureLayout(panels=panels.astype(np.float32), panel_scores=np.asarray(panel_scores, np.float32),
+                            marks=boxes, mark_labels=mark_labels, mark_scores=mark_scores,
+                            mark_mask=mark_mask, background_mask=~in_panel)
+
+    def _canvas_labels(self, parts, min_panel, max_stroke):
+        """bool (K,): the canvas components that cannot be panels (see the module docstring)."""
+        bw = parts.boxes[:, 2] - parts.boxes[:, 0]
+        bh = parts.boxes[:, 3] - parts.boxes[:, 1]
+        small = np.maximum(bw, bh) < min_panel
+        thin = np.minimum(bw, bh) < min_panel / 2
+        line_art = (parts.strokes <= max_stroke) & (np.maximum(bw, bh) < 4 * min_panel)
+        return small | thin | line_art
+
+    def _panel_ink(self, rgb, in_panel, panels, panel_index, max_stroke):
+        """The ink components inside the panels that look drawn (see forgery_d2.layout.ink)."""
+        p = self.params
+        ink = ink_components(rgb, in_panel, p.ink_tolerance)
+        if len(ink) == 0:
+            return ink
+        size = np.maximum(ink.boxes[:, 2] - ink.boxes[:, 0], ink.boxes[:, 3] - ink.boxes[:, 1])
+        centres = _centres(ink.boxes)
+        owner = panels[np.maximum(panel_index[centres[:, 1], centres[:, 0]], 0)]
+        panel_long_side = np.maximum(owner[:, 2] - owner[:, 0], owner[:, 3] - owner[:, 1])
+        keep = ((size >= p.min_glyph_size) & (size <= p.max_mark_fraction * panel_long_side)
+                & (ink.strokes <= max_stroke) & (ink.contrasts >= p.min_ink_contrast)
+                & (ink.sharpness >= p.min_ink_sharpness))
+        return ink.select(keep)
+
+
+def _centres(boxes):
+    """Integer ``(K, 2)`` (x, y) centres of XYXY boxes (inside the box: exclusive ends)."""
+    boxes = np.asarray(boxes, np.int64).reshape(-1, 4)
+    return np.stack([(boxes[:, 0] + boxes[:, 2] - 1) // 2, (boxes[:, 1] + boxes[:, 3] - 1) // 2], axis=1)

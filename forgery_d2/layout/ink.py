@@ -1,0 +1,133 @@
+"""Ink: the pixels of rendered text and marks, and per-component measurements.
+
+Text and marks are drawn, not photographed: flat strokes of one extreme colour (black, white or a
+saturated primary / secondary colour: a corner of the RGB cube), a few px wide, with a sharp
+anti-aliased edge against whatever lies under them. Inside panels, ink candidates are the pixels
+within ``tolerance`` of a cube corner, split into 8-connected components per corner colour;
+each component is measured (box, area, stroke width, contrast against the pixels 2 px around
+it) so that :mod:`forgery_d2.layout.marks` can keep the ones that look drawn.
+"""
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["InkComponents", "corner_colour_class", "ink_components", "measure_components"]
+
+CORNERS = np.array([[(k >> 2) & 1, (k >> 1) & 1, k & 1] for k in range(8)], np.int16) * 255
+
+
+@dataclass
+class InkComponents:
+    """Connected components of ink candidates; arrays indexed by component (``labels`` value - 1).
+
+    labels: int32 (H, W), 0 = no component, k + 1 = component k.
+    boxes: int64 (K, 4) XYXY (exclusive end). areas: int64 (K,) pixel counts.
+    strokes: float32 (K,) stroke width, 2 * (max distance to the component's edge) - 1, px.
+    contrasts: float32 (K,) median colour distance (max over channels) between the component's
+        colour and the pixels at 2 px from it.
+    sharpness: float32 (K,) that contrast over the same at 4 px: ~1 for drawn ink (its
+        surroundings start right after the anti-aliased edge), lower for soft-edged objects.
+    colour_classes: int64 (K,) RGB-cube corner (0 = black ... 7 = white; -1 = not an ink colour).
+    """
+
+    labels: np.ndarray
+    boxes: np.ndarray
+    areas: np.ndarray
+    strokes: np.ndarray
+    contrasts: np.ndarray
+    sharpness: np.ndarray
+    colour_classes: np.ndarray
+
+    def __len__(self):
+        return len(self.areas)
+
+    def select(self, keep: np.ndarray) -> "InkComponents":
+        """The components where ``keep`` (bool (K,)) is True, relabelled 1..K'."""
+        keep = np.asarray(keep, bool)
+        lookup = np.zeros(len(self) + 1, np.int32)
+        lookup[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+        return InkComponents(lookup[self.labels], self.boxes[keep], self.areas[keep], self.strokes[keep],
+                             self.contrasts[keep], self.sharpness[keep], self.colour_classes[keep])
+
+    @staticmethod
+    def concatenate(parts) -> "InkComponents":
+        """One set from disjoint sets of components of the same image."""
+        parts = list(parts)
+        labels = np.zeros_like(parts[0].labels)
+        offset = 0
+        for part in parts:
+            labels = np.where(part.labels > 0, part.labels + offset, labels)
+            offset += len(part)
+        cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+        return InkComponents(labels.astype(np.int32), cat("boxes").reshape(-1, 4), cat("areas"),
+                             cat("strokes"), cat("contrasts"), cat("sharpness"), cat("colour_classes"))
+
+
+def corner_colour_class(rgb: np.ndarray, tolerance: int):
+    """``(H, W)`` int64: the RGB-cube corner each pixel is within ``tolerance`` of (every channel
+    <= tolerance or >= 255 - tolerance), -1 for the others."""
+    high = rgb >= 128
+    distance = np.where(high, 255 - rgb.astype(np.int16), rgb.astype(np.int16)).max(axis=2)
+    classes = (high[:, :, 0].astype(np.int64) << 2) | (high[:, :, 1].astype(np.int64) << 1) | high[:, :, 2]
+    return np.where(distance <= tolerance, classes, -1)
+
+
+def _ring_median(values, labels, inside, ids, radius):
+    """Per component: median of ``values`` over the pixels at Chebyshev distance ``radius`` from
+    it (a pixel reached by several components counts for the largest-numbered one); NaN if none."""
+    near = cv2.dilate(inside, np.ones((2 * radius - 1,) * 2, np.uint8)).astype(bool)
+    ring_labels = cv2.dilate(labels.astype(np.float32), np.ones((2 * radius + 1,) * 2, np.uint8)).astype(np.int32)
+    ring_labels[near] = 0
+    return np.asarray(ndimage.median(values, ring_labels, ids), np.float32)
+
+
+def measure_components(rgb, mask, colour, colour_class=-1, min_area=1, bridge=0):
+    """8-connected components of the bool ``mask`` with at least ``min_area`` px, measured against
+    ``colour`` (their ink colour, RGB) in ``rgb``: see :class:`InkComponents`. ``bridge`` > 0 joins
+    pieces up to ``2 * bridge`` px apart into one component (glyph parts split by anti-aliasing)."""
+    mask8 = mask.astype(np.uint8)
+    connect = cv2.dilate(mask8, np.ones((2 * bridge + 1,) * 2, np.uint8)) if bridge > 0 else mask8
+    count, labels = cv2.connectedComponents(connect, connectivity=8)
+    labels = labels * mask8
+    areas = np.bincount(labels.ravel(), minlength=count)
+    keep = np.flatnonzero(areas[1:] >= min_area) + 1
+    lookup = np.zeros(count, np.int32)
+    lookup[keep] = np.arange(1, len(keep) + 1, dtype=np.int32)
+    labels = lookup[labels]
+    k = len(keep)
+    if k == 0:
+        empty = np.zeros(0, np.float32)
+        return InkComponents(labels, np.zeros((0, 4), np.int64), np.zeros(0, np.int64), empty, empty, empty,
+                             np.zeros(0, np.int64))
+    ids = np.arange(1, k + 1)
+    boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in ndimage.find_objects(labels, k)],
+                     np.int64)
+    inside = (labels > 0).astype(np.uint8)
+    # Distance to the nearest pixel outside the component; the figure's border counts as outside.
+    distance = cv2.distanceTransform(cv2.copyMakeBorder(inside, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0),
+                                     cv2.DIST_L2, 3)[1:-1, 1:-1]
+    strokes = 2.0 * np.asarray(ndimage.maximum(distance, labels, ids), np.float32) - 1.0
+    diff = np.abs(rgb.astype(np.int16) - np.asarray(colour, np.int16).reshape(1, 1, 3)).max(axis=2).astype(np.float32)
+    near = _ring_median(diff, labels, inside, ids, 2)
+    far = _ring_median(diff, labels, inside, ids, 4)
+    contrasts = np.nan_to_num(near, nan=0.0)  # NaN: a component filling its surroundings
+    sharpness = np.nan_to_num(near / np.maximum(far, 1.0), nan=0.0)
+    return InkComponents(labels, boxes, areas[keep].astype(np.int64), strokes, contrasts, sharpness,
+                         np.full(k, colour_class, np.int64))
+
+
+def ink_components(rgb, region, tolerance, min_area=4, bridge=1):
+    """Ink candidates inside the bool ``region`` (the panels): components of pixels near one RGB
+    cube corner, per corner, measured against that corner's colour."""
+    classes = corner_colour_class(rgb, tolerance)
+    classes[~region] = -1
+    parts = []
+    for k in np.unique(classes):
+        if k < 0:
+            continue
+        parts.append(measure_components(rgb, classes == k, CORNERS[k], int(k), min_area, bridge))
+    if not parts:
+        return measure_components(rgb, np.zeros(rgb.shape[:2], bool), (0, 0, 0))
+    return InkComponents.concatenate(parts)

@@ -1,0 +1,106 @@
+"""From ink components to text and mark boxes.
+
+- keep: an in-panel component is ink when it is small next to its panel, has thin strokes and a
+  high contrast against the pixels 2 px around it (drawn, not photographed edges);
+- shape: a long straight bar (scale bar, rule) or an elongated non-vertical stroke (arrow) is a
+  mark; anything else is a glyph;
+- group: glyphs of one colour on one text line (vertical overlap, horizontal gap at most
+  ``text_gap`` x their height) merge into one text box (a label, a word, "50 µm");
+- score: the component's contrast, discounted for lone glyphs (a word of several glyphs is more
+  surely text than one blob).
+"""
+import numpy as np
+
+from .structures import MARK, TEXT
+
+__all__ = ["component_shapes", "group_glyphs", "is_mark_shape"]
+
+
+def component_shapes(components):
+    """Per component: ``(fill, elongation, angle)``: area / box area, sqrt of the ratio of the
+    principal moments of its pixels, and the principal axis angle in degrees from horizontal
+    (0..180)."""
+    k = len(components)
+    fill = np.zeros(k, np.float32)
+    elongation = np.ones(k, np.float32)
+    angle = np.zeros(k, np.float32)
+    for i in range(k):
+        x0, y0, x1, y1 = components.boxes[i]
+        ys, xs = np.nonzero(components.labels[y0:y1, x0:x1] == i + 1)
+        fill[i] = len(xs) / float((x1 - x0) * (y1 - y0))
+        if len(xs) < 3:
+            continue
+        cov = np.cov(np.stack([xs, ys]).astype(np.float64)) + np.eye(2) / 12.0  # pixel extent
+        values, vectors = np.linalg.eigh(cov)
+        elongation[i] = np.sqrt(values[1] / values[0])
+        angle[i] = np.degrees(np.arctan2(vectors[1, 1], vectors[0, 1])) % 180.0
+    return fill, elongation, angle
+
+
+def is_mark_shape(boxes, fill, elongation, angle, min_bar_length, min_elongation=3.0):
+    """bool (K,): bars (horizontal, >= 4x longer than thick, filled, >= ``min_bar_length`` px) and
+    elongated strokes that are not near-vertical (arrows, lines; a lone "l", "1" or "I" is vertical)."""
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    bar = (w >= 4 * h) & (fill >= 0.7) & (w >= min_bar_length)
+    vertical = np.abs(angle - 90.0) < 20.0
+    stroke = (elongation >= min_elongation) & ~vertical & (np.maximum(w, h) >= min_bar_length)
+    return bar | stroke
+
+
+def _find(parent, i):
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def group_glyphs(boxes, groups_key, text_gap):
+    """Union-find groups (list of index lists) of glyph ``boxes`` (K, 4) sharing ``groups_key``
+    (K,) that sit on one text line: vertical overlap >= half the smaller height and horizontal gap
+    <= ``text_gap`` x the larger height."""
+    k = len(boxes)
+    parent = list(range(k))
+    order = np.argsort(boxes[:, 0], kind="stable")
+    heights = boxes[:, 3] - boxes[:, 1]
+    for a_pos, a in enumerate(order):
+        reach = boxes[a, 2] + text_gap * heights.max(initial=0)
+        for b in order[a_pos + 1:]:
+            if boxes[b, 0] > reach:
+                break
+            if groups_key[a] != groups_key[b]:
+                continue
+            overlap = min(boxes[a, 3], boxes[b, 3]) - max(boxes[a, 1], boxes[b, 1])
+            if overlap < 0.5 * min(heights[a], heights[b]):
+                continue
+            gap = max(boxes[a, 0], boxes[b, 0]) - min(boxes[a, 2], boxes[b, 2])
+            if gap <= text_gap * max(heights[a], heights[b]):
+                parent[_find(parent, a)] = _find(parent, b)
+    groups = {}
+    for i in range(k):
+        groups.setdefault(_find(parent, i), []).append(i)
+    return list(groups.values())
+
+
+def text_and_mark_boxes(components, scores, group_key, min_bar_length, text_gap):
+    """``(boxes (M, 4) float32, labels (M,) int64, scores (M,) float32)``: one mark box per
+    mark-shaped component, one text box per line group of the other components. ``scores``:
+    per-component confidence in [0, 1]; ``group_key``: components group only with equal keys."""
+    if len(components) == 0:
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    fill, elongation, angle = component_shapes(components)
+    mark = is_mark_shape(components.boxes, fill, elongation, angle, min_bar_length)
+    out_boxes, out_labels, out_scores = [], [], []
+    for i in np.flatnonzero(mark):
+        out_boxes.append(components.boxes[i])
+        out_labels.append(MARK)
+        out_scores.append(scores[i])
+    glyphs = np.flatnonzero(~mark)
+    for group in group_glyphs(components.boxes[glyphs], np.asarray(group_key)[glyphs], text_gap):
+        members = glyphs[group]
+        b = components.boxes[members]
+        out_boxes.append([b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()])
+        out_labels.append(TEXT)
+        out_scores.append(float(np.max(scores[members])) * (1.0 - 0.5 ** len(members)))
+    return (np.asarray(out_boxes, np.float32).reshape(-1, 4), np.asarray(out_labels, np.int64),
+            np.asarray(out_scores, np.float32))

@@ -1,0 +1,125 @@
+"""Splitting a figure's content into panels: recursive XY-cut on canvas gutters, then cuts along
+straight full-length intensity discontinuities for panels that touch (no gutter).
+
+Both work on a box and recurse on the parts, so grids, irregular layouts (a tall panel beside a
+stack) and mixes of gutters and touching panels split down to single panels:
+
+- gutter cut: rows (or columns) of the box holding no content pixel, in runs of at least
+  ``min_gutter`` px; the box is cut at every such run along the axis with the widest run.
+- edge cut: a column x where, in at least ``edge_min_fraction`` of the rows, the step across it,
+  ``|I(x+1) - I(x-1)|``, is at least ``edge_min_step`` grey levels and ``edge_ratio`` times the
+  texture on either side (``|I(x-1) - I(x-2)|``, ``|I(x+2) - I(x+1)|``); same for rows. Thin lines
+  (grid lines, axes) give no such evidence, and a candidate across which the image continues
+  unchanged a few px further (a thicker line on one background) is rejected.
+"""
+import numpy as np
+
+__all__ = ["content_box", "split_panels"]
+
+
+def content_box(content: np.ndarray, box):
+    """Tight ``(x0, y0, x1, y1)`` of the True pixels of ``content`` inside ``box``; None if none."""
+    x0, y0, x1, y1 = box
+    sub = content[y0:y1, x0:x1]
+    rows = np.flatnonzero(sub.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(sub.any(axis=0))
+    return x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1
+
+
+def _empty_runs(occupied: np.ndarray, min_length: int):
+    """``[(start, end), ...]`` of runs of False in ``occupied`` at least ``min_length`` long
+    (``occupied`` starts and ends True: the box is trimmed to its content)."""
+    padded = np.concatenate([[True], occupied, [True]]).astype(np.int8)
+    change = np.diff(padded)
+    starts, ends = np.flatnonzero(change == -1), np.flatnonzero(change == 1)
+    return [(int(s), int(e)) for s, e in zip(starts, ends) if e - s >= min_length]
+
+
+def _gutter_cut(content, box, min_gutter):
+    """The parts of ``box`` between its gutters along the axis with the widest one, or None."""
+    x0, y0, x1, y1 = box
+    sub = content[y0:y1, x0:x1]
+    row_gaps = _empty_runs(sub.any(axis=1), min_gutter)
+    col_gaps = _empty_runs(sub.any(axis=0), min_gutter)
+    widest = lambda gaps: max((e - s for s, e in gaps), default=0)  # noqa: E731
+    if not row_gaps and not col_gaps:
+        return None
+    if widest(row_gaps) >= widest(col_gaps):
+        bounds = [0] + [v for s, e in row_gaps for v in (s, e)] + [y1 - y0]
+        return [(x0, y0 + a, x1, y0 + b) for a, b in zip(bounds[::2], bounds[1::2])]
+    bounds = [0] + [v for s, e in col_gaps for v in (s, e)] + [x1 - x0]
+    return [(x0 + a, y0, x0 + b, y1) for a, b in zip(bounds[::2], bounds[1::2])]
+
+
+def _edge_profile(image, min_step, ratio):
+    """For an ``(h, w, 3)`` int16 crop: ``(w,)`` fraction of rows with boundary evidence between
+    columns x-1 and x (see the module docstring), not counting rows where the image continues
+    unchanged 2-5 px further (a stripe on one background)."""
+    h, w = image.shape[:2]
+    evidence = np.zeros(w)
+    if w < 6:
+        return evidence
+    step1 = np.abs(np.diff(image, axis=1)).max(axis=2)  # step1[:, j] = |I(j+1) - I(j)|
+    across = np.abs(image[:, 2:] - image[:, :-2]).max(axis=2)  # across[:, j] = |I(j+2) - I(j)|
+    # Boundary between x-1 and x, x in 2..w-2: across I(x+1)-I(x-1) = across[:, x-1];
+    # texture on the left |I(x-1)-I(x-2)| = step1[:, x-2], on the right |I(x+2)-I(x+1)| = step1[:, x+1].
+    xs = np.arange(2, w - 2)
+    step = across[:, xs - 1]
+    texture = np.maximum(step1[:, xs - 2], step1[:, xs + 1])
+    rows = (step >= min_step) & (step >= ratio * texture)
+    for k in range(2, 6):  # I(x-2) reappears at x+k: a stripe of <= 4 px, not a boundary
+        ok = xs + k < w
+        same = np.abs(image[:, xs[ok] + k] - image[:, xs[ok] - 2]).max(axis=2) < min_step / 2
+        rows[:, ok] &= ~same
+    evidence[xs] = rows.mean(axis=0)
+    return evidence
+
+
+def _edge_cut(rgb, box, min_part, min_fraction, min_step, ratio):
+    """Cut ``box`` in two along its strongest straight discontinuity, or None."""
+    x0, y0, x1, y1 = box
+    crop = rgb[y0:y1, x0:x1].astype(np.int16)
+    best = None
+    for axis, image in ((1, crop), (0, crop.transpose(1, 0, 2))):
+        evidence = _edge_profile(image, min_step, ratio)
+        length = image.shape[1]
+        evidence[: min_part] = 0
+        evidence[max(length - min_part + 1, 0):] = 0
+        x = int(np.argmax(evidence))
+        if evidence[x] >= min_fraction and (best is None or evidence[x] > best[0]):
+            # Evidence spans the columns on both sides of a sharp boundary: cut where the
+            # mean step |I(c) - I(c-1)| peaks.
+            steps = {c: np.abs(image[:, c] - image[:, c - 1]).max(axis=1).mean()
+                     for c in (x - 1, x, x + 1) if min_part <= c <= length - min_part}
+            best = (evidence[x], axis, max(steps, key=steps.get) if steps else x)
+    if best is None:
+        return None
+    _, axis, x = best
+    if axis == 1:
+        return [(x0, y0, x0 + x, y1), (x0 + x, y0, x1, y1)]
+    return [(x0, y0, x1, y0 + x), (x0, y0 + x, x1, y1)]
+
+
+def split_panels(rgb, content, min_panel, min_gutter=1, edge_min_fraction=0.5, edge_min_step=16,
+                 edge_ratio=2.0, max_depth=12):
+    """Boxes ``[(x0, y0, x1, y1), ...]`` of the leaves of the recursive split of ``content``
+    (bool (H, W): pixels that belong to panels) of the uint8 RGB figure ``rgb``; each leaf is trimmed
+    to its content. Edge cuts leave parts of at least ``min_panel`` px. Leaves are not filtered."""
+    h, w = content.shape
+    leaves = []
+    stack = [((0, 0, w, h), 0)]
+    while stack:
+        box, depth = stack.pop()
+        box = content_box(content, box)
+        if box is None:
+            continue
+        parts = None if depth >= max_depth else _gutter_cut(content, box, min_gutter)
+        if parts is None and depth < max_depth:
+            parts = _edge_cut(rgb, box, min_panel, edge_min_fraction, edge_min_step, edge_ratio)
+        if parts is None:
+            leaves.append(box)
+        else:
+            stack += [(p, depth + 1) for p in parts]
+    return sorted(leaves, key=lambda b: (b[1], b[0]))
