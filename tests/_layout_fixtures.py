@@ -17,7 +17,8 @@ from PIL import Image, ImageDraw, ImageFont
 from forgery_d2.data.synthetic.blots import draw_blot
 from forgery_d2.data.synthetic.sources import skimage_image_paths
 
-__all__ = ["FigureBuilder", "photo", "blot", "write_coco_figures", "LAYOUT_CATEGORIES"]
+__all__ = ["FigureBuilder", "photo", "blot", "write_coco_figures", "LAYOUT_CATEGORIES", "grid_figure",
+           "single_panel_figure", "blot_figure", "figure_set"]
 
 FONT_DIR = os.path.join(matplotlib.get_data_path(), "fonts", "ttf")
 LAYOUT_CATEGORIES = [{"id": 1, "name": "panel"}, {"id": 2, "name": "text"}, {"id": 3, "name": "mark"}]
@@ -53,7 +54,12 @@ class FigureBuilder:
         self.image[:] = np.asarray(canvas, np.uint8)
         self.canvas = tuple(canvas)
         self.panels, self.texts, self.marks = [], [], []
-        self.ink = np.zeros((height, width), bool)
+        self.coverage = np.zeros((height, width), np.float32)  # ink coverage (alpha) of texts and marks
+
+    @property
+    def ink(self):
+        """bool (H, W): every pixel a text or mark touches."""
+        return self.coverage > 0
 
     # ------------------------------------------------------------------ drawing
     def add_panel(self, x0, y0, pixels):
@@ -67,9 +73,8 @@ class FigureBuilder:
         """Draw ``colour`` with coverage ``alpha`` (float (H, W) in [0, 1]); returns the ink box."""
         a = alpha[:, :, None]
         self.image[:] = np.rint(self.image * (1 - a) + np.asarray(colour, np.float32) * a).astype(np.uint8)
-        ink = alpha > 0.0
-        self.ink |= ink
-        ys, xs = np.nonzero(ink)
+        self.coverage = np.maximum(self.coverage, alpha)
+        ys, xs = np.nonzero(alpha > 0.0)
         return (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
 
     def add_text(self, x, y, text, size=14, colour=(0, 0, 0), font="DejaVuSans.ttf"):
@@ -130,3 +135,69 @@ def write_coco_figures(root, figures, json_name="layout_train.json", folder="tra
     with open(path, "w") as f:
         json.dump({"images": images, "annotations": annotations, "categories": LAYOUT_CATEGORIES}, f)
     return path
+
+
+# ---------------------------------------------------------------------------------- figures
+MICROGRAPHS = ("cell.png", "ihc.png", "retina.jpg", "microaneurysms.png", "coins.png", "moon.png")
+
+
+def grid_figure(seed=0, rows=2, cols=3, panel=160, gap=30, canvas=(255, 255, 255), touching=False):
+    """A grid of micrographs and blots. With gutters: bold letters on the canvas above each panel;
+    touching (no gutter): white letters inside the top-left corners. Every other panel carries a
+    white scale bar with "50 µm" above it in its bottom-right corner."""
+    rng = np.random.default_rng(seed)
+    gap = 0 if touching else gap
+    margin = 30
+    fb = FigureBuilder(2 * margin + rows * panel + (rows - 1) * gap, 2 * margin + cols * panel + (cols - 1) * gap,
+                       canvas)
+    for k in range(rows * cols):
+        r, c = divmod(k, cols)
+        x0, y0 = margin + c * (panel + gap), margin + r * (panel + gap)
+        if k % 3 == 2:
+            pixels = blot(panel, panel, rng)
+        else:
+            pixels = photo(MICROGRAPHS[k % len(MICROGRAPHS)], panel, panel, rng, colour=(0, 255, 0) if k == 1 else None)
+        fb.add_panel(x0, y0, pixels)
+        letter = "ABCDEFGHIJKLMNOP"[k]
+        if touching:
+            fb.add_text(x0 + 5, y0 + 4, letter, size=16, colour=(255, 255, 255), font="DejaVuSans-Bold.ttf")
+        else:
+            fb.add_text(x0 - 2, y0 - 22, letter, size=16, font="DejaVuSans-Bold.ttf")
+        if k % 2 == 0:
+            fb.add_scale_bar(x0 + panel - 55, y0 + panel - 12, 45, 4)
+            fb.add_text(x0 + panel - 57, y0 + panel - 31, "50 µm", size=12, colour=(255, 255, 255))
+    return fb
+
+
+def single_panel_figure(seed=1, height=300, width=400):
+    """One micrograph filling the figure: a letter, an arrow and a scale bar drawn on it in black."""
+    rng = np.random.default_rng(seed)
+    fb = FigureBuilder(height, width)
+    fb.add_panel(0, 0, photo("ihc.png", height, width, rng))
+    fb.add_text(8, 6, "a", size=20, font="DejaVuSans-Bold.ttf")
+    fb.add_arrow((width // 2, height * 2 // 3), (width // 2 + 50, height * 2 // 3 - 50), (0, 0, 0), 2)
+    fb.add_scale_bar(width - 80, height - 20, 60, 5, (0, 0, 0))
+    return fb
+
+
+def blot_figure(seed=2, names=("p-ERK", "GAPDH", "β-actin")):
+    """Stacked western-blot strips with the same "+ - + - + -" lane header above each and the
+    protein name at the right, all on the canvas."""
+    rng = np.random.default_rng(seed)
+    fb = FigureBuilder(60 + 80 * len(names), 500)
+    for i, name in enumerate(names):
+        y0 = 40 + i * 80
+        fb.add_panel(60, y0, blot(50, 300, rng, "film"))
+        fb.add_text(370, y0 + 15, name, size=14)
+        for j, sign in enumerate("+-+-+-"):
+            fb.add_text(85 + j * 50, y0 - 20, sign, size=14)
+    return fb
+
+
+def figure_set(seed=0, count=6):
+    """``count`` varied figures (grids with gutters, touching grids, grey canvas, single panels,
+    blot stacks) for a tiny training set."""
+    makers = [lambda s: grid_figure(s, 2, 2, panel=96, gap=24), lambda s: grid_figure(s, 1, 3, panel=96, touching=True),
+              lambda s: grid_figure(s, 2, 2, panel=96, canvas=(90, 90, 90)), lambda s: single_panel_figure(s, 200, 260),
+              lambda s: blot_figure(s, ("GAPDH", "Akt"))]
+    return [makers[i % len(makers)](seed + i) for i in range(count)]

@@ -13,6 +13,10 @@ forgery_synthetic_val       <root>/synthetic
 forgery_synthetic_test      <root>/synthetic
 ==========================  ======================  ===========================================
 
+Figure-layout detection sets (panel / text / mark boxes, COCO JSON; forgery_d2.data.layout_coco):
+``forgery_figures_layout_train`` (``<root>/figures/layout_train.json``) and
+``forgery_figures_layout_test`` (``<root>/figures/layout_test.json``), images under ``<root>/figures``.
+
 Registration touches no file; loading a dataset whose folder is missing raises a DataError saying
 where the data is expected and how to get it. The root is resolved when registering: call
 :func:`register_all_builtin` again (or :func:`register_builtin_from_config`) to re-root or change
@@ -21,10 +25,12 @@ the split options; it replaces the previous registrations.
 import os
 
 from .kaggle import register_forgery_dataset
+from .layout_coco import register_layout_dataset
 from .records import DEFAULT_MIN_COMPONENT_AREA
 from .split import DEFAULT_SPLIT_SEED, DEFAULT_VAL_FRACTION
 
-__all__ = ["BUILTIN_DATASETS", "default_datasets_root", "register_all_builtin", "register_builtin_from_config"]
+__all__ = ["BUILTIN_DATASETS", "LAYOUT_DATASETS", "default_datasets_root", "register_all_builtin",
+           "register_builtin_from_config"]
 
 # name -> (sub-folder of the datasets root, split)
 BUILTIN_DATASETS = {
@@ -38,6 +44,12 @@ BUILTIN_DATASETS = {
     "forgery_synthetic_test": ("synthetic", "test"),
 }
 
+# Figure-layout detection sets (COCO JSON, forgery_d2.data.layout_coco): name -> (sub-folder, file)
+LAYOUT_DATASETS = {
+    "forgery_figures_layout_train": ("figures", "layout_train.json"),
+    "forgery_figures_layout_test": ("figures", "layout_test.json"),
+}
+
 _HOW_TO_GET = {
     "recodai": (
         "Download the competition data (Kaggle: recodai-luc-scientific-image-forgery-detection) and unzip "
@@ -46,6 +58,10 @@ _HOW_TO_GET = {
     "synthetic": (
         "Generate it with `make demo` or `python tools/make_synthetic.py` (writes {folder}), or point "
         "$FORGERY_DATASETS at the folder holding synthetic/."
+    ),
+    "figures": (
+        "Generate it with `python tools/make_synthetic.py --style figures` (writes {folder}), or point "
+        "$FORGERY_DATASETS at the folder holding figures/."
     ),
 }
 
@@ -71,6 +87,10 @@ def register_all_builtin(
             min_component_area=min_component_area, missing_hint=_HOW_TO_GET[subfolder].format(folder=folder),
             overwrite=True,
         )
+    for name, (subfolder, json_name) in LAYOUT_DATASETS.items():
+        folder = os.path.join(root, subfolder)
+        register_layout_dataset(name, os.path.join(folder, json_name), folder,
+                                missing_hint=_HOW_TO_GET[subfolder].format(folder=folder), overwrite=True)
     return root
 
 
@@ -106,6 +126,7 @@ def registered_names(names, datasets_root=None):
         register_all_builtin(datasets_root)
     unknown = [n for n in names if n not in DatasetCatalog.list()]
     if unknown:
-        raise DataError(f"dataset(s) not registered: {', '.join(unknown)} (builtin: {', '.join(BUILTIN_DATASETS)}; "
+        builtin = ", ".join(list(BUILTIN_DATASETS) + list(LAYOUT_DATASETS))
+        raise DataError(f"dataset(s) not registered: {', '.join(unknown)} (builtin: {builtin}; "
                         "or register your own with register_forgery_dataset / register_casia_dataset)")
     return list(names)

@@ -8,8 +8,10 @@
    dropped; with no panel left, the whole content box is the one panel;
 4. ink inside panels (forgery_d2.layout.ink): components of extreme-colour pixels that are small,
    thin-stroked and high-contrast against their surroundings;
-5. boxes (forgery_d2.layout.marks): marks (bars, arrows) and text lines; the ink mask is the
-   components' pixels dilated by ``ink_dilation`` px for the anti-aliased edge.
+5. boxes (forgery_d2.layout.marks): marks (bars, arrows) and text lines, scored; those scoring
+   at least ``min_mark_score`` are kept; the ink mask is their components' pixels, grown over
+   the anti-aliased edge pixels of in-panel ink (forgery_d2.layout.ink.grow_ink) and dilated
+   by ``ink_dilation`` px.
 """
 from dataclasses import dataclass, fields
 
@@ -17,7 +19,7 @@ import cv2
 import numpy as np
 
 from .canvas import as_rgb, canvas_mask, estimate_canvas_colour
-from .ink import InkComponents, ink_components, measure_components
+from .ink import InkComponents, grow_ink, ink_components, measure_components
 from .marks import text_and_mark_boxes
 from .panels import content_box, split_panels
 from .structures import FigureLayout
@@ -45,12 +47,13 @@ class ClassicalLayoutParams:
     ink_tolerance: int = 48
     min_ink_contrast: float = 80.0
     min_ink_sharpness: float = 0.8
-    min_glyph_size: int = 4
+    min_glyph_size: int = 6
     max_stroke_width: float = 6.0
     max_stroke_fraction: float = 0.006
     max_mark_fraction: float = 0.35
     min_bar_length: int = 12
     text_gap: float = 0.6
+    min_mark_score: float = 0.25
     ink_dilation: int = 1
 
     @classmethod
@@ -109,15 +112,22 @@ class ClassicalLayoutAnalyzer:
                                  np.clip(inside.contrasts / 255.0, 0.0, 1.0)])
         # Glyphs group only with glyphs of the same panel (or the canvas) and colour.
         inside_centres = _centres(inside.boxes)
+        inside_panel = panel_index[inside_centres[:, 1], inside_centres[:, 0]]
         group_key = np.concatenate([np.full(len(canvas_labels), -1, np.int64),
-                                    panel_index[inside_centres[:, 1], inside_centres[:, 0]] * 8
-                                    + inside.colour_classes])
-        boxes, mark_labels, mark_scores = text_and_mark_boxes(components, scores, group_key, p.min_bar_length,
-                                                              p.text_gap)
-        mark_mask = components.labels > 0
+                                    inside_panel * 8 + inside.colour_classes])
+        anchored = np.concatenate([np.ones(len(canvas_labels), bool),
+                                   _near_panel_corner(inside.boxes, panels[np.maximum(inside_panel, 0)])])
+        boxes, mark_labels, mark_scores, members = text_and_mark_boxes(
+            components, scores, group_key, anchored, p.min_bar_length, p.text_gap)
+        keep = mark_scores >= p.min_mark_score
+        kept = np.zeros(len(components), bool)
+        for i in np.flatnonzero(keep):
+            kept[members[i]] = True
+        mark_mask = grow_ink(rgb, components, kept)
         if p.ink_dilation > 0 and mark_mask.any():
             kernel = np.ones((2 * p.ink_dilation + 1,) * 2, np.uint8)
             mark_mask = cv2.dilate(mark_mask.astype(np.uint8), kernel).astype(bool)
+        boxes, mark_labels, mark_scores = boxes[keep], mark_labels[keep], mark_scores[keep]
         return FigureLayout(panels=panels.astype(np.float32), panel_scores=np.asarray(panel_scores, np.float32),
                             marks=boxes, mark_labels=mark_labels, mark_scores=mark_scores,
                             mark_mask=mark_mask, background_mask=~in_panel)
@@ -145,6 +155,18 @@ class ClassicalLayoutAnalyzer:
                 & (ink.strokes <= max_stroke) & (ink.contrasts >= p.min_ink_contrast)
                 & (ink.sharpness >= p.min_ink_sharpness))
         return ink.select(keep)
+
+
+def _near_panel_corner(boxes, owners, reach=0.15):
+    """bool (K,): boxes lying within ``reach`` x the panel's short side of one of its corners."""
+    if len(boxes) == 0:
+        return np.zeros(0, bool)
+    margin = reach * np.minimum(owners[:, 2] - owners[:, 0], owners[:, 3] - owners[:, 1])
+    left = boxes[:, 0] - owners[:, 0] <= margin
+    right = owners[:, 2] - boxes[:, 2] <= margin
+    top = boxes[:, 1] - owners[:, 1] <= margin
+    bottom = owners[:, 3] - boxes[:, 3] <= margin
+    return (left | right) & (top | bottom)
 
 
 def _centres(boxes):

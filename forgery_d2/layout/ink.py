@@ -74,19 +74,23 @@ def corner_colour_class(rgb: np.ndarray, tolerance: int):
     return np.where(distance <= tolerance, classes, -1)
 
 
-def _ring_median(values, labels, inside, ids, radius):
+def _ring_median(values, labels, inside, ids, radius, region=None):
     """Per component: median of ``values`` over the pixels at Chebyshev distance ``radius`` from
-    it (a pixel reached by several components counts for the largest-numbered one); NaN if none."""
+    it (a pixel reached by several components counts for the largest-numbered one), inside the
+    bool ``region`` if given; NaN if none."""
     near = cv2.dilate(inside, np.ones((2 * radius - 1,) * 2, np.uint8)).astype(bool)
     ring_labels = cv2.dilate(labels.astype(np.float32), np.ones((2 * radius + 1,) * 2, np.uint8)).astype(np.int32)
     ring_labels[near] = 0
+    if region is not None:
+        ring_labels[~region] = 0
     return np.asarray(ndimage.median(values, ring_labels, ids), np.float32)
 
 
-def measure_components(rgb, mask, colour, colour_class=-1, min_area=1, bridge=0):
+def measure_components(rgb, mask, colour, colour_class=-1, min_area=1, bridge=0, region=None):
     """8-connected components of the bool ``mask`` with at least ``min_area`` px, measured against
     ``colour`` (their ink colour, RGB) in ``rgb``: see :class:`InkComponents`. ``bridge`` > 0 joins
-    pieces up to ``2 * bridge`` px apart into one component (glyph parts split by anti-aliasing)."""
+    pieces up to ``2 * bridge`` px apart into one component (glyph parts split by anti-aliasing).
+    ``region``: bool (H, W); contrasts only look at surroundings inside it."""
     mask8 = mask.astype(np.uint8)
     connect = cv2.dilate(mask8, np.ones((2 * bridge + 1,) * 2, np.uint8)) if bridge > 0 else mask8
     count, labels = cv2.connectedComponents(connect, connectivity=8)
@@ -110,8 +114,8 @@ def measure_components(rgb, mask, colour, colour_class=-1, min_area=1, bridge=0)
                                      cv2.DIST_L2, 3)[1:-1, 1:-1]
     strokes = 2.0 * np.asarray(ndimage.maximum(distance, labels, ids), np.float32) - 1.0
     diff = np.abs(rgb.astype(np.int16) - np.asarray(colour, np.int16).reshape(1, 1, 3)).max(axis=2).astype(np.float32)
-    near = _ring_median(diff, labels, inside, ids, 2)
-    far = _ring_median(diff, labels, inside, ids, 4)
+    near = _ring_median(diff, labels, inside, ids, 2, region)
+    far = _ring_median(diff, labels, inside, ids, 4, region)
     contrasts = np.nan_to_num(near, nan=0.0)  # NaN: a component filling its surroundings
     sharpness = np.nan_to_num(near / np.maximum(far, 1.0), nan=0.0)
     return InkComponents(labels, boxes, areas[keep].astype(np.int64), strokes, contrasts, sharpness,
@@ -120,14 +124,50 @@ def measure_components(rgb, mask, colour, colour_class=-1, min_area=1, bridge=0)
 
 def ink_components(rgb, region, tolerance, min_area=4, bridge=1):
     """Ink candidates inside the bool ``region`` (the panels): components of pixels near one RGB
-    cube corner, per corner, measured against that corner's colour."""
+    cube corner, per corner, measured against that corner's colour and the region's pixels."""
     classes = corner_colour_class(rgb, tolerance)
     classes[~region] = -1
     parts = []
     for k in np.unique(classes):
         if k < 0:
             continue
-        parts.append(measure_components(rgb, classes == k, CORNERS[k], int(k), min_area, bridge))
+        parts.append(measure_components(rgb, classes == k, CORNERS[k], int(k), min_area, bridge, region))
     if not parts:
         return measure_components(rgb, np.zeros(rgb.shape[:2], bool), (0, 0, 0))
     return InkComponents.concatenate(parts)
+
+
+def grow_ink(rgb, components, keep, margin=1, min_coverage=0.25, max_steps=32):
+    """bool (H, W): the pixels of the kept components (``keep``: bool (K,)) grown, one px per step,
+    over neighbouring pixels whose estimated ink coverage ``1 - distance(pixel, ink colour) /
+    contrast`` is at least ``min_coverage``, without leaving the component's box grown by
+    ``margin`` px: the anti-aliased edges, and thin strokes that fall between pixels and so have
+    no pure-colour core. Components without an ink colour (class -1: canvas labels, already
+    whole) are taken as they are."""
+    keep = np.asarray(keep, bool)
+    lookup = np.zeros(len(components) + 1, np.int32)
+    lookup[1:][keep] = np.flatnonzero(keep) + 1
+    labels = lookup[components.labels]
+    mask = labels > 0
+    grows = np.flatnonzero(keep & (components.colour_classes >= 0))
+    if len(grows) == 0:
+        return mask
+    h, w = mask.shape
+    allowed = np.zeros((h, w), bool)
+    for x0, y0, x1, y1 in components.boxes[grows]:
+        allowed[max(y0 - margin, 0):y1 + margin, max(x0 - margin, 0):x1 + margin] = True
+    owner = np.where(np.isin(labels, grows + 1), labels, 0).astype(np.float32)
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    for _ in range(max_steps):
+        nearby = cv2.dilate(owner, cross).astype(np.int64)
+        ys, xs = np.nonzero((nearby > 0) & ~mask & allowed)
+        if len(ys) == 0:
+            break
+        k = nearby[ys, xs] - 1
+        distance = np.abs(rgb[ys, xs].astype(np.int16) - CORNERS[components.colour_classes[k]]).max(axis=1)
+        covered = 1.0 - distance / np.maximum(components.contrasts[k], 1.0) >= min_coverage
+        if not covered.any():
+            break
+        mask[ys[covered], xs[covered]] = True
+        owner[ys[covered], xs[covered]] = k[covered] + 1
+    return mask

@@ -7,7 +7,7 @@
 - group: glyphs of one colour on one text line (vertical overlap, horizontal gap at most
   ``text_gap`` x their height) merge into one text box (a label, a word, "50 µm");
 - score: the component's contrast, discounted for lone glyphs (a word of several glyphs is more
-  surely text than one blob).
+  surely text than one blob) unless they sit where lone glyphs are expected (panel letters).
 """
 import numpy as np
 
@@ -82,25 +82,34 @@ def group_glyphs(boxes, groups_key, text_gap):
     return list(groups.values())
 
 
-def text_and_mark_boxes(components, scores, group_key, min_bar_length, text_gap):
-    """``(boxes (M, 4) float32, labels (M,) int64, scores (M,) float32)``: one mark box per
-    mark-shaped component, one text box per line group of the other components. ``scores``:
-    per-component confidence in [0, 1]; ``group_key``: components group only with equal keys."""
+def text_and_mark_boxes(components, scores, group_key, anchored, min_bar_length, text_gap):
+    """One mark box per mark-shaped component and one text box per line group of the others.
+
+    ``scores``: per-component confidence in [0, 1]; ``group_key``: components group only with
+    equal keys; ``anchored``: bool per component, True where a lone glyph is expected (on the
+    canvas, in a panel corner: panel letters), so a lone glyph there keeps 90% of its score
+    instead of half. Returns ``(boxes (M, 4) float32, labels (M,) int64, scores (M,) float32,
+    members: list of M index arrays into the components)``."""
     if len(components) == 0:
-        return np.zeros((0, 4), np.float32), np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.int64), np.zeros(0, np.float32), []
     fill, elongation, angle = component_shapes(components)
     mark = is_mark_shape(components.boxes, fill, elongation, angle, min_bar_length)
-    out_boxes, out_labels, out_scores = [], [], []
+    out_boxes, out_labels, out_scores, members = [], [], [], []
     for i in np.flatnonzero(mark):
         out_boxes.append(components.boxes[i])
         out_labels.append(MARK)
         out_scores.append(scores[i])
+        members.append(np.array([i]))
     glyphs = np.flatnonzero(~mark)
     for group in group_glyphs(components.boxes[glyphs], np.asarray(group_key)[glyphs], text_gap):
-        members = glyphs[group]
-        b = components.boxes[members]
+        group = glyphs[group]
+        b = components.boxes[group]
         out_boxes.append([b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()])
         out_labels.append(TEXT)
-        out_scores.append(float(np.max(scores[members])) * (1.0 - 0.5 ** len(members)))
+        if len(group) > 1:
+            out_scores.append(float(np.max(scores[group])) * (1.0 - 0.5 ** len(group)))
+        else:
+            out_scores.append(float(scores[group[0]]) * (0.9 if anchored[group[0]] else 0.5))
+        members.append(group)
     return (np.asarray(out_boxes, np.float32).reshape(-1, 4), np.asarray(out_labels, np.int64),
-            np.asarray(out_scores, np.float32))
+            np.asarray(out_scores, np.float32), members)
