@@ -249,6 +249,7 @@ def _add_layout_config(cfg):
     c.CANVAS_TOLERANCE = 12  # grey levels (max over channels) a canvas pixel may differ from its colour
     c.CANVAS_MIN_RUN = 7  # px: canvas pixels lie on straight runs at least this long (not speckles)
     c.CANVAS_MIN_FRAME_FRACTION = 0.5  # the canvas colour must cover this much of the 2-px outer frame
+    c.CANVAS_NOISE = 40  # small canvas components never differing from it by more are noise (JPEG)
     c.MIN_PANEL_SIZE = 16  # px: panels are at least this long (and half this thick)...
     c.MIN_PANEL_FRACTION = 0.03  # ...or this fraction of the figure's long side, whichever is larger
     c.MIN_PANEL_FILL = 0.3  # a panel's box is at least this fraction non-canvas

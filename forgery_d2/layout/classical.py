@@ -3,6 +3,7 @@
 1. canvas (forgery_d2.layout.canvas): the canvas colour from the figure's frame, canvas pixels;
 2. canvas labels: components of non-canvas pixels that cannot be panels (smaller than a panel,
    thinner than a strip, or thin-stroked line art of glyph size) are text/marks on the canvas;
+   faint ones (compression noise) are ignored;
 3. panels (forgery_d2.layout.panels): recursive XY-cut of the rest on gutters, then cuts along
    straight full-length discontinuities for touching panels; leaves too small or too empty are
    dropped; with no panel left, the whole content box is the one panel;
@@ -11,14 +12,15 @@
 5. boxes (forgery_d2.layout.marks): marks (bars, arrows) and text lines, scored; those scoring
    at least ``min_mark_score`` are kept; the ink mask is their components' pixels, grown over
    the anti-aliased edge pixels of in-panel ink (forgery_d2.layout.ink.grow_ink) and dilated
-   by ``ink_dilation`` px.
+   by ``ink_dilation`` px; each box is the extent of its ink in that mask.
 """
 from dataclasses import dataclass, fields
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
-from .canvas import as_rgb, canvas_mask, estimate_canvas_colour
+from .canvas import as_rgb, canvas_mask, colour_distance, estimate_canvas_colour
 from .ink import InkComponents, grow_ink, ink_components, measure_components
 from .marks import text_and_mark_boxes
 from .panels import content_box, split_panels
@@ -37,6 +39,7 @@ class ClassicalLayoutParams:
     canvas_tolerance: int = 12
     canvas_min_run: int = 7
     canvas_min_frame_fraction: float = 0.5
+    canvas_noise: int = 40
     min_panel_size: int = 16
     min_panel_fraction: float = 0.03
     min_panel_fill: float = 0.3
@@ -77,35 +80,25 @@ class ClassicalLayoutAnalyzer:
         min_panel = max(p.min_panel_size, int(round(p.min_panel_fraction * long_side)))
         max_stroke = max(p.max_stroke_width, p.max_stroke_fraction * long_side)
 
+        # 1-2. Canvas, and what is drawn on it that cannot be a panel.
         colour = estimate_canvas_colour(rgb, p.canvas_tolerance, p.canvas_min_frame_fraction)
         foreground = ~canvas_mask(rgb, colour, p.canvas_tolerance, p.canvas_min_run)
         parts = measure_components(rgb, foreground, colour if colour is not None else (0, 0, 0))
-        labels_on_canvas = self._canvas_labels(parts, min_panel, max_stroke)
-        content = foreground & ~np.isin(parts.labels, np.flatnonzero(labels_on_canvas) + 1)
+        noise = self._canvas_noise(rgb, colour, parts, min_panel)
+        labels_on_canvas = self._canvas_labels(parts, min_panel, max_stroke) & ~noise
+        content = foreground & ~np.isin(parts.labels, np.flatnonzero(labels_on_canvas | noise) + 1)
 
-        panels, panel_scores = [], []
-        for box in split_panels(rgb, content, min_panel, p.min_gutter, p.edge_min_fraction,
-                                p.edge_min_step, p.edge_ratio):
-            x0, y0, x1, y1 = box
-            bw, bh = x1 - x0, y1 - y0
-            fill = float(content[y0:y1, x0:x1].mean())
-            if min(bw, bh) >= min_panel / 2 and max(bw, bh) >= min_panel and fill >= p.min_panel_fill:
-                panels.append(box)
-                panel_scores.append(fill)
-        if not panels:  # no split: the content box (or the whole figure) is the one panel
-            panels = [content_box(foreground, (0, 0, w, h)) or (0, 0, w, h)]
-            panel_scores = [0.5]
-        panels = np.asarray(panels, np.int64)
+        # 3. Panels.
+        panels, panel_scores = self._panels(rgb, content, foreground, min_panel)
         in_panel = np.zeros((h, w), bool)
         panel_index = np.full((h, w), -1, np.int64)
         for i, (x0, y0, x1, y1) in enumerate(panels):
             in_panel[y0:y1, x0:x1] = True
             panel_index[y0:y1, x0:x1] = i
 
-        # Text and marks: canvas labels outside the panels, ink components inside them.
+        # 4. Text and marks: canvas labels outside the panels, ink components inside them.
         centres = _centres(parts.boxes)
-        outside = labels_on_canvas & ~in_panel[centres[:, 1], centres[:, 0]]
-        canvas_labels = parts.select(outside)
+        canvas_labels = parts.select(labels_on_canvas & ~in_panel[centres[:, 1], centres[:, 0]])
         inside = self._panel_ink(rgb, in_panel, panels, panel_index, max_stroke)
         components = InkComponents.concatenate([canvas_labels, inside])
         scores = np.concatenate([np.full(len(canvas_labels), CANVAS_LABEL_SCORE, np.float32),
@@ -117,20 +110,51 @@ class ClassicalLayoutAnalyzer:
                                     inside_panel * 8 + inside.colour_classes])
         anchored = np.concatenate([np.ones(len(canvas_labels), bool),
                                    _near_panel_corner(inside.boxes, panels[np.maximum(inside_panel, 0)])])
-        boxes, mark_labels, mark_scores, members = text_and_mark_boxes(
+
+        # 5. Boxes, scores and the ink mask; each box is the extent of its ink.
+        _, mark_labels, mark_scores, members = text_and_mark_boxes(
             components, scores, group_key, anchored, p.min_bar_length, p.text_gap)
-        keep = mark_scores >= p.min_mark_score
-        kept = np.zeros(len(components), bool)
-        for i in np.flatnonzero(keep):
-            kept[members[i]] = True
-        mark_mask = grow_ink(rgb, components, kept)
+        keep = np.flatnonzero(mark_scores >= p.min_mark_score)
+        box_of = np.zeros(len(components) + 1, np.int32)  # component id -> 1 + index of its box
+        for j, i in enumerate(keep):
+            box_of[members[i] + 1] = j + 1
+        ink = box_of[grow_ink(rgb, components, box_of[1:] > 0)]
+        boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop)
+                          for s in ndimage.find_objects(ink, len(keep))], np.float32).reshape(-1, 4)
+        mark_mask = ink > 0
         if p.ink_dilation > 0 and mark_mask.any():
             kernel = np.ones((2 * p.ink_dilation + 1,) * 2, np.uint8)
             mark_mask = cv2.dilate(mark_mask.astype(np.uint8), kernel).astype(bool)
-        boxes, mark_labels, mark_scores = boxes[keep], mark_labels[keep], mark_scores[keep]
-        return FigureLayout(panels=panels.astype(np.float32), panel_scores=np.asarray(panel_scores, np.float32),
-                            marks=boxes, mark_labels=mark_labels, mark_scores=mark_scores,
+        return FigureLayout(panels=panels.astype(np.float32), panel_scores=panel_scores,
+                            marks=boxes, mark_labels=mark_labels[keep], mark_scores=mark_scores[keep],
                             mark_mask=mark_mask, background_mask=~in_panel)
+
+    def _canvas_noise(self, rgb, colour, parts, min_panel):
+        """bool (K,): components smaller than a panel never differing from the canvas by more than
+        ``canvas_noise`` (compression ringing and speckles)."""
+        if colour is None or len(parts) == 0:
+            return np.zeros(len(parts), bool)
+        peak = ndimage.maximum(colour_distance(rgb, colour), parts.labels, np.arange(1, len(parts) + 1))
+        size = np.maximum(parts.boxes[:, 2] - parts.boxes[:, 0], parts.boxes[:, 3] - parts.boxes[:, 1])
+        return (np.asarray(peak) < self.params.canvas_noise) & (size < min_panel)
+
+    def _panels(self, rgb, content, foreground, min_panel):
+        """``(boxes int64 (P, 4), scores float32 (P,))``: the split's leaves that are large and full
+        enough (score: their non-canvas fraction), else the content box as the one panel."""
+        p = self.params
+        panels, scores = [], []
+        for box in split_panels(rgb, content, min_panel, p.min_gutter, p.edge_min_fraction,
+                                p.edge_min_step, p.edge_ratio):
+            x0, y0, x1, y1 = box
+            bw, bh = x1 - x0, y1 - y0
+            fill = float(content[y0:y1, x0:x1].mean())
+            if min(bw, bh) >= min_panel / 2 and max(bw, bh) >= min_panel and fill >= p.min_panel_fill:
+                panels.append(box)
+                scores.append(fill)
+        if not panels:  # no split: the content box (or the whole figure) is the one panel
+            h, w = content.shape
+            panels, scores = [content_box(foreground, (0, 0, w, h)) or (0, 0, w, h)], [0.5]
+        return np.asarray(panels, np.int64).reshape(-1, 4), np.asarray(scores, np.float32)
 
     def _canvas_labels(self, parts, min_panel, max_stroke):
         """bool (K,): the canvas components that cannot be panels (see the module docstring)."""

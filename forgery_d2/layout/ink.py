@@ -138,7 +138,8 @@ def ink_components(rgb, region, tolerance, min_area=4, bridge=1):
 
 
 def grow_ink(rgb, components, keep, margin=1, min_coverage=0.25, max_steps=32):
-    """bool (H, W): the pixels of the kept components (``keep``: bool (K,)) grown, one px per step,
+    """int32 (H, W), 0 or component index + 1: the pixels of the kept components (``keep``: bool
+    (K,)) grown, one px per step,
     over neighbouring pixels whose estimated ink coverage ``1 - distance(pixel, ink colour) /
     contrast`` is at least ``min_coverage``, without leaving the component's box grown by
     ``margin`` px: the anti-aliased edges, and thin strokes that fall between pixels and so have
@@ -151,7 +152,7 @@ def grow_ink(rgb, components, keep, margin=1, min_coverage=0.25, max_steps=32):
     mask = labels > 0
     grows = np.flatnonzero(keep & (components.colour_classes >= 0))
     if len(grows) == 0:
-        return mask
+        return labels
     h, w = mask.shape
     allowed = np.zeros((h, w), bool)
     for x0, y0, x1, y1 in components.boxes[grows]:
@@ -170,4 +171,5 @@ def grow_ink(rgb, components, keep, margin=1, min_coverage=0.25, max_steps=32):
             break
         mask[ys[covered], xs[covered]] = True
         owner[ys[covered], xs[covered]] = k[covered] + 1
-    return mask
+        labels[ys[covered], xs[covered]] = k[covered] + 1
+    return labels

@@ -5,7 +5,8 @@
 - shape: a long straight bar (scale bar, rule) or an elongated non-vertical stroke (arrow) is a
   mark; anything else is a glyph;
 - group: glyphs of one colour on one text line (vertical overlap, horizontal gap at most
-  ``text_gap`` x their height) merge into one text box (a label, a word, "50 µm");
+  ``text_gap`` x their height, or overlapping boxes: slanted text) merge into one text box (a
+  label, a word, "50 µm"); glyphs left alone are tried as columns (text rotated by 90 degrees);
 - score: the component's contrast, discounted for lone glyphs (a word of several glyphs is more
   surely text than one blob) unless they sit where lone glyphs are expected (panel letters).
 """
@@ -55,27 +56,42 @@ def _find(parent, i):
     return i
 
 
-def group_glyphs(boxes, groups_key, text_gap):
-    """Union-find groups (list of index lists) of glyph ``boxes`` (K, 4) sharing ``groups_key``
-    (K,) that sit on one text line: vertical overlap >= half the smaller height and horizontal gap
-    <= ``text_gap`` x the larger height."""
-    k = len(boxes)
-    parent = list(range(k))
-    order = np.argsort(boxes[:, 0], kind="stable")
+def _line_pairs(boxes, keys, text_gap, indices):
+    """Pairs (a, b) of ``indices`` with equal keys on one horizontal text line (vertical overlap
+    >= half the smaller height, gap <= ``text_gap`` x the larger height) or whose boxes overlap."""
+    order = indices[np.argsort(boxes[indices, 0], kind="stable")]
     heights = boxes[:, 3] - boxes[:, 1]
+    reach = text_gap * heights[indices].max(initial=0)
+    pairs = []
     for a_pos, a in enumerate(order):
-        reach = boxes[a, 2] + text_gap * heights.max(initial=0)
         for b in order[a_pos + 1:]:
-            if boxes[b, 0] > reach:
+            if boxes[b, 0] > boxes[a, 2] + reach:
                 break
-            if groups_key[a] != groups_key[b]:
+            if keys[a] != keys[b]:
                 continue
             overlap = min(boxes[a, 3], boxes[b, 3]) - max(boxes[a, 1], boxes[b, 1])
-            if overlap < 0.5 * min(heights[a], heights[b]):
-                continue
-            gap = max(boxes[a, 0], boxes[b, 0]) - min(boxes[a, 2], boxes[b, 2])
-            if gap <= text_gap * max(heights[a], heights[b]):
-                parent[_find(parent, a)] = _find(parent, b)
+            gap = boxes[b, 0] - boxes[a, 2]
+            crossing = gap < 0 and overlap > 0  # overlapping boxes: kerning, slanted text
+            if crossing or (overlap >= 0.5 * min(heights[a], heights[b])
+                            and gap <= text_gap * max(heights[a], heights[b])):
+                pairs.append((a, b))
+    return pairs
+
+
+def group_glyphs(boxes, groups_key, text_gap):
+    """Groups (list of index lists) of glyph ``boxes`` (K, 4) sharing ``groups_key`` (K,) that
+    form one label: glyphs on one text line (see :func:`_line_pairs`), then, among the glyphs
+    left alone, columns of glyphs (text rotated by 90 degrees: the same test on transposed boxes)."""
+    k = len(boxes)
+    boxes = np.asarray(boxes).reshape(-1, 4)
+    keys = np.asarray(groups_key)
+    parent = list(range(k))
+    for a, b in _line_pairs(boxes, keys, text_gap, np.arange(k)):
+        parent[_find(parent, a)] = _find(parent, b)
+    roots = np.array([_find(parent, i) for i in range(k)], np.int64)
+    alone = np.flatnonzero(np.bincount(roots, minlength=k)[roots] == 1)
+    for a, b in _line_pairs(boxes[:, [1, 0, 3, 2]], keys, text_gap, alone):
+        parent[_find(parent, a)] = _find(parent, b)
     groups = {}
     for i in range(k):
         groups.setdefault(_find(parent, i), []).append(i)

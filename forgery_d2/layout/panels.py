@@ -8,7 +8,8 @@ stack) and mixes of gutters and touching panels split down to single panels:
   ``min_gutter`` px; the box is cut at every such run along the axis with the widest run.
 - edge cut: a column x where, in at least ``edge_min_fraction`` of the rows, the step across it,
   ``|I(x+1) - I(x-1)|``, is at least ``edge_min_step`` grey levels and ``edge_ratio`` times the
-  texture on either side (``|I(x-1) - I(x-2)|``, ``|I(x+2) - I(x+1)|``); same for rows. Thin lines
+  texture on either side (``|I(x-1) - I(x-2)|``, ``|I(x+2) - I(x+1)|``), with content (not
+  canvas) on both sides; same for rows. Thin lines
   (grid lines, axes) give no such evidence, and a candidate across which the image continues
   unchanged a few px further (a thicker line on one background) is rejected.
 """
@@ -53,10 +54,11 @@ def _gutter_cut(content, box, min_gutter):
     return [(x0 + a, y0, x0 + b, y1) for a, b in zip(bounds[::2], bounds[1::2])]
 
 
-def _edge_profile(image, min_step, ratio):
-    """For an ``(h, w, 3)`` int16 crop: ``(w,)`` fraction of rows with boundary evidence between
-    columns x-1 and x (see the module docstring), not counting rows where the image continues
-    unchanged 2-5 px further (a stripe on one background)."""
+def _edge_profile(image, content, min_step, ratio):
+    """For an ``(h, w, 3)`` int16 crop and its bool content mask: ``(w,)`` fraction of rows with
+    boundary evidence between columns x-1 and x (see the module docstring), not counting rows
+    where either side is canvas (a panel's edge, not a boundary between panels) or where the image
+    continues unchanged 2-5 px further (a stripe on one background)."""
     h, w = image.shape[:2]
     evidence = np.zeros(w)
     if w < 6:
@@ -68,7 +70,7 @@ def _edge_profile(image, min_step, ratio):
     xs = np.arange(2, w - 2)
     step = across[:, xs - 1]
     texture = np.maximum(step1[:, xs - 2], step1[:, xs + 1])
-    rows = (step >= min_step) & (step >= ratio * texture)
+    rows = (step >= min_step) & (step >= ratio * texture) & content[:, xs - 2] & content[:, xs + 1]
     for k in range(2, 6):  # I(x-2) reappears at x+k: a stripe of <= 4 px, not a boundary
         ok = xs + k < w
         same = np.abs(image[:, xs[ok] + k] - image[:, xs[ok] - 2]).max(axis=2) < min_step / 2
@@ -77,13 +79,14 @@ def _edge_profile(image, min_step, ratio):
     return evidence
 
 
-def _edge_cut(rgb, box, min_part, min_fraction, min_step, ratio):
+def _edge_cut(rgb, content, box, min_part, min_fraction, min_step, ratio):
     """Cut ``box`` in two along its strongest straight discontinuity, or None."""
     x0, y0, x1, y1 = box
     crop = rgb[y0:y1, x0:x1].astype(np.int16)
+    inside = content[y0:y1, x0:x1]
     best = None
-    for axis, image in ((1, crop), (0, crop.transpose(1, 0, 2))):
-        evidence = _edge_profile(image, min_step, ratio)
+    for axis, image, mask in ((1, crop, inside), (0, crop.transpose(1, 0, 2), inside.T)):
+        evidence = _edge_profile(image, mask, min_step, ratio)
         length = image.shape[1]
         evidence[: min_part] = 0
         evidence[max(length - min_part + 1, 0):] = 0
@@ -117,7 +120,7 @@ def split_panels(rgb, content, min_panel, min_gutter=1, edge_min_fraction=0.5, e
             continue
         parts = None if depth >= max_depth else _gutter_cut(content, box, min_gutter)
         if parts is None and depth < max_depth:
-            parts = _edge_cut(rgb, box, min_panel, edge_min_fraction, edge_min_step, edge_ratio)
+            parts = _edge_cut(rgb, content, box, min_panel, edge_min_fraction, edge_min_step, edge_ratio)
         if parts is None:
             leaves.append(box)
         else:
