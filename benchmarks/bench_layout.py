@@ -4,7 +4,8 @@
 Reads a layout COCO JSON (``layout_test.json`` of ``tools/make_synthetic.py --style figures``),
 runs the classical analyzer and, given its weights, the trained layout detector on every figure,
 and scores each with pycocotools' COCOeval (bbox, the official implementation, through
-detectron2's ``COCOevalMaxDets`` as ``COCOEvaluator(..., use_fast_impl=False)`` runs it): AP (IoU 0.50:0.95) and AP50, overall and
+detectron2's ``COCOevalMaxDets`` as ``COCOEvaluator(..., use_fast_impl=False)`` runs it):
+AP (IoU 0.50:0.95) and AP50, overall and
 per class, at up to ``--max-dets`` boxes per figure, plus seconds per figure (wall time of the
 whole analyzer call, ink mask included; the figure is read before the clock starts).
 
@@ -17,6 +18,7 @@ the whole precision / recall curve.
 
 Writes ``<output>.json`` (metrics, timings, command, dataset) and ``<output>.md`` (table).
 """
+
 import argparse
 import contextlib
 import io
@@ -63,16 +65,28 @@ def layout_to_coco(layout, image_id):
         (layout.panels, layout.panel_scores, np.ones(len(layout.panels), np.int64)),
         (layout.marks, layout.mark_scores, np.where(layout.mark_labels == TEXT, 2, 3)),
     ):
-        for (x0, y0, x1, y1), score, category in zip(boxes.tolist(), scores.tolist(), categories.tolist()):
-            out.append({"image_id": image_id, "category_id": int(category), "score": float(score),
-                        "bbox": [x0, y0, x1 - x0, y1 - y0]})
+        for (x0, y0, x1, y1), score, category in zip(
+            boxes.tolist(), scores.tolist(), categories.tolist()
+        ):
+            out.append(
+                {
+                    "image_id": image_id,
+                    "category_id": int(category),
+                    "score": float(score),
+                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                }
+            )
     return out
 
 
 def evaluate(coco_gt, results, max_dets):
     """Overall and per-class AP / AP50 (percent) of COCO ``results`` against ``coco_gt``."""
     if not results:
-        return {"AP": 0.0, "AP50": 0.0, **{f"{k}-{n}": 0.0 for n in CLASS_NAMES for k in ("AP", "AP50")}}
+        return {
+            "AP": 0.0,
+            "AP50": 0.0,
+            **{f"{k}-{n}": 0.0 for n in CLASS_NAMES for k in ("AP", "AP50")},
+        }
     with contextlib.redirect_stdout(io.StringIO()):
         coco_dt = coco_gt.loadRes(results)
         evaluator = COCOevalMaxDets(coco_gt, coco_dt, "bbox")  # what COCOEvaluator runs
@@ -106,29 +120,48 @@ def run(analyzer, coco_gt, root, image_ids):
 
 
 def markdown(report):
-    lines = [f"Layout analyzers on `{report['json']}` ({report['num_images']} figures, "
-             f"{report['gt_boxes']} boxes), box AP in percent (COCOeval, maxDets {report['max_dets']}).", "",
-             "| analyzer | AP | AP50 | " + " | ".join(f"AP {n} | AP50 {n}" for n in CLASS_NAMES) + " | s / figure |",
-             "|---" * (4 + 2 * len(CLASS_NAMES)) + "|"]
+    lines = [
+        f"Layout analyzers on `{report['json']}` ({report['num_images']} figures, "
+        f"{report['gt_boxes']} boxes), box AP in percent (COCOeval, maxDets {report['max_dets']}).",
+        "",
+        "| analyzer | AP | AP50 | "
+        + " | ".join(f"AP {n} | AP50 {n}" for n in CLASS_NAMES)
+        + " | s / figure |",
+        "|---" * (4 + 2 * len(CLASS_NAMES)) + "|",
+    ]
     for name, row in report["analyzers"].items():
         m = row["metrics"]
         cells = [f"{m['AP']:.1f}", f"{m['AP50']:.1f}"]
         cells += [f"{m[f'{k}-{n}']:.1f}" for n in CLASS_NAMES for k in ("AP", "AP50")]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {row['s_per_figure_mean']:.3f} |")
-    lines += ["", f"Command: `{report['command']}`", "",
-              f"Machine: {report['machine']}; torch threads {report['torch_threads']}."]
+    lines += [
+        "",
+        f"Command: `{report['command']}`",
+        "",
+        f"Machine: {report['machine']}; torch threads {report['torch_threads']}.",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset-root", required=True, help="folder holding the JSON and the images")
-    parser.add_argument("--json", default="layout_test.json", help="layout COCO JSON under --dataset-root")
+    parser.add_argument(
+        "--dataset-root", required=True, help="folder holding the JSON and the images"
+    )
+    parser.add_argument(
+        "--json", default="layout_test.json", help="layout COCO JSON under --dataset-root"
+    )
     parser.add_argument("--detector-config", default="configs/layout/layout_R_18_FPN.yaml")
-    parser.add_argument("--detector-weights", default="", help="trained layout detector; empty = classical only")
+    parser.add_argument(
+        "--detector-weights", default="", help="trained layout detector; empty = classical only"
+    )
     parser.add_argument("--max-images", type=int, default=0, help="first N figures only (0 = all)")
-    parser.add_argument("--max-dets", type=int, default=200, help="boxes per figure scored by COCOeval")
-    parser.add_argument("--output", required=True, help="output path without extension (.json and .md)")
+    parser.add_argument(
+        "--max-dets", type=int, default=200, help="boxes per figure scored by COCOeval"
+    )
+    parser.add_argument(
+        "--output", required=True, help="output path without extension (.json and .md)"
+    )
     args = parser.parse_args()
 
     json_file = os.path.join(args.dataset_root, args.json)
@@ -139,25 +172,35 @@ def main():
     if args.max_images:
         keep = set(image_ids)
         coco_gt.dataset["images"] = [i for i in coco_gt.dataset["images"] if i["id"] in keep]
-        coco_gt.dataset["annotations"] = [a for a in coco_gt.dataset["annotations"] if a["image_id"] in keep]
+        coco_gt.dataset["annotations"] = [
+            a for a in coco_gt.dataset["annotations"] if a["image_id"] in keep
+        ]
         with contextlib.redirect_stdout(io.StringIO()):
             coco_gt.createIndex()
 
     analyzers = {"classical": ClassicalLayoutAnalyzer()}
     if args.detector_weights:
         analyzers["detector"] = DetectorLayoutAnalyzer(
-            load_detector_config(args.detector_config, args.detector_weights), 0.0, 0.0, 0.0)
+            load_detector_config(args.detector_config, args.detector_weights), 0.0, 0.0, 0.0
+        )
     report = {
-        "command": " ".join(["python"] + sys.argv), "json": json_file, "num_images": len(image_ids),
-        "gt_boxes": len(coco_gt.dataset["annotations"]), "max_dets": args.max_dets,
+        "command": " ".join(["python"] + sys.argv),
+        "json": json_file,
+        "num_images": len(image_ids),
+        "gt_boxes": len(coco_gt.dataset["annotations"]),
+        "max_dets": args.max_dets,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-        "torch_threads": torch.get_num_threads(), "detector_weights": args.detector_weights, "analyzers": {},
+        "torch_threads": torch.get_num_threads(),
+        "detector_weights": args.detector_weights,
+        "analyzers": {},
     }
     for name, analyzer in analyzers.items():
         results, seconds = run(analyzer, coco_gt, args.dataset_root, image_ids)
         report["analyzers"][name] = {
-            "metrics": evaluate(coco_gt, results, args.max_dets), "boxes": len(results),
-            "s_per_figure_mean": float(np.mean(seconds)), "s_per_figure_median": float(np.median(seconds)),
+            "metrics": evaluate(coco_gt, results, args.max_dets),
+            "boxes": len(results),
+            "s_per_figure_mean": float(np.mean(seconds)),
+            "s_per_figure_median": float(np.median(seconds)),
             "s_per_figure_max": float(np.max(seconds)),
         }
         print(name, json.dumps(report["analyzers"][name], indent=1), flush=True)

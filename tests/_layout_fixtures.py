@@ -6,6 +6,7 @@ in DejaVu TrueType fonts (matplotlib's) and OpenCV Hershey fonts, scale bars and
 (tight around their ink) and the exact ink pixels, and can write a set of figures as PNGs plus a
 COCO detection JSON in the layout contract (categories panel=1, text=2, mark=3).
 """
+
 import json
 import os
 
@@ -17,11 +18,24 @@ from PIL import Image, ImageDraw, ImageFont
 from forgery_d2.data.synthetic.blots import draw_blot
 from forgery_d2.data.synthetic.sources import skimage_image_paths
 
-__all__ = ["FigureBuilder", "photo", "blot", "write_coco_figures", "LAYOUT_CATEGORIES", "grid_figure",
-           "single_panel_figure", "blot_figure", "figure_set"]
+__all__ = [
+    "FigureBuilder",
+    "photo",
+    "blot",
+    "write_coco_figures",
+    "LAYOUT_CATEGORIES",
+    "grid_figure",
+    "single_panel_figure",
+    "blot_figure",
+    "figure_set",
+]
 
 FONT_DIR = os.path.join(matplotlib.get_data_path(), "fonts", "ttf")
-LAYOUT_CATEGORIES = [{"id": 1, "name": "panel"}, {"id": 2, "name": "text"}, {"id": 3, "name": "mark"}]
+LAYOUT_CATEGORIES = [
+    {"id": 1, "name": "panel"},
+    {"id": 2, "name": "text"},
+    {"id": 3, "name": "mark"},
+]
 _PHOTOS = {os.path.basename(p): p for p in skimage_image_paths()}
 
 
@@ -54,7 +68,9 @@ class FigureBuilder:
         self.image[:] = np.asarray(canvas, np.uint8)
         self.canvas = tuple(canvas)
         self.panels, self.texts, self.marks = [], [], []
-        self.coverage = np.zeros((height, width), np.float32)  # ink coverage (alpha) of texts and marks
+        self.coverage = np.zeros(
+            (height, width), np.float32
+        )  # ink coverage (alpha) of texts and marks
 
     @property
     def ink(self):
@@ -72,7 +88,9 @@ class FigureBuilder:
     def _blend(self, alpha, colour):
         """Draw ``colour`` with coverage ``alpha`` (float (H, W) in [0, 1]); returns the ink box."""
         a = alpha[:, :, None]
-        self.image[:] = np.rint(self.image * (1 - a) + np.asarray(colour, np.float32) * a).astype(np.uint8)
+        self.image[:] = np.rint(self.image * (1 - a) + np.asarray(colour, np.float32) * a).astype(
+            np.uint8
+        )
         self.coverage = np.maximum(self.coverage, alpha)
         ys, xs = np.nonzero(alpha > 0.0)
         return (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
@@ -80,7 +98,9 @@ class FigureBuilder:
     def add_text(self, x, y, text, size=14, colour=(0, 0, 0), font="DejaVuSans.ttf"):
         """TrueType text with its top-left near (x, y) (anti-aliased by FreeType)."""
         layer = Image.new("L", (self.image.shape[1], self.image.shape[0]), 0)
-        ImageDraw.Draw(layer).text((x, y), text, fill=255, font=ImageFont.truetype(os.path.join(FONT_DIR, font), size))
+        ImageDraw.Draw(layer).text(
+            (x, y), text, fill=255, font=ImageFont.truetype(os.path.join(FONT_DIR, font), size)
+        )
         box = self._blend(np.asarray(layer, np.float32) / 255.0, colour)
         self.texts.append(box)
         return box
@@ -88,7 +108,16 @@ class FigureBuilder:
     def add_hershey_text(self, x, y_baseline, text, scale=0.6, colour=(0, 0, 0), thickness=1):
         """OpenCV Hershey text (LINE_AA) with its baseline at ``y_baseline``."""
         layer = np.zeros(self.image.shape[:2], np.uint8)
-        cv2.putText(layer, text, (x, y_baseline), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, thickness, cv2.LINE_AA)
+        cv2.putText(
+            layer,
+            text,
+            (x, y_baseline),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            255,
+            thickness,
+            cv2.LINE_AA,
+        )
         box = self._blend(layer.astype(np.float32) / 255.0, colour)
         self.texts.append(box)
         return box
@@ -114,11 +143,16 @@ class FigureBuilder:
         """``[(category_id, [x, y, w, h]), ...]`` of the panels, texts and marks."""
         out = []
         for category, boxes in ((1, self.panels), (2, self.texts), (3, self.marks)):
-            out += [(category, [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]) for x0, y0, x1, y1 in boxes]
+            out += [
+                (category, [float(x0), float(y0), float(x1 - x0), float(y1 - y0)])
+                for x0, y0, x1, y1 in boxes
+            ]
         return out
 
 
-def write_coco_figures(root, figures, json_name="layout_train.json", folder="train_images/authentic"):
+def write_coco_figures(
+    root, figures, json_name="layout_train.json", folder="train_images/authentic"
+):
     """Write ``figures`` (FigureBuilders) as PNGs under ``root/folder`` and their ground truth as
     ``root/json_name`` (COCO detection, file names relative to ``root``); returns the JSON path."""
     os.makedirs(os.path.join(root, folder), exist_ok=True)
@@ -129,11 +163,21 @@ def write_coco_figures(root, figures, json_name="layout_train.json", folder="tra
         h, w = figure.image.shape[:2]
         images.append({"id": image_id, "file_name": file_name, "height": h, "width": w})
         for category, bbox in figure.coco_annotations():
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": category,
-                                "bbox": bbox, "area": bbox[2] * bbox[3], "iscrowd": 0})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": category,
+                    "bbox": bbox,
+                    "area": bbox[2] * bbox[3],
+                    "iscrowd": 0,
+                }
+            )
     path = os.path.join(root, json_name)
     with open(path, "w") as f:
-        json.dump({"images": images, "annotations": annotations, "categories": LAYOUT_CATEGORIES}, f)
+        json.dump(
+            {"images": images, "annotations": annotations, "categories": LAYOUT_CATEGORIES}, f
+        )
     return path
 
 
@@ -148,19 +192,30 @@ def grid_figure(seed=0, rows=2, cols=3, panel=160, gap=30, canvas=(255, 255, 255
     rng = np.random.default_rng(seed)
     gap = 0 if touching else gap
     margin = 30
-    fb = FigureBuilder(2 * margin + rows * panel + (rows - 1) * gap, 2 * margin + cols * panel + (cols - 1) * gap,
-                       canvas)
+    fb = FigureBuilder(
+        2 * margin + rows * panel + (rows - 1) * gap,
+        2 * margin + cols * panel + (cols - 1) * gap,
+        canvas,
+    )
     for k in range(rows * cols):
         r, c = divmod(k, cols)
         x0, y0 = margin + c * (panel + gap), margin + r * (panel + gap)
         if k % 3 == 2:
             pixels = blot(panel, panel, rng)
         else:
-            pixels = photo(MICROGRAPHS[k % len(MICROGRAPHS)], panel, panel, rng, colour=(0, 255, 0) if k == 1 else None)
+            pixels = photo(
+                MICROGRAPHS[k % len(MICROGRAPHS)],
+                panel,
+                panel,
+                rng,
+                colour=(0, 255, 0) if k == 1 else None,
+            )
         fb.add_panel(x0, y0, pixels)
         letter = "ABCDEFGHIJKLMNOP"[k]
         if touching:
-            fb.add_text(x0 + 5, y0 + 4, letter, size=16, colour=(255, 255, 255), font="DejaVuSans-Bold.ttf")
+            fb.add_text(
+                x0 + 5, y0 + 4, letter, size=16, colour=(255, 255, 255), font="DejaVuSans-Bold.ttf"
+            )
         else:
             fb.add_text(x0 - 2, y0 - 22, letter, size=16, font="DejaVuSans-Bold.ttf")
         if k % 2 == 0:
@@ -170,12 +225,14 @@ def grid_figure(seed=0, rows=2, cols=3, panel=160, gap=30, canvas=(255, 255, 255
 
 
 def single_panel_figure(seed=1, height=300, width=400):
-    """One micrograph filling the figure: a letter, an arrow and a scale bar drawn on it in black."""
+    """One micrograph filling the figure: a letter, an arrow and a scale bar on it, in black."""
     rng = np.random.default_rng(seed)
     fb = FigureBuilder(height, width)
     fb.add_panel(0, 0, photo("ihc.png", height, width, rng))
     fb.add_text(8, 6, "a", size=20, font="DejaVuSans-Bold.ttf")
-    fb.add_arrow((width // 2, height * 2 // 3), (width // 2 + 50, height * 2 // 3 - 50), (0, 0, 0), 2)
+    fb.add_arrow(
+        (width // 2, height * 2 // 3), (width // 2 + 50, height * 2 // 3 - 50), (0, 0, 0), 2
+    )
     fb.add_scale_bar(width - 80, height - 20, 60, 5, (0, 0, 0))
     return fb
 
@@ -197,7 +254,11 @@ def blot_figure(seed=2, names=("p-ERK", "GAPDH", "β-actin")):
 def figure_set(seed=0, count=6):
     """``count`` varied figures (grids with gutters, touching grids, grey canvas, single panels,
     blot stacks) for a tiny training set."""
-    makers = [lambda s: grid_figure(s, 2, 2, panel=96, gap=24), lambda s: grid_figure(s, 1, 3, panel=96, touching=True),
-              lambda s: grid_figure(s, 2, 2, panel=96, canvas=(90, 90, 90)), lambda s: single_panel_figure(s, 200, 260),
-              lambda s: blot_figure(s, ("GAPDH", "Akt"))]
+    makers = [
+        lambda s: grid_figure(s, 2, 2, panel=96, gap=24),
+        lambda s: grid_figure(s, 1, 3, panel=96, touching=True),
+        lambda s: grid_figure(s, 2, 2, panel=96, canvas=(90, 90, 90)),
+        lambda s: single_panel_figure(s, 200, 260),
+        lambda s: blot_figure(s, ("GAPDH", "Akt")),
+    ]
     return [makers[i % len(makers)](seed + i) for i in range(count)]

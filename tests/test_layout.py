@@ -3,6 +3,7 @@ procedural blots, TrueType text): the classical splitter (gutters, touching pane
 non-white canvas, grey / RGBA input), the text / mark finder and its ink mask, the layout COCO
 registration, and the detector: its config trains for a few iterations through tools/train_net.py
 and its analyzer returns a FigureLayout."""
+
 import json
 import os
 import subprocess
@@ -14,7 +15,13 @@ import pytest
 from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
-from _layout_fixtures import blot_figure, figure_set, grid_figure, single_panel_figure, write_coco_figures
+from _layout_fixtures import (
+    blot_figure,
+    figure_set,
+    grid_figure,
+    single_panel_figure,
+    write_coco_figures,
+)
 from forgery_d2.config import add_forgery_config
 from forgery_d2.data.builtin import register_all_builtin
 from forgery_d2.data.io import DataError
@@ -119,7 +126,9 @@ def test_bad_images_are_one_clear_error(analyzer):
 def test_text_and_marks_inside_and_outside_panels(analyzer):
     figure = grid_figure(seed=0, rows=2, cols=3, gap=30)
     layout = analyzer(figure.image)
-    letters = [b for b in figure.texts if b[3] - b[1] >= 10 and b[2] - b[0] < 16]  # "A".."F" on the canvas
+    letters = [
+        b for b in figure.texts if b[3] - b[1] >= 10 and b[2] - b[0] < 16
+    ]  # "A".."F" on the canvas
     scale_texts = [b for b in figure.texts if b not in letters]  # "50 µm" on the micrographs
     assert len(letters) == 6 and len(scale_texts) == 3
     assert matched(layout, letters, TEXT) == 6
@@ -132,7 +141,7 @@ def test_text_and_marks_inside_and_outside_panels(analyzer):
 def test_black_marks_on_a_single_micrograph(analyzer):
     figure = single_panel_figure(seed=1)
     layout = analyzer(figure.image)
-    letter, = figure.texts
+    (letter,) = figure.texts
     arrow, bar = figure.marks
     assert matched(layout, [letter], TEXT) == 1
     assert matched(layout, [arrow, bar], MARK) == 2
@@ -142,19 +151,30 @@ def test_blot_stack_labels_and_no_marks_on_bands(analyzer):
     figure = blot_figure(seed=2)
     layout = analyzer(figure.image)
     assert_same_boxes(layout.panels, figure.panels)
-    assert matched(layout, figure.texts, TEXT) == len(figure.texts)  # every "+", "-" and protein name
+    assert matched(layout, figure.texts, TEXT) == len(
+        figure.texts
+    )  # every "+", "-" and protein name
     # Saturated band cores are dark blobs with soft edges: data, not ink.
     for x0, y0, x1, y1 in figure.panels:
-        inside = [(m, label) for m, label in zip(layout.marks, layout.mark_labels)
-                  if m[0] >= x0 and m[2] <= x1 and m[1] >= y0 and m[3] <= y1]
+        inside = [
+            (m, label)
+            for m, label in zip(layout.marks, layout.mark_labels)
+            if m[0] >= x0 and m[2] <= x1 and m[1] >= y0 and m[3] <= y1
+        ]
         assert not inside, f"ink found on the blot data: {inside}"
 
 
 def test_ink_mask_is_the_ink_not_the_boxes(analyzer):
     figure = grid_figure(seed=0, rows=2, cols=3, gap=30)
     layout = analyzer(figure.image)
-    near_ink = cv2.dilate(figure.ink.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)  # 2 px
-    found = [b for b in figure.texts + figure.marks if matched(layout, [b], TEXT) or matched(layout, [b], MARK)]
+    near_ink = cv2.dilate(figure.ink.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(
+        bool
+    )  # 2 px
+    found = [
+        b
+        for b in figure.texts + figure.marks
+        if matched(layout, [b], TEXT) or matched(layout, [b], MARK)
+    ]
     assert found
     for x0, y0, x1, y1 in found:
         strokes = figure.coverage[y0:y1, x0:x1] >= 0.25
@@ -202,7 +222,9 @@ def layout_root(tmp_path):
     """A datasets root whose figures/ holds fixture figures with layout_train/test.json; the
     builtin datasets are re-rooted there and back to their default afterwards."""
     folder = tmp_path / "figures"
-    write_coco_figures(str(folder), figure_set(seed=0, count=5), "layout_train.json", "train_images/authentic")
+    write_coco_figures(
+        str(folder), figure_set(seed=0, count=5), "layout_train.json", "train_images/authentic"
+    )
     write_coco_figures(str(folder), figure_set(seed=50, count=2), "layout_test.json", "test_images")
     register_all_builtin(str(tmp_path))
     yield tmp_path
@@ -221,14 +243,18 @@ def test_layout_registration_loads(layout_root):
 
 def test_layout_registration_errors_name_the_file(layout_root, tmp_path):
     register_all_builtin(str(tmp_path / "nowhere"))  # registering a missing root touches nothing
-    with pytest.raises(DataError, match=r"layout annotations not found: .*nowhere/figures/layout_train.json"):
+    with pytest.raises(
+        DataError, match=r"layout annotations not found: .*nowhere/figures/layout_train.json"
+    ):
         DatasetCatalog.get("forgery_figures_layout_train")
     path = layout_root / "figures" / "layout_train.json"
     data = json.loads(path.read_text())
     data["annotations"][3]["category_id"] = 7
     path.write_text(json.dumps(data))
     register_all_builtin(str(layout_root))
-    with pytest.raises(DataError, match=r"layout_train.json: annotations\[3\] \(id 4\): 'category_id' must be"):
+    with pytest.raises(
+        DataError, match=r"layout_train.json: annotations\[3\] \(id 4\): 'category_id' must be"
+    ):
         DatasetCatalog.get("forgery_figures_layout_train")
 
 
@@ -237,12 +263,40 @@ def test_layout_registration_errors_name_the_file(layout_root, tmp_path):
 
 def test_detector_trains_with_train_net_and_analyzes(layout_root, tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, os.path.join(REPO, "tools", "train_net.py"), "--config-file", LAYOUT_CONFIG,
-               "MODEL.DEVICE", "cpu", "FORGERY.DATA.ROOT", str(layout_root), "OUTPUT_DIR", str(out),
-               "INPUT.MIN_SIZE_TRAIN", "(128,)", "INPUT.MAX_SIZE_TRAIN", "192", "INPUT.MIN_SIZE_TEST", "128",
-               "INPUT.MAX_SIZE_TEST", "192", "SOLVER.MAX_ITER", "3", "SOLVER.WARMUP_ITERS", "1",
-               "SOLVER.STEPS", "()", "TEST.EVAL_PERIOD", "3", "DATALOADER.NUM_WORKERS", "0",
-               "FORGERY.HOOKS.LOG_PERIOD", "1", "FORGERY.HOOKS.PLOT_CURVES", "False"]
+    command = [
+        sys.executable,
+        os.path.join(REPO, "tools", "train_net.py"),
+        "--config-file",
+        LAYOUT_CONFIG,
+        "MODEL.DEVICE",
+        "cpu",
+        "FORGERY.DATA.ROOT",
+        str(layout_root),
+        "OUTPUT_DIR",
+        str(out),
+        "INPUT.MIN_SIZE_TRAIN",
+        "(128,)",
+        "INPUT.MAX_SIZE_TRAIN",
+        "192",
+        "INPUT.MIN_SIZE_TEST",
+        "128",
+        "INPUT.MAX_SIZE_TEST",
+        "192",
+        "SOLVER.MAX_ITER",
+        "3",
+        "SOLVER.WARMUP_ITERS",
+        "1",
+        "SOLVER.STEPS",
+        "()",
+        "TEST.EVAL_PERIOD",
+        "3",
+        "DATALOADER.NUM_WORKERS",
+        "0",
+        "FORGERY.HOOKS.LOG_PERIOD",
+        "1",
+        "FORGERY.HOOKS.PLOT_CURVES",
+        "False",
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -252,7 +306,9 @@ def test_detector_trains_with_train_net_and_analyzes(layout_root, tmp_path):
     assert weights.is_file()
 
     detector_cfg = load_detector_config(LAYOUT_CONFIG, str(weights))
-    assert detector_cfg.MODEL.META_ARCHITECTURE == "GeneralizedRCNN" and not detector_cfg.MODEL.MASK_ON
+    assert (
+        detector_cfg.MODEL.META_ARCHITECTURE == "GeneralizedRCNN" and not detector_cfg.MODEL.MASK_ON
+    )
     analyzer = DetectorLayoutAnalyzer(detector_cfg, 0.0, 0.0, 0.0)
     figure = grid_figure(seed=9, rows=1, cols=2, panel=96)
     layout = analyzer(figure.image)
@@ -263,5 +319,7 @@ def test_detector_trains_with_train_net_and_analyzes(layout_root, tmp_path):
     # The ink mask lies in the (dilated) text / mark boxes.
     in_boxes = np.zeros((h, w), bool)
     for x0, y0, x1, y1 in layout.marks:
-        in_boxes[max(int(y0) - 2, 0):int(np.ceil(y1)) + 2, max(int(x0) - 2, 0):int(np.ceil(x1)) + 2] = True
+        in_boxes[
+            max(int(y0) - 2, 0) : int(np.ceil(y1)) + 2, max(int(x0) - 2, 0) : int(np.ceil(x1)) + 2
+        ] = True
     assert not (layout.mark_mask & ~in_boxes).any()

@@ -15,7 +15,8 @@ forgery_synthetic_test      <root>/synthetic
 
 Figure-layout detection sets (panel / text / mark boxes, COCO JSON; forgery_d2.data.layout_coco):
 ``forgery_figures_layout_train`` (``<root>/figures/layout_train.json``) and
-``forgery_figures_layout_test`` (``<root>/figures/layout_test.json``), images under ``<root>/figures``.
+``forgery_figures_layout_test`` (``<root>/figures/layout_test.json``), images under
+``<root>/figures``.
 
 Registration touches no file; loading a dataset whose folder is missing raises a DataError saying
 where the data is expected and how to get it. The root is resolved when registering: call
@@ -60,8 +61,8 @@ _HOW_TO_GET = {
         "$FORGERY_DATASETS at the folder holding synthetic/."
     ),
     "figures": (
-        "Generate it with `python tools/make_synthetic.py --style figures` (writes {folder}), or point "
-        "$FORGERY_DATASETS at the folder holding figures/."
+        "Generate it with `python tools/make_synthetic.py --style figures` (writes {folder}), "
+        "or point $FORGERY_DATASETS at the folder holding figures/."
     ),
 }
 
@@ -89,8 +90,8 @@ def register_all_builtin(
         )
     for name, (subfolder, json_name) in LAYOUT_DATASETS.items():
         folder = os.path.join(root, subfolder)
-        register_layout_dataset(name, os.path.join(folder, json_name), folder,
-                                missing_hint=_HOW_TO_GET[subfolder].format(folder=folder), overwrite=True)
+        hint = _HOW_TO_GET[subfolder].format(folder=folder)
+        register_layout_dataset(name, os.path.join(folder, json_name), folder, hint, overwrite=True)
     return root
 
 

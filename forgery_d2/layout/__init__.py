@@ -10,6 +10,7 @@
 The copy-move matcher uses it to match within and between panels and to keep text and marks
 (whose legitimate repetition looks like duplication) out of keypoints and masks.
 """
+
 from .build import LAYOUT_ANALYZERS, build_layout_analyzer
 from .canvas import LayoutInputError
 from .classical import ClassicalLayoutAnalyzer, ClassicalLayoutParams

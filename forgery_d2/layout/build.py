@@ -1,4 +1,5 @@
 """``build_layout_analyzer(cfg)``: the layout analyzer named by ``MODEL.LAYOUT.ANALYZER``."""
+
 from .classical import ClassicalLayoutAnalyzer, ClassicalLayoutParams
 from .detector import DetectorLayoutAnalyzer, LayoutConfigError
 
@@ -15,4 +16,6 @@ def build_layout_analyzer(cfg):
         return ClassicalLayoutAnalyzer(ClassicalLayoutParams.from_config(cfg))
     if name == "detector":
         return DetectorLayoutAnalyzer.from_config(cfg)
-    raise LayoutConfigError(f"MODEL.LAYOUT.ANALYZER must be one of {LAYOUT_ANALYZERS}, got {name!r}")
+    raise LayoutConfigError(
+        f"MODEL.LAYOUT.ANALYZER must be one of {LAYOUT_ANALYZERS}, got {name!r}"
+    )

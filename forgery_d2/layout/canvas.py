@@ -6,6 +6,7 @@ is within a tolerance of that colour AND lies on a straight run of such pixels (
 vertical), so that near-white speckles of noise inside a light blot are not canvas while thin
 gutters (down to 1 px) are.
 """
+
 import cv2
 import numpy as np
 
@@ -33,7 +34,8 @@ def as_rgb(image) -> np.ndarray:
         rgb = np.rint(image[:, :, :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
     else:
         raise LayoutInputError(
-            f"layout: expected an (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA image, got shape {image.shape}"
+            "layout: expected an (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA image, "
+            f"got shape {image.shape}"
         )
     if min(rgb.shape[:2]) < 2:
         raise LayoutInputError(f"layout: the image is too small ({rgb.shape[0]}x{rgb.shape[1]} px)")
@@ -51,14 +53,22 @@ def estimate_canvas_colour(rgb: np.ndarray, tolerance: int, min_frame_fraction: 
     2-px outer frame, refined as the median of the frame pixels near it. ``None`` when no colour
     covers ``min_frame_fraction`` of the frame (content runs to the border: no canvas)."""
     h, w = rgb.shape[:2]
-    frame = np.concatenate([rgb[:2].reshape(-1, 3), rgb[-2:].reshape(-1, 3),
-                            rgb[:, :2].reshape(-1, 3), rgb[:, -2:].reshape(-1, 3)])
+    frame = np.concatenate(
+        [
+            rgb[:2].reshape(-1, 3),
+            rgb[-2:].reshape(-1, 3),
+            rgb[:, :2].reshape(-1, 3),
+            rgb[:, -2:].reshape(-1, 3),
+        ]
+    )
     step = max(int(tolerance), 1)
     codes = frame.astype(np.int64) // step
     keys = (codes[:, 0] * 4096 + codes[:, 1]) * 4096 + codes[:, 2]
     values, counts = np.unique(keys, return_counts=True)
     mode = values[np.argmax(counts)]
-    mode_colour = (np.array([mode // 4096 // 4096, mode // 4096 % 4096, mode % 4096]) * step + step // 2)
+    mode_colour = (
+        np.array([mode // 4096 // 4096, mode // 4096 % 4096, mode % 4096]) * step + step // 2
+    )
     near = np.abs(frame.astype(np.int16) - mode_colour.astype(np.int16)).max(axis=1) <= tolerance
     if near.mean() < min_frame_fraction:
         return None

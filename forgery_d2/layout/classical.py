@@ -8,12 +8,14 @@
    straight full-length discontinuities for touching panels; leaves too small or too empty are
    dropped; with no panel left, the whole content box is the one panel;
 4. ink inside panels (forgery_d2.layout.ink): components of extreme-colour pixels that are small,
-   thin-stroked and high-contrast against their surroundings;
+   thin-stroked and high-contrast against their surroundings; sparse panels drawn on the canvas
+   (plots: axes, bars, error bars) keep the canvas labels found on them instead;
 5. boxes (forgery_d2.layout.marks): marks (bars, arrows) and text lines, scored; those scoring
    at least ``min_mark_score`` are kept; the ink mask is their components' pixels, grown over
    the anti-aliased edge pixels of in-panel ink (forgery_d2.layout.ink.grow_ink) and dilated
    by ``ink_dilation`` px; each box is the extent of its ink in that mask.
 """
+
 from dataclasses import dataclass, fields
 
 import cv2
@@ -54,7 +56,7 @@ class ClassicalLayoutParams:
     max_stroke_width: float = 6.0
     max_stroke_fraction: float = 0.006
     max_mark_fraction: float = 0.35
-    min_bar_length: int = 12
+    min_bar_length: int = 8
     text_gap: float = 0.6
     min_mark_score: float = 0.25
     ink_dilation: int = 1
@@ -91,64 +93,107 @@ class ClassicalLayoutAnalyzer:
         # 3. Panels.
         panels, panel_scores = self._panels(rgb, content, foreground, min_panel)
         in_panel = np.zeros((h, w), bool)
+        in_dense_panel = np.zeros((h, w), bool)  # panels drawn on the canvas (plots) are sparse
         panel_index = np.full((h, w), -1, np.int64)
         for i, (x0, y0, x1, y1) in enumerate(panels):
             in_panel[y0:y1, x0:x1] = True
+            in_dense_panel[y0:y1, x0:x1] |= panel_scores[i] >= p.min_panel_fill
             panel_index[y0:y1, x0:x1] = i
 
-        # 4. Text and marks: canvas labels outside the panels, ink components inside them.
+        # 4. Text and marks: canvas labels outside the panels (or on a sparse panel's canvas),
+        # ink components inside the other panels.
         centres = _centres(parts.boxes)
-        canvas_labels = parts.select(labels_on_canvas & ~in_panel[centres[:, 1], centres[:, 0]])
-        inside = self._panel_ink(rgb, in_panel, panels, panel_index, max_stroke)
+        on_canvas = ~in_dense_panel[centres[:, 1], centres[:, 0]]
+        canvas_labels = parts.select(labels_on_canvas & on_canvas)
+        inside = self._panel_ink(rgb, in_dense_panel, panels, panel_index, max_stroke)
         components = InkComponents.concatenate([canvas_labels, inside])
-        scores = np.concatenate([np.full(len(canvas_labels), CANVAS_LABEL_SCORE, np.float32),
-                                 np.clip(inside.contrasts / 255.0, 0.0, 1.0)])
+        scores = np.concatenate(
+            [
+                np.full(len(canvas_labels), CANVAS_LABEL_SCORE, np.float32),
+                np.clip(inside.contrasts / 255.0, 0.0, 1.0),
+            ]
+        )
         # Glyphs group only with glyphs of the same panel (or the canvas) and colour.
         inside_centres = _centres(inside.boxes)
         inside_panel = panel_index[inside_centres[:, 1], inside_centres[:, 0]]
-        group_key = np.concatenate([np.full(len(canvas_labels), -1, np.int64),
-                                    inside_panel * 8 + inside.colour_classes])
-        anchored = np.concatenate([np.ones(len(canvas_labels), bool),
-                                   _near_panel_corner(inside.boxes, panels[np.maximum(inside_panel, 0)])])
+        group_key = np.concatenate(
+            [np.full(len(canvas_labels), -1, np.int64), inside_panel * 8 + inside.colour_classes]
+        )
+        anchored = np.concatenate(
+            [
+                np.ones(len(canvas_labels), bool),
+                _near_panel_corner(inside.boxes, panels[np.maximum(inside_panel, 0)]),
+            ]
+        )
 
         # 5. Boxes, scores and the ink mask; each box is the extent of its ink.
         _, mark_labels, mark_scores, members = text_and_mark_boxes(
-            components, scores, group_key, anchored, p.min_bar_length, p.text_gap)
+            components, scores, group_key, anchored, p.min_bar_length, p.text_gap
+        )
         keep = np.flatnonzero(mark_scores >= p.min_mark_score)
         box_of = np.zeros(len(components) + 1, np.int32)  # component id -> 1 + index of its box
         for j, i in enumerate(keep):
             box_of[members[i] + 1] = j + 1
         ink = box_of[grow_ink(rgb, components, box_of[1:] > 0)]
-        boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop)
-                          for s in ndimage.find_objects(ink, len(keep))], np.float32).reshape(-1, 4)
+        boxes = np.array(
+            [
+                (s[1].start, s[0].start, s[1].stop, s[0].stop)
+                for s in ndimage.find_objects(ink, len(keep))
+            ],
+            np.float32,
+        ).reshape(-1, 4)
         mark_mask = ink > 0
         if p.ink_dilation > 0 and mark_mask.any():
             kernel = np.ones((2 * p.ink_dilation + 1,) * 2, np.uint8)
             mark_mask = cv2.dilate(mark_mask.astype(np.uint8), kernel).astype(bool)
-        return FigureLayout(panels=panels.astype(np.float32), panel_scores=panel_scores,
-                            marks=boxes, mark_labels=mark_labels[keep], mark_scores=mark_scores[keep],
-                            mark_mask=mark_mask, background_mask=~in_panel)
+        return FigureLayout(
+            panels=panels.astype(np.float32),
+            panel_scores=panel_scores,
+            marks=boxes,
+            mark_labels=mark_labels[keep],
+            mark_scores=mark_scores[keep],
+            mark_mask=mark_mask,
+            background_mask=~in_panel,
+        )
 
     def _canvas_noise(self, rgb, colour, parts, min_panel):
         """bool (K,): components smaller than a panel never differing from the canvas by more than
         ``canvas_noise`` (compression ringing and speckles)."""
         if colour is None or len(parts) == 0:
             return np.zeros(len(parts), bool)
-        peak = ndimage.maximum(colour_distance(rgb, colour), parts.labels, np.arange(1, len(parts) + 1))
-        size = np.maximum(parts.boxes[:, 2] - parts.boxes[:, 0], parts.boxes[:, 3] - parts.boxes[:, 1])
+        peak = ndimage.maximum(
+            colour_distance(rgb, colour), parts.labels, np.arange(1, len(parts) + 1)
+        )
+        size = np.maximum(
+            parts.boxes[:, 2] - parts.boxes[:, 0], parts.boxes[:, 3] - parts.boxes[:, 1]
+        )
         return (np.asarray(peak) < self.params.canvas_noise) & (size < min_panel)
 
     def _panels(self, rgb, content, foreground, min_panel):
         """``(boxes int64 (P, 4), scores float32 (P,))``: the split's leaves that are large and full
-        enough (score: their non-canvas fraction), else the content box as the one panel."""
+        enough, or sparse but at least 3 panel sizes on each side (plots, diagrams); score: their
+        non-canvas fraction. Without any, the content box is the one panel."""
         p = self.params
         panels, scores = [], []
-        for box in split_panels(rgb, content, min_panel, p.min_gutter, p.edge_min_fraction,
-                                p.edge_min_step, p.edge_ratio):
+        leaves = split_panels(
+            rgb,
+            content,
+            min_panel,
+            p.min_gutter,
+            p.edge_min_fraction,
+            p.edge_min_step,
+            p.edge_ratio,
+        )
+        for box in leaves:
             x0, y0, x1, y1 = box
-            bw, bh = x1 - x0, y1 - y0
+            short, long = sorted((x1 - x0, y1 - y0))
             fill = float(content[y0:y1, x0:x1].mean())
-            if min(bw, bh) >= min_panel / 2 and max(bw, bh) >= min_panel and fill >= p.min_panel_fill:
+            line_art = short >= 3 * min_panel
+            if (
+                short >= min_panel / 2
+                and long >= min_panel
+                and (fill >= p.min_panel_fill or line_art)
+            ):
                 panels.append(box)
                 scores.append(fill)
         if not panels:  # no split: the content box (or the whole figure) is the one panel
@@ -175,9 +220,13 @@ class ClassicalLayoutAnalyzer:
         centres = _centres(ink.boxes)
         owner = panels[np.maximum(panel_index[centres[:, 1], centres[:, 0]], 0)]
         panel_long_side = np.maximum(owner[:, 2] - owner[:, 0], owner[:, 3] - owner[:, 1])
-        keep = ((size >= p.min_glyph_size) & (size <= p.max_mark_fraction * panel_long_side)
-                & (ink.strokes <= max_stroke) & (ink.contrasts >= p.min_ink_contrast)
-                & (ink.sharpness >= p.min_ink_sharpness))
+        keep = (
+            (size >= p.min_glyph_size)
+            & (size <= p.max_mark_fraction * panel_long_side)
+            & (ink.strokes <= max_stroke)
+            & (ink.contrasts >= p.min_ink_contrast)
+            & (ink.sharpness >= p.min_ink_sharpness)
+        )
         return ink.select(keep)
 
 
@@ -196,4 +245,6 @@ def _near_panel_corner(boxes, owners, reach=0.15):
 def _centres(boxes):
     """Integer ``(K, 2)`` (x, y) centres of XYXY boxes (inside the box: exclusive ends)."""
     boxes = np.asarray(boxes, np.int64).reshape(-1, 4)
-    return np.stack([(boxes[:, 0] + boxes[:, 2] - 1) // 2, (boxes[:, 1] + boxes[:, 3] - 1) // 2], axis=1)
+    return np.stack(
+        [(boxes[:, 0] + boxes[:, 2] - 1) // 2, (boxes[:, 1] + boxes[:, 3] - 1) // 2], axis=1
+    )

@@ -7,6 +7,7 @@ none is), text / marks above their thresholds, and the ink mask: in each text / 
 pixels that differ from the box's surroundings (the median colour of a 2-px ring around it) and
 are close to the box's ink colour (the colour of its pixels most unlike the surroundings).
 """
+
 import os
 
 import cv2
@@ -35,8 +36,10 @@ def _resolve(path, key):
     for candidate in (path, os.path.join(REPO_ROOT, path)):
         if candidate and os.path.isfile(candidate):
             return candidate
-    raise LayoutConfigError(f"{key}: file not found: {path!r} (relative paths are tried against the current "
-                            f"directory and {REPO_ROOT})")
+    raise LayoutConfigError(
+        f"{key}: file not found: {path!r} (relative paths are tried against the current "
+        f"directory and {REPO_ROOT})"
+    )
 
 
 def load_detector_config(config_file, weights, device=None):
@@ -46,9 +49,11 @@ def load_detector_config(config_file, weights, device=None):
     add_forgery_config(cfg)
     cfg.merge_from_file(_resolve(config_file, "MODEL.LAYOUT.DETECTOR.CONFIG"))
     if not weights:
-        raise LayoutConfigError("MODEL.LAYOUT.DETECTOR.WEIGHTS is empty: train the layout detector "
-                                "(python tools/train_net.py --config-file configs/layout/layout_R_18_FPN.yaml) "
-                                "and give its model_final.pth")
+        raise LayoutConfigError(
+            "MODEL.LAYOUT.DETECTOR.WEIGHTS is empty: train the layout detector "
+            "(python tools/train_net.py --config-file configs/layout/layout_R_18_FPN.yaml) "
+            "and give its model_final.pth"
+        )
     cfg.MODEL.WEIGHTS = _resolve(weights, "MODEL.LAYOUT.DETECTOR.WEIGHTS")
     if device:
         cfg.MODEL.DEVICE = device
@@ -64,10 +69,12 @@ def box_ink(rgb, box, tolerance, ring=2):
     h, w = rgb.shape[:2]
     x0, y0, x1, y1 = box
     crop = rgb[y0:y1, x0:x1]
-    outer = rgb[max(y0 - ring, 0):min(y1 + ring, h), max(x0 - ring, 0):min(x1 + ring, w)]
+    outer = rgb[max(y0 - ring, 0) : min(y1 + ring, h), max(x0 - ring, 0) : min(x1 + ring, w)]
     around = np.ones(outer.shape[:2], bool)
-    around[y0 - max(y0 - ring, 0):y0 - max(y0 - ring, 0) + (y1 - y0),
-           x0 - max(x0 - ring, 0):x0 - max(x0 - ring, 0) + (x1 - x0)] = False
+    around[
+        y0 - max(y0 - ring, 0) : y0 - max(y0 - ring, 0) + (y1 - y0),
+        x0 - max(x0 - ring, 0) : x0 - max(x0 - ring, 0) + (x1 - x0),
+    ] = False
     if not around.any() or crop.size == 0:  # the box covers the figure: no surroundings
         return np.zeros(crop.shape[:2], bool)
     background = np.median(outer[around], axis=0)
@@ -82,12 +89,24 @@ def box_ink(rgb, box, tolerance, ring=2):
 class DetectorLayoutAnalyzer:
     """``analyzer(image) -> FigureLayout`` with a trained layout detector (see module doc)."""
 
-    def __init__(self, detector_cfg, panel_score_thresh=0.5, text_score_thresh=0.5, mark_score_thresh=0.5,
-                 ink_tolerance=48, ink_dilation=1, canvas_tolerance=12):
-        """``detector_cfg``: a detectron2 config with ``MODEL.WEIGHTS`` (:func:`load_detector_config`)."""
+    def __init__(
+        self,
+        detector_cfg,
+        panel_score_thresh=0.5,
+        text_score_thresh=0.5,
+        mark_score_thresh=0.5,
+        ink_tolerance=48,
+        ink_dilation=1,
+        canvas_tolerance=12,
+    ):
+        """``detector_cfg``: a detectron2 config with ``MODEL.WEIGHTS``
+        (:func:`load_detector_config`)."""
         self.predictor = DefaultPredictor(detector_cfg)
-        self.thresholds = {PANEL_CLASS: panel_score_thresh, TEXT_CLASS: text_score_thresh,
-                           MARK_CLASS: mark_score_thresh}
+        self.thresholds = {
+            PANEL_CLASS: panel_score_thresh,
+            TEXT_CLASS: text_score_thresh,
+            MARK_CLASS: mark_score_thresh,
+        }
         self.ink_tolerance = ink_tolerance
         self.ink_dilation = ink_dilation
         self.canvas_tolerance = canvas_tolerance
@@ -96,27 +115,43 @@ class DetectorLayoutAnalyzer:
     def from_config(cls, cfg) -> "DetectorLayoutAnalyzer":
         """From ``cfg.MODEL.LAYOUT.DETECTOR`` (and the classical canvas tolerance)."""
         d = cfg.MODEL.LAYOUT.DETECTOR
-        return cls(load_detector_config(d.CONFIG, d.WEIGHTS), d.PANEL_SCORE_THRESH, d.TEXT_SCORE_THRESH,
-                   d.MARK_SCORE_THRESH, d.INK_TOLERANCE, d.INK_DILATION, cfg.MODEL.LAYOUT.CLASSICAL.CANVAS_TOLERANCE)
+        return cls(
+            load_detector_config(d.CONFIG, d.WEIGHTS),
+            d.PANEL_SCORE_THRESH,
+            d.TEXT_SCORE_THRESH,
+            d.MARK_SCORE_THRESH,
+            d.INK_TOLERANCE,
+            d.INK_DILATION,
+            cfg.MODEL.LAYOUT.CLASSICAL.CANVAS_TOLERANCE,
+        )
 
     def detect(self, image):
-        """Raw detections on ``image``: ``(boxes (N, 4) float32 XYXY, scores (N,), classes (N,))``."""
+        """Raw detections: ``(boxes (N, 4) float32 XYXY, scores (N,), classes (N,))``."""
         rgb = as_rgb(image)
         with torch.no_grad():
-            instances = self.predictor(rgb[:, :, ::-1])["instances"].to("cpu")  # DefaultPredictor takes BGR
-        return (instances.pred_boxes.tensor.numpy().astype(np.float32), instances.scores.numpy().astype(np.float32),
-                instances.pred_classes.numpy().astype(np.int64))
+            instances = self.predictor(rgb[:, :, ::-1])["instances"].to(
+                "cpu"
+            )  # DefaultPredictor takes BGR
+        return (
+            instances.pred_boxes.tensor.numpy().astype(np.float32),
+            instances.scores.numpy().astype(np.float32),
+            instances.pred_classes.numpy().astype(np.int64),
+        )
 
     def __call__(self, image) -> FigureLayout:
         rgb = as_rgb(image)
         h, w = rgb.shape[:2]
         boxes, scores, classes = self.detect(rgb)
-        keep = scores >= np.array([self.thresholds.get(int(c), 1.0) for c in classes], np.float32).reshape(-1)
+        keep = scores >= np.array(
+            [self.thresholds.get(int(c), 1.0) for c in classes], np.float32
+        ).reshape(-1)
         boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
 
         is_panel = classes == PANEL_CLASS
         panels, panel_scores = boxes[is_panel], scores[is_panel]
-        if len(panels) == 0:  # no panel found: the content box (or the whole figure) is the one panel
+        if (
+            len(panels) == 0
+        ):  # no panel found: the content box (or the whole figure) is the one panel
             colour = estimate_canvas_colour(rgb, self.canvas_tolerance)
             content = ~canvas_mask(rgb, colour, self.canvas_tolerance)
             panels = np.asarray([content_box(content, (0, 0, w, h)) or (0, 0, w, h)], np.float32)
@@ -134,15 +169,27 @@ class DetectorLayoutAnalyzer:
             kernel = np.ones((2 * self.ink_dilation + 1,) * 2, np.uint8)
             mark_mask = cv2.dilate(mark_mask.astype(np.uint8), kernel).astype(bool)
         mark_labels = np.where(classes[is_mark] == TEXT_CLASS, TEXT, MARK)
-        return FigureLayout(panels=panels, panel_scores=panel_scores, marks=marks, mark_labels=mark_labels,
-                            mark_scores=scores[is_mark], mark_mask=mark_mask, background_mask=~in_panel)
+        return FigureLayout(
+            panels=panels,
+            panel_scores=panel_scores,
+            marks=marks,
+            mark_labels=mark_labels,
+            mark_scores=scores[is_mark],
+            mark_mask=mark_mask,
+            background_mask=~in_panel,
+        )
 
 
 def _integer_boxes(boxes, h, w):
     """XYXY float boxes as integer pixel ranges clipped to the figure (empty ones dropped)."""
     out = []
     for x0, y0, x1, y1 in np.asarray(boxes, np.float32).reshape(-1, 4):
-        b = (int(np.floor(max(x0, 0))), int(np.floor(max(y0, 0))), int(np.ceil(min(x1, w))), int(np.ceil(min(y1, h))))
+        b = (
+            int(np.floor(max(x0, 0))),
+            int(np.floor(max(y0, 0))),
+            int(np.ceil(min(x1, w))),
+            int(np.ceil(min(y1, h))),
+        )
         if b[2] > b[0] and b[3] > b[1]:
             out.append(b)
     return out

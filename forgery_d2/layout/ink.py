@@ -7,6 +7,7 @@ within ``tolerance`` of a cube corner, split into 8-connected components per cor
 each component is measured (box, area, stroke width, contrast against the pixels 2 px around
 it) so that :mod:`forgery_d2.layout.marks` can keep the ones that look drawn.
 """
+
 from dataclasses import dataclass
 
 import cv2
@@ -48,8 +49,15 @@ class InkComponents:
         keep = np.asarray(keep, bool)
         lookup = np.zeros(len(self) + 1, np.int32)
         lookup[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-        return InkComponents(lookup[self.labels], self.boxes[keep], self.areas[keep], self.strokes[keep],
-                             self.contrasts[keep], self.sharpness[keep], self.colour_classes[keep])
+        return InkComponents(
+            lookup[self.labels],
+            self.boxes[keep],
+            self.areas[keep],
+            self.strokes[keep],
+            self.contrasts[keep],
+            self.sharpness[keep],
+            self.colour_classes[keep],
+        )
 
     @staticmethod
     def concatenate(parts) -> "InkComponents":
@@ -61,8 +69,15 @@ class InkComponents:
             labels = np.where(part.labels > 0, part.labels + offset, labels)
             offset += len(part)
         cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
-        return InkComponents(labels.astype(np.int32), cat("boxes").reshape(-1, 4), cat("areas"),
-                             cat("strokes"), cat("contrasts"), cat("sharpness"), cat("colour_classes"))
+        return InkComponents(
+            labels.astype(np.int32),
+            cat("boxes").reshape(-1, 4),
+            cat("areas"),
+            cat("strokes"),
+            cat("contrasts"),
+            cat("sharpness"),
+            cat("colour_classes"),
+        )
 
 
 def corner_colour_class(rgb: np.ndarray, tolerance: int):
@@ -70,7 +85,11 @@ def corner_colour_class(rgb: np.ndarray, tolerance: int):
     <= tolerance or >= 255 - tolerance), -1 for the others."""
     high = rgb >= 128
     distance = np.where(high, 255 - rgb.astype(np.int16), rgb.astype(np.int16)).max(axis=2)
-    classes = (high[:, :, 0].astype(np.int64) << 2) | (high[:, :, 1].astype(np.int64) << 1) | high[:, :, 2]
+    classes = (
+        (high[:, :, 0].astype(np.int64) << 2)
+        | (high[:, :, 1].astype(np.int64) << 1)
+        | high[:, :, 2]
+    )
     return np.where(distance <= tolerance, classes, -1)
 
 
@@ -79,7 +98,9 @@ def _ring_median(values, labels, inside, ids, radius, region=None):
     it (a pixel reached by several components counts for the largest-numbered one), inside the
     bool ``region`` if given; NaN if none."""
     near = cv2.dilate(inside, np.ones((2 * radius - 1,) * 2, np.uint8)).astype(bool)
-    ring_labels = cv2.dilate(labels.astype(np.float32), np.ones((2 * radius + 1,) * 2, np.uint8)).astype(np.int32)
+    ring_labels = cv2.dilate(
+        labels.astype(np.float32), np.ones((2 * radius + 1,) * 2, np.uint8)
+    ).astype(np.int32)
     ring_labels[near] = 0
     if region is not None:
         ring_labels[~region] = 0
@@ -103,23 +124,44 @@ def measure_components(rgb, mask, colour, colour_class=-1, min_area=1, bridge=0,
     k = len(keep)
     if k == 0:
         empty = np.zeros(0, np.float32)
-        return InkComponents(labels, np.zeros((0, 4), np.int64), np.zeros(0, np.int64), empty, empty, empty,
-                             np.zeros(0, np.int64))
+        return InkComponents(
+            labels,
+            np.zeros((0, 4), np.int64),
+            np.zeros(0, np.int64),
+            empty,
+            empty,
+            empty,
+            np.zeros(0, np.int64),
+        )
     ids = np.arange(1, k + 1)
-    boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in ndimage.find_objects(labels, k)],
-                     np.int64)
+    boxes = np.array(
+        [(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in ndimage.find_objects(labels, k)],
+        np.int64,
+    )
     inside = (labels > 0).astype(np.uint8)
     # Distance to the nearest pixel outside the component; the figure's border counts as outside.
-    distance = cv2.distanceTransform(cv2.copyMakeBorder(inside, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0),
-                                     cv2.DIST_L2, 3)[1:-1, 1:-1]
+    distance = cv2.distanceTransform(
+        cv2.copyMakeBorder(inside, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0), cv2.DIST_L2, 3
+    )[1:-1, 1:-1]
     strokes = 2.0 * np.asarray(ndimage.maximum(distance, labels, ids), np.float32) - 1.0
-    diff = np.abs(rgb.astype(np.int16) - np.asarray(colour, np.int16).reshape(1, 1, 3)).max(axis=2).astype(np.float32)
+    diff = (
+        np.abs(rgb.astype(np.int16) - np.asarray(colour, np.int16).reshape(1, 1, 3))
+        .max(axis=2)
+        .astype(np.float32)
+    )
     near = _ring_median(diff, labels, inside, ids, 2, region)
     far = _ring_median(diff, labels, inside, ids, 4, region)
     contrasts = np.nan_to_num(near, nan=0.0)  # NaN: a component filling its surroundings
     sharpness = np.nan_to_num(near / np.maximum(far, 1.0), nan=0.0)
-    return InkComponents(labels, boxes, areas[keep].astype(np.int64), strokes, contrasts, sharpness,
-                         np.full(k, colour_class, np.int64))
+    return InkComponents(
+        labels,
+        boxes,
+        areas[keep].astype(np.int64),
+        strokes,
+        contrasts,
+        sharpness,
+        np.full(k, colour_class, np.int64),
+    )
 
 
 def ink_components(rgb, region, tolerance, min_area=4, bridge=1):
@@ -131,7 +173,9 @@ def ink_components(rgb, region, tolerance, min_area=4, bridge=1):
     for k in np.unique(classes):
         if k < 0:
             continue
-        parts.append(measure_components(rgb, classes == k, CORNERS[k], int(k), min_area, bridge, region))
+        parts.append(
+            measure_components(rgb, classes == k, CORNERS[k], int(k), min_area, bridge, region)
+        )
     if not parts:
         return measure_components(rgb, np.zeros(rgb.shape[:2], bool), (0, 0, 0))
     return InkComponents.concatenate(parts)
@@ -156,7 +200,7 @@ def grow_ink(rgb, components, keep, margin=1, min_coverage=0.25, max_steps=32):
     h, w = mask.shape
     allowed = np.zeros((h, w), bool)
     for x0, y0, x1, y1 in components.boxes[grows]:
-        allowed[max(y0 - margin, 0):y1 + margin, max(x0 - margin, 0):x1 + margin] = True
+        allowed[max(y0 - margin, 0) : y1 + margin, max(x0 - margin, 0) : x1 + margin] = True
     owner = np.where(np.isin(labels, grows + 1), labels, 0).astype(np.float32)
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
     for _ in range(max_steps):
@@ -165,7 +209,9 @@ def grow_ink(rgb, components, keep, margin=1, min_coverage=0.25, max_steps=32):
         if len(ys) == 0:
             break
         k = nearby[ys, xs] - 1
-        distance = np.abs(rgb[ys, xs].astype(np.int16) - CORNERS[components.colour_classes[k]]).max(axis=1)
+        distance = np.abs(rgb[ys, xs].astype(np.int16) - CORNERS[components.colour_classes[k]]).max(
+            axis=1
+        )
         covered = 1.0 - distance / np.maximum(components.contrasts[k], 1.0) >= min_coverage
         if not covered.any():
             break

@@ -10,6 +10,7 @@
 - score: the component's contrast, discounted for lone glyphs (a word of several glyphs is more
   surely text than one blob) unless they sit where lone glyphs are expected (panel letters).
 """
+
 import numpy as np
 
 from .structures import MARK, TEXT
@@ -40,7 +41,8 @@ def component_shapes(components):
 
 def is_mark_shape(boxes, fill, elongation, angle, min_bar_length, min_elongation=3.0):
     """bool (K,): bars (horizontal, >= 4x longer than thick, filled, >= ``min_bar_length`` px) and
-    elongated strokes that are not near-vertical (arrows, lines; a lone "l", "1" or "I" is vertical)."""
+    elongated strokes that are not near-vertical (arrows, lines; a lone "l", "1" or "I" is
+    vertical)."""
     w = boxes[:, 2] - boxes[:, 0]
     h = boxes[:, 3] - boxes[:, 1]
     bar = (w >= 4 * h) & (fill >= 0.7) & (w >= min_bar_length)
@@ -64,7 +66,7 @@ def _line_pairs(boxes, keys, text_gap, indices):
     reach = text_gap * heights[indices].max(initial=0)
     pairs = []
     for a_pos, a in enumerate(order):
-        for b in order[a_pos + 1:]:
+        for b in order[a_pos + 1 :]:
             if boxes[b, 0] > boxes[a, 2] + reach:
                 break
             if keys[a] != keys[b]:
@@ -72,8 +74,10 @@ def _line_pairs(boxes, keys, text_gap, indices):
             overlap = min(boxes[a, 3], boxes[b, 3]) - max(boxes[a, 1], boxes[b, 1])
             gap = boxes[b, 0] - boxes[a, 2]
             crossing = gap < 0 and overlap > 0  # overlapping boxes: kerning, slanted text
-            if crossing or (overlap >= 0.5 * min(heights[a], heights[b])
-                            and gap <= text_gap * max(heights[a], heights[b])):
+            if crossing or (
+                overlap >= 0.5 * min(heights[a], heights[b])
+                and gap <= text_gap * max(heights[a], heights[b])
+            ):
                 pairs.append((a, b))
     return pairs
 
@@ -81,7 +85,8 @@ def _line_pairs(boxes, keys, text_gap, indices):
 def group_glyphs(boxes, groups_key, text_gap):
     """Groups (list of index lists) of glyph ``boxes`` (K, 4) sharing ``groups_key`` (K,) that
     form one label: glyphs on one text line (see :func:`_line_pairs`), then, among the glyphs
-    left alone, columns of glyphs (text rotated by 90 degrees: the same test on transposed boxes)."""
+    left alone, columns of glyphs (text rotated by 90 degrees: the same test on transposed
+    boxes)."""
     k = len(boxes)
     boxes = np.asarray(boxes).reshape(-1, 4)
     keys = np.asarray(groups_key)
@@ -127,5 +132,9 @@ def text_and_mark_boxes(components, scores, group_key, anchored, min_bar_length,
         else:
             out_scores.append(float(scores[group[0]]) * (0.9 if anchored[group[0]] else 0.5))
         members.append(group)
-    return (np.asarray(out_boxes, np.float32).reshape(-1, 4), np.asarray(out_labels, np.int64),
-            np.asarray(out_scores, np.float32), members)
+    return (
+        np.asarray(out_boxes, np.float32).reshape(-1, 4),
+        np.asarray(out_labels, np.int64),
+        np.asarray(out_scores, np.float32),
+        members,
+    )

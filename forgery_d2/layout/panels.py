@@ -13,6 +13,7 @@ stack) and mixes of gutters and touching panels split down to single panels:
   (grid lines, axes) give no such evidence, and a candidate across which the image continues
   unchanged a few px further (a thicker line on one background) is rejected.
 """
+
 import numpy as np
 
 __all__ = ["content_box", "split_panels"]
@@ -66,7 +67,8 @@ def _edge_profile(image, content, min_step, ratio):
     step1 = np.abs(np.diff(image, axis=1)).max(axis=2)  # step1[:, j] = |I(j+1) - I(j)|
     across = np.abs(image[:, 2:] - image[:, :-2]).max(axis=2)  # across[:, j] = |I(j+2) - I(j)|
     # Boundary between x-1 and x, x in 2..w-2: across I(x+1)-I(x-1) = across[:, x-1];
-    # texture on the left |I(x-1)-I(x-2)| = step1[:, x-2], on the right |I(x+2)-I(x+1)| = step1[:, x+1].
+    # texture on the left |I(x-1)-I(x-2)| = step1[:, x-2],
+    # on the right |I(x+2)-I(x+1)| = step1[:, x+1].
     xs = np.arange(2, w - 2)
     step = across[:, xs - 1]
     texture = np.maximum(step1[:, xs - 2], step1[:, xs + 1])
@@ -88,14 +90,17 @@ def _edge_cut(rgb, content, box, min_part, min_fraction, min_step, ratio):
     for axis, image, mask in ((1, crop, inside), (0, crop.transpose(1, 0, 2), inside.T)):
         evidence = _edge_profile(image, mask, min_step, ratio)
         length = image.shape[1]
-        evidence[: min_part] = 0
-        evidence[max(length - min_part + 1, 0):] = 0
+        evidence[:min_part] = 0
+        evidence[max(length - min_part + 1, 0) :] = 0
         x = int(np.argmax(evidence))
         if evidence[x] >= min_fraction and (best is None or evidence[x] > best[0]):
             # Evidence spans the columns on both sides of a sharp boundary: cut where the
             # mean step |I(c) - I(c-1)| peaks.
-            steps = {c: np.abs(image[:, c] - image[:, c - 1]).max(axis=1).mean()
-                     for c in (x - 1, x, x + 1) if min_part <= c <= length - min_part}
+            steps = {
+                c: np.abs(image[:, c] - image[:, c - 1]).max(axis=1).mean()
+                for c in (x - 1, x, x + 1)
+                if min_part <= c <= length - min_part
+            }
             best = (evidence[x], axis, max(steps, key=steps.get) if steps else x)
     if best is None:
         return None
@@ -105,11 +110,20 @@ def _edge_cut(rgb, content, box, min_part, min_fraction, min_step, ratio):
     return [(x0, y0, x1, y0 + x), (x0, y0 + x, x1, y1)]
 
 
-def split_panels(rgb, content, min_panel, min_gutter=1, edge_min_fraction=0.5, edge_min_step=16,
-                 edge_ratio=2.0, max_depth=12):
+def split_panels(
+    rgb,
+    content,
+    min_panel,
+    min_gutter=1,
+    edge_min_fraction=0.5,
+    edge_min_step=16,
+    edge_ratio=2.0,
+    max_depth=12,
+):
     """Boxes ``[(x0, y0, x1, y1), ...]`` of the leaves of the recursive split of ``content``
-    (bool (H, W): pixels that belong to panels) of the uint8 RGB figure ``rgb``; each leaf is trimmed
-    to its content. Edge cuts leave parts of at least ``min_panel`` px. Leaves are not filtered."""
+    (bool (H, W): pixels that belong to panels) of the uint8 RGB figure ``rgb``; each leaf is
+    trimmed to its content. Edge cuts leave parts of at least ``min_panel`` px. Leaves are not
+    filtered."""
     h, w = content.shape
     leaves = []
     stack = [((0, 0, w, h), 0)]
@@ -120,7 +134,9 @@ def split_panels(rgb, content, min_panel, min_gutter=1, edge_min_fraction=0.5, e
             continue
         parts = None if depth >= max_depth else _gutter_cut(content, box, min_gutter)
         if parts is None and depth < max_depth:
-            parts = _edge_cut(rgb, content, box, min_panel, edge_min_fraction, edge_min_step, edge_ratio)
+            parts = _edge_cut(
+                rgb, content, box, min_panel, edge_min_fraction, edge_min_step, edge_ratio
+            )
         if parts is None:
             leaves.append(box)
         else:

@@ -1,4 +1,5 @@
 """FigureLayout: where the panels and the text/marks of one figure are."""
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,14 +45,20 @@ class FigureLayout:
         self.mark_mask = np.asarray(self.mark_mask, bool)
         self.background_mask = np.asarray(self.background_mask, bool)
         if len(self.panels) < 1 or len(self.panel_scores) != len(self.panels):
-            raise ValueError(f"a FigureLayout needs >= 1 panel and one score per panel, got "
-                             f"{len(self.panels)} panels and {len(self.panel_scores)} scores")
+            raise ValueError(
+                f"a FigureLayout needs >= 1 panel and one score per panel, got "
+                f"{len(self.panels)} panels and {len(self.panel_scores)} scores"
+            )
         if not len(self.marks) == len(self.mark_labels) == len(self.mark_scores):
-            raise ValueError(f"marks ({len(self.marks)}), mark_labels ({len(self.mark_labels)}) and "
-                             f"mark_scores ({len(self.mark_scores)}) must have the same length")
+            raise ValueError(
+                f"marks ({len(self.marks)}), mark_labels ({len(self.mark_labels)}) and "
+                f"mark_scores ({len(self.mark_scores)}) must have the same length"
+            )
         if self.mark_mask.ndim != 2 or self.mark_mask.shape != self.background_mask.shape:
-            raise ValueError(f"mark_mask {self.mark_mask.shape} and background_mask "
-                             f"{self.background_mask.shape} must both be (H, W)")
+            raise ValueError(
+                f"mark_mask {self.mark_mask.shape} and background_mask "
+                f"{self.background_mask.shape} must both be (H, W)"
+            )
 
     @property
     def image_size(self):
