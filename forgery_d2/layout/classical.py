@@ -23,7 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 from .canvas import as_rgb, canvas_mask, colour_distance, estimate_canvas_colour
-from .ink import InkComponents, grow_ink, ink_components, measure_components
+from .ink import InkComponents, grow_ink, ink_components, label_max, measure_components
 from .marks import text_and_mark_boxes
 from .panels import content_box, split_panels
 from .structures import FigureLayout
@@ -85,7 +85,7 @@ class ClassicalLayoutAnalyzer:
         # 1-2. Canvas, and what is drawn on it that cannot be a panel.
         colour = estimate_canvas_colour(rgb, p.canvas_tolerance, p.canvas_min_frame_fraction)
         foreground = ~canvas_mask(rgb, colour, p.canvas_tolerance, p.canvas_min_run)
-        parts = measure_components(rgb, foreground, colour if colour is not None else (0, 0, 0))
+        parts = measure_components(rgb, foreground, colour or (0, 0, 0), contrast=False)
         noise = self._canvas_noise(rgb, colour, parts, min_panel)
         labels_on_canvas = self._canvas_labels(parts, min_panel, max_stroke) & ~noise
         content = foreground & ~np.isin(parts.labels, np.flatnonzero(labels_on_canvas | noise) + 1)
@@ -161,9 +161,7 @@ class ClassicalLayoutAnalyzer:
         ``canvas_noise`` (compression ringing and speckles)."""
         if colour is None or len(parts) == 0:
             return np.zeros(len(parts), bool)
-        peak = ndimage.maximum(
-            colour_distance(rgb, colour), parts.labels, np.arange(1, len(parts) + 1)
-        )
+        peak = label_max(colour_distance(rgb, colour), parts.labels, len(parts))
         size = np.maximum(
             parts.boxes[:, 2] - parts.boxes[:, 0], parts.boxes[:, 3] - parts.boxes[:, 1]
         )
@@ -213,21 +211,20 @@ class ClassicalLayoutAnalyzer:
     def _panel_ink(self, rgb, in_panel, panels, panel_index, max_stroke):
         """The ink components inside the panels that look drawn (see forgery_d2.layout.ink)."""
         p = self.params
-        ink = ink_components(rgb, in_panel, p.ink_tolerance)
-        if len(ink) == 0:
-            return ink
-        size = np.maximum(ink.boxes[:, 2] - ink.boxes[:, 0], ink.boxes[:, 3] - ink.boxes[:, 1])
-        centres = _centres(ink.boxes)
-        owner = panels[np.maximum(panel_index[centres[:, 1], centres[:, 0]], 0)]
-        panel_long_side = np.maximum(owner[:, 2] - owner[:, 0], owner[:, 3] - owner[:, 1])
-        keep = (
-            (size >= p.min_glyph_size)
-            & (size <= p.max_mark_fraction * panel_long_side)
-            & (ink.strokes <= max_stroke)
-            & (ink.contrasts >= p.min_ink_contrast)
-            & (ink.sharpness >= p.min_ink_sharpness)
-        )
-        return ink.select(keep)
+
+        def small_and_thin(boxes, strokes):
+            size = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+            owner = panels[np.maximum(panel_index[_centres(boxes)[:, 1], _centres(boxes)[:, 0]], 0)]
+            panel_long_side = np.maximum(owner[:, 2] - owner[:, 0], owner[:, 3] - owner[:, 1])
+            return (
+                (size >= p.min_glyph_size)
+                & (size <= p.max_mark_fraction * panel_long_side)
+                & (strokes <= max_stroke)
+            )
+
+        ink = ink_components(rgb, in_panel, p.ink_tolerance, keep=small_and_thin)
+        drawn = (ink.contrasts >= p.min_ink_contrast) & (ink.sharpness >= p.min_ink_sharpness)
+        return ink.select(drawn)
 
 
 def _near_panel_corner(boxes, owners, reach=0.15):

@@ -84,7 +84,8 @@ def corner_colour_class(rgb: np.ndarray, tolerance: int):
     """``(H, W)`` int64: the RGB-cube corner each pixel is within ``tolerance`` of (every channel
     <= tolerance or >= 255 - tolerance), -1 for the others."""
     high = rgb >= 128
-    distance = np.where(high, 255 - rgb.astype(np.int16), rgb.astype(np.int16)).max(axis=2)
+    distance = np.where(high, 255 - rgb.astype(np.int16), rgb.astype(np.int16))
+    distance = np.maximum(np.maximum(distance[:, :, 0], distance[:, :, 1]), distance[:, :, 2])
     classes = (
         (high[:, :, 0].astype(np.int64) << 2)
         | (high[:, :, 1].astype(np.int64) << 1)
@@ -93,91 +94,127 @@ def corner_colour_class(rgb: np.ndarray, tolerance: int):
     return np.where(distance <= tolerance, classes, -1)
 
 
-def _ring_median(values, labels, inside, ids, radius, region=None):
+def label_max(values, labels, count):
+    """float32 (count,): the maximum of ``values`` over the pixels of each label 1..count
+    (-inf for a label without pixels)."""
+    out = np.full(count + 1, -np.inf, np.float32)
+    inside = labels > 0
+    np.maximum.at(out, labels[inside], values[inside].astype(np.float32))
+    return out[1:]
+
+
+def label_median(values, labels, count):
+    """float32 (count,): the median of ``values`` over the pixels of each label 1..count (NaN for
+    a label without pixels); sorts only the labelled pixels."""
+    inside = labels > 0
+    lab, val = labels[inside], values[inside].astype(np.float32)
+    order = np.lexsort((val, lab))
+    lab, val = lab[order], val[order]
+    counts = np.bincount(lab, minlength=count + 1)[1:]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    out = np.full(count, np.nan, np.float32)
+    some = counts > 0
+    low = starts[some] + (counts[some] - 1) // 2
+    high = starts[some] + counts[some] // 2
+    out[some] = (val[low] + val[high]) / 2
+    return out
+
+
+def _ring_median(values, labels, inside, count, radius, region=None):
     """Per component: median of ``values`` over the pixels at Chebyshev distance ``radius`` from
     it (a pixel reached by several components counts for the largest-numbered one), inside the
     bool ``region`` if given; NaN if none."""
     near = cv2.dilate(inside, np.ones((2 * radius - 1,) * 2, np.uint8)).astype(bool)
-    ring_labels = cv2.dilate(
-        labels.astype(np.float32), np.ones((2 * radius + 1,) * 2, np.uint8)
-    ).astype(np.int32)
+    kernel = np.ones((2 * radius + 1,) * 2, np.uint8)
+    ring_labels = cv2.dilate(labels.astype(np.float32), kernel).astype(np.int32)
     ring_labels[near] = 0
     if region is not None:
         ring_labels[~region] = 0
-    return np.asarray(ndimage.median(values, ring_labels, ids), np.float32)
+    return label_median(values, ring_labels, count)
 
 
-def measure_components(rgb, mask, colour, colour_class=-1, min_area=1, bridge=0, region=None):
+def _empty_components(labels):
+    empty = np.zeros(0, np.float32)
+    nothing = np.zeros(0, np.int64)
+    return InkComponents(labels, np.zeros((0, 4), np.int64), nothing, empty, empty, empty, nothing)
+
+
+def measure_components(
+    rgb,
+    mask,
+    colour,
+    colour_class=-1,
+    min_area=1,
+    bridge=0,
+    region=None,
+    keep=None,
+    contrast=True,
+):
     """8-connected components of the bool ``mask`` with at least ``min_area`` px, measured against
-    ``colour`` (their ink colour, RGB) in ``rgb``: see :class:`InkComponents`. ``bridge`` > 0 joins
-    pieces up to ``2 * bridge`` px apart into one component (glyph parts split by anti-aliasing).
-    ``region``: bool (H, W); contrasts only look at surroundings inside it."""
+    ``colour`` (their ink colour, RGB) in ``rgb``: see :class:`InkComponents`.
+
+    ``bridge`` > 0 joins pieces up to ``2 * bridge`` px apart into one component (glyph parts split
+    by anti-aliasing). ``region``: bool (H, W); contrasts only look at surroundings inside it.
+    ``keep(boxes, strokes) -> bool (K,)`` drops components before their contrasts are measured
+    (the costly part); ``contrast=False`` skips contrasts (left at 0)."""
     mask8 = mask.astype(np.uint8)
     connect = cv2.dilate(mask8, np.ones((2 * bridge + 1,) * 2, np.uint8)) if bridge > 0 else mask8
     count, labels = cv2.connectedComponents(connect, connectivity=8)
     labels = labels * mask8
     areas = np.bincount(labels.ravel(), minlength=count)
-    keep = np.flatnonzero(areas[1:] >= min_area) + 1
+    chosen = np.flatnonzero(areas[1:] >= min_area) + 1
     lookup = np.zeros(count, np.int32)
-    lookup[keep] = np.arange(1, len(keep) + 1, dtype=np.int32)
+    lookup[chosen] = np.arange(1, len(chosen) + 1, dtype=np.int32)
     labels = lookup[labels]
-    k = len(keep)
+    k = len(chosen)
     if k == 0:
-        empty = np.zeros(0, np.float32)
-        return InkComponents(
-            labels,
-            np.zeros((0, 4), np.int64),
-            np.zeros(0, np.int64),
-            empty,
-            empty,
-            empty,
-            np.zeros(0, np.int64),
-        )
-    ids = np.arange(1, k + 1)
+        return _empty_components(labels)
     boxes = np.array(
         [(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in ndimage.find_objects(labels, k)],
         np.int64,
     )
     inside = (labels > 0).astype(np.uint8)
     # Distance to the nearest pixel outside the component; the figure's border counts as outside.
-    distance = cv2.distanceTransform(
-        cv2.copyMakeBorder(inside, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0), cv2.DIST_L2, 3
-    )[1:-1, 1:-1]
-    strokes = 2.0 * np.asarray(ndimage.maximum(distance, labels, ids), np.float32) - 1.0
-    diff = (
-        np.abs(rgb.astype(np.int16) - np.asarray(colour, np.int16).reshape(1, 1, 3))
-        .max(axis=2)
-        .astype(np.float32)
-    )
-    near = _ring_median(diff, labels, inside, ids, 2, region)
-    far = _ring_median(diff, labels, inside, ids, 4, region)
-    contrasts = np.nan_to_num(near, nan=0.0)  # NaN: a component filling its surroundings
-    sharpness = np.nan_to_num(near / np.maximum(far, 1.0), nan=0.0)
-    return InkComponents(
+    padded = cv2.copyMakeBorder(inside, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    distance = cv2.distanceTransform(padded, cv2.DIST_L2, 3)[1:-1, 1:-1]
+    strokes = 2.0 * label_max(distance, labels, k) - 1.0
+    components = InkComponents(
         labels,
         boxes,
-        areas[keep].astype(np.int64),
+        areas[chosen].astype(np.int64),
         strokes,
-        contrasts,
-        sharpness,
+        np.zeros(k, np.float32),
+        np.zeros(k, np.float32),
         np.full(k, colour_class, np.int64),
     )
+    if keep is not None:
+        components = components.select(keep(boxes, strokes))
+    if not contrast or len(components) == 0:
+        return components
+    k, labels = len(components), components.labels
+    inside = (labels > 0).astype(np.uint8)
+    diff = np.abs(rgb.astype(np.int16) - np.asarray(colour, np.int16).reshape(1, 1, 3))
+    diff = np.maximum(np.maximum(diff[:, :, 0], diff[:, :, 1]), diff[:, :, 2])
+    near = _ring_median(diff, labels, inside, k, 2, region)
+    far = _ring_median(diff, labels, inside, k, 4, region)
+    components.contrasts = np.nan_to_num(near, nan=0.0)  # NaN: nothing around the component
+    components.sharpness = np.nan_to_num(near / np.maximum(far, 1.0), nan=0.0)
+    return components
 
 
-def ink_components(rgb, region, tolerance, min_area=4, bridge=1):
+def ink_components(rgb, region, tolerance, min_area=4, bridge=1, keep=None):
     """Ink candidates inside the bool ``region`` (the panels): components of pixels near one RGB
-    cube corner, per corner, measured against that corner's colour and the region's pixels."""
+    cube corner, per corner, measured against that corner's colour and the region's pixels;
+    ``keep``: see :func:`measure_components`."""
     classes = corner_colour_class(rgb, tolerance)
     classes[~region] = -1
-    parts = []
-    for k in np.unique(classes):
-        if k < 0:
-            continue
-        parts.append(
-            measure_components(rgb, classes == k, CORNERS[k], int(k), min_area, bridge, region)
-        )
+    parts = [
+        measure_components(rgb, classes == k, CORNERS[k], int(k), min_area, bridge, region, keep)
+        for k in np.unique(classes)
+        if k >= 0
+    ]
     if not parts:
-        return measure_components(rgb, np.zeros(rgb.shape[:2], bool), (0, 0, 0))
+        return _empty_components(np.zeros(rgb.shape[:2], np.int32))
     return InkComponents.concatenate(parts)
 
 
