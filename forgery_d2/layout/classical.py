@@ -135,13 +135,13 @@ class ClassicalLayoutAnalyzer:
         for j, i in enumerate(keep):
             box_of[members[i] + 1] = j + 1
         ink = box_of[grow_ink(rgb, components, box_of[1:] > 0)]
-        boxes = np.array(
-            [
-                (s[1].start, s[0].start, s[1].stop, s[0].stop)
-                for s in ndimage.find_objects(ink, len(keep))
-            ],
-            np.float32,
-        ).reshape(-1, 4)
+        boxes = np.zeros((len(keep), 4), np.float32)
+        for j, (i, found) in enumerate(zip(keep, ndimage.find_objects(ink, len(keep)))):
+            if found is None:  # its pixels were claimed by an overlapping component's box
+                b = components.boxes[members[i]]
+                boxes[j] = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+            else:
+                boxes[j] = found[1].start, found[0].start, found[1].stop, found[0].stop
         mark_mask = ink > 0
         if p.ink_dilation > 0 and mark_mask.any():
             kernel = np.ones((2 * p.ink_dilation + 1,) * 2, np.uint8)

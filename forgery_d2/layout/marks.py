@@ -15,7 +15,7 @@ import numpy as np
 
 from .structures import MARK, TEXT
 
-__all__ = ["component_shapes", "group_glyphs", "is_mark_shape"]
+__all__ = ["component_shapes", "group_glyphs", "is_mark_shape", "text_and_mark_boxes"]
 
 
 def component_shapes(components):
