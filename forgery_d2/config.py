@@ -260,6 +260,7 @@ def _add_layout_config(cfg):
     c.INK_TOLERANCE = 48  # ink colours: every channel within this of 0 or 255 (black, white...)
     c.MIN_INK_CONTRAST = 80.0  # ink differs from the pixels 2 px around it by >= this (median)
     c.MIN_INK_SHARPNESS = 0.8  # contrast at 2 px / contrast at 4 px: drawn edges are sharp
+    c.MIN_INK_FLATNESS = 0.2  # fraction of ink pixels within INK_TOLERANCE / 3 of the ink colour
     c.MIN_GLYPH_SIZE = 6  # px: smaller ink components inside panels are ignored
     c.MAX_STROKE_WIDTH = 6.0  # px: ink strokes are at most this wide...
     c.MAX_STROKE_FRACTION = 0.006  # ...or this fraction of the long side, whichever is larger

@@ -12,6 +12,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
@@ -25,6 +26,7 @@ from _layout_fixtures import (
 from forgery_d2.config import add_forgery_config
 from forgery_d2.data.builtin import register_all_builtin
 from forgery_d2.data.io import DataError
+from forgery_d2.data.synthetic.sources import skimage_image_paths
 from forgery_d2.layout import (
     MARK,
     TEXT,
@@ -162,6 +164,16 @@ def test_blot_stack_labels_and_no_marks_on_bands(analyzer):
             if m[0] >= x0 and m[2] <= x1 and m[1] >= y0 and m[3] <= y1
         ]
         assert not inside, f"ink found on the blot data: {inside}"
+
+
+@pytest.mark.parametrize("name", ["gravel.png", "coins.png", "ihc.png"])
+def test_real_photos_without_labels_keep_their_pixels(analyzer, name):
+    """Dark crevices, bright specks and coin rims are not ink: a real photo without overlays
+    keeps >= 97% of its pixels out of the ink mask."""
+    path = [p for p in skimage_image_paths() if p.endswith(name)][0]
+    layout = analyzer(np.asarray(Image.open(path)))
+    assert len(layout.panels) == 1
+    assert layout.mark_mask.mean() < 0.03
 
 
 def test_ink_mask_is_the_ink_not_the_boxes(analyzer):

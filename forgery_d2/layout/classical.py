@@ -52,6 +52,7 @@ class ClassicalLayoutParams:
     ink_tolerance: int = 48
     min_ink_contrast: float = 80.0
     min_ink_sharpness: float = 0.8
+    min_ink_flatness: float = 0.2
     min_glyph_size: int = 6
     max_stroke_width: float = 6.0
     max_stroke_fraction: float = 0.006
@@ -223,7 +224,11 @@ class ClassicalLayoutAnalyzer:
             )
 
         ink = ink_components(rgb, in_panel, p.ink_tolerance, keep=small_and_thin)
-        drawn = (ink.contrasts >= p.min_ink_contrast) & (ink.sharpness >= p.min_ink_sharpness)
+        drawn = (
+            (ink.contrasts >= p.min_ink_contrast)
+            & (ink.sharpness >= p.min_ink_sharpness)
+            & (ink.flatness >= p.min_ink_flatness)
+        )
         return ink.select(drawn)
 
 

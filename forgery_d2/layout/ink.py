@@ -8,7 +8,7 @@ each component is measured (box, area, stroke width, contrast against the pixels
 it) so that :mod:`forgery_d2.layout.marks` can keep the ones that look drawn.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import cv2
 import numpy as np
@@ -30,6 +30,8 @@ class InkComponents:
         colour and the pixels at 2 px from it.
     sharpness: float32 (K,) that contrast over the same at 4 px: ~1 for drawn ink (its
         surroundings start right after the anti-aliased edge), lower for soft-edged objects.
+    flatness: float32 (K,) fraction of its pixels close to its colour (a third of the candidate
+        tolerance): drawn strokes have a flat core, dark or bright texture does not.
     colour_classes: int64 (K,) RGB-cube corner (0 = black ... 7 = white; -1 = not an ink colour).
     """
 
@@ -39,25 +41,22 @@ class InkComponents:
     strokes: np.ndarray
     contrasts: np.ndarray
     sharpness: np.ndarray
+    flatness: np.ndarray
     colour_classes: np.ndarray
 
     def __len__(self):
         return len(self.areas)
+
+    def _per_component(self):
+        return [f.name for f in fields(self) if f.name != "labels"]
 
     def select(self, keep: np.ndarray) -> "InkComponents":
         """The components where ``keep`` (bool (K,)) is True, relabelled 1..K'."""
         keep = np.asarray(keep, bool)
         lookup = np.zeros(len(self) + 1, np.int32)
         lookup[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-        return InkComponents(
-            lookup[self.labels],
-            self.boxes[keep],
-            self.areas[keep],
-            self.strokes[keep],
-            self.contrasts[keep],
-            self.sharpness[keep],
-            self.colour_classes[keep],
-        )
+        kept = {name: getattr(self, name)[keep] for name in self._per_component()}
+        return InkComponents(labels=lookup[self.labels], **kept)
 
     @staticmethod
     def concatenate(parts) -> "InkComponents":
@@ -68,16 +67,12 @@ class InkComponents:
         for part in parts:
             labels = np.where(part.labels > 0, part.labels + offset, labels)
             offset += len(part)
-        cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
-        return InkComponents(
-            labels.astype(np.int32),
-            cat("boxes").reshape(-1, 4),
-            cat("areas"),
-            cat("strokes"),
-            cat("contrasts"),
-            cat("sharpness"),
-            cat("colour_classes"),
-        )
+        joined = {
+            name: np.concatenate([getattr(p, name) for p in parts])
+            for name in parts[0]._per_component()
+        }
+        joined["boxes"] = joined["boxes"].reshape(-1, 4)
+        return InkComponents(labels=labels.astype(np.int32), **joined)
 
 
 def corner_colour_class(rgb: np.ndarray, tolerance: int):
@@ -134,9 +129,10 @@ def _ring_median(values, labels, inside, count, radius, region=None):
 
 
 def _empty_components(labels):
-    empty = np.zeros(0, np.float32)
-    nothing = np.zeros(0, np.int64)
-    return InkComponents(labels, np.zeros((0, 4), np.int64), nothing, empty, empty, empty, nothing)
+    empty, nothing = np.zeros(0, np.float32), np.zeros(0, np.int64)
+    return InkComponents(
+        labels, np.zeros((0, 4), np.int64), nothing, empty, empty, empty, empty, nothing
+    )
 
 
 def measure_components(
@@ -149,6 +145,7 @@ def measure_components(
     region=None,
     keep=None,
     contrast=True,
+    core_tolerance=16,
 ):
     """8-connected components of the bool ``mask`` with at least ``min_area`` px, measured against
     ``colour`` (their ink colour, RGB) in ``rgb``: see :class:`InkComponents`.
@@ -156,7 +153,8 @@ def measure_components(
     ``bridge`` > 0 joins pieces up to ``2 * bridge`` px apart into one component (glyph parts split
     by anti-aliasing). ``region``: bool (H, W); contrasts only look at surroundings inside it.
     ``keep(boxes, strokes) -> bool (K,)`` drops components before their contrasts are measured
-    (the costly part); ``contrast=False`` skips contrasts (left at 0)."""
+    (the costly part); ``contrast=False`` skips contrasts and flatness (left at 0);
+    ``core_tolerance``: how close to ``colour`` a pixel counts as flat core."""
     mask8 = mask.astype(np.uint8)
     connect = cv2.dilate(mask8, np.ones((2 * bridge + 1,) * 2, np.uint8)) if bridge > 0 else mask8
     count, labels = cv2.connectedComponents(connect, connectivity=8)
@@ -185,6 +183,7 @@ def measure_components(
         strokes,
         np.zeros(k, np.float32),
         np.zeros(k, np.float32),
+        np.zeros(k, np.float32),
         np.full(k, colour_class, np.int64),
     )
     if keep is not None:
@@ -199,6 +198,9 @@ def measure_components(
     far = _ring_median(diff, labels, inside, k, 4, region)
     components.contrasts = np.nan_to_num(near, nan=0.0)  # NaN: nothing around the component
     components.sharpness = np.nan_to_num(near / np.maximum(far, 1.0), nan=0.0)
+    own = labels > 0
+    core = np.bincount(labels[own], weights=diff[own] <= core_tolerance, minlength=k + 1)[1:]
+    components.flatness = (core / np.maximum(components.areas, 1)).astype(np.float32)
     return components
 
 
@@ -209,7 +211,17 @@ def ink_components(rgb, region, tolerance, min_area=4, bridge=1, keep=None):
     classes = corner_colour_class(rgb, tolerance)
     classes[~region] = -1
     parts = [
-        measure_components(rgb, classes == k, CORNERS[k], int(k), min_area, bridge, region, keep)
+        measure_components(
+            rgb,
+            classes == k,
+            CORNERS[k],
+            int(k),
+            min_area,
+            bridge,
+            region,
+            keep,
+            core_tolerance=tolerance // 3,
+        )
         for k in np.unique(classes)
         if k >= 0
     ]
