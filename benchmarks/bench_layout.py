@@ -153,7 +153,10 @@ def main():
     )
     parser.add_argument("--detector-config", default="configs/layout/layout_R_18_FPN.yaml")
     parser.add_argument(
-        "--detector-weights", default="", help="trained layout detector; empty = classical only"
+        "--detector-weights",
+        nargs="*",
+        default=[],
+        help="trained layout detector(s), each scored as 'detector:<its folder>'; none = classical",
     )
     parser.add_argument("--max-images", type=int, default=0, help="first N figures only (0 = all)")
     parser.add_argument(
@@ -179,10 +182,10 @@ def main():
             coco_gt.createIndex()
 
     analyzers = {"classical": ClassicalLayoutAnalyzer()}
-    if args.detector_weights:
-        analyzers["detector"] = DetectorLayoutAnalyzer(
-            load_detector_config(args.detector_config, args.detector_weights), 0.0, 0.0, 0.0
-        )
+    for weights in args.detector_weights:
+        name = f"detector:{os.path.basename(os.path.dirname(os.path.abspath(weights)))}"
+        cfg = load_detector_config(args.detector_config, weights)
+        analyzers[name] = DetectorLayoutAnalyzer(cfg, 0.0, 0.0, 0.0)
     report = {
         "command": " ".join(["python"] + sys.argv),
         "json": json_file,
