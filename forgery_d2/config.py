@@ -75,6 +75,7 @@ def add_forgery_config(cfg):
     _add_training_config(cfg)
     _add_modeling_config(cfg)
     _add_matcher_config(cfg)
+    _add_layout_config(cfg)
     return cfg
 
 
@@ -361,3 +362,44 @@ def _add_matcher_config(cfg):
     f.PENALTY = 0.5  # boost: disagreeing score s -> s * PENALTY
     f.NETWORK_SCORE_THRESH = 0.5  # matcher_if_network: matcher output kept if a network score >= this
     f.MATCHER_SCORE_WEIGHT = 1.0  # union: matcher scores are multiplied by this
+
+
+def _add_layout_config(cfg):
+    """Figure layout: panels and text/marks of a figure (forgery_d2.layout, docs/LAYOUT.md)."""
+    layout = cfg.MODEL.LAYOUT = CN()
+    layout.ANALYZER = "classical"  # "classical" (no training) or "detector" (a trained detectron2)
+
+    d = layout.DETECTOR = CN()  # the detector analyzer (forgery_d2/layout/detector.py)
+    # The layout detector's own config (a relative path: to the cwd, else to the repository root).
+    d.CONFIG = "configs/layout/layout_R_18_FPN.yaml"
+    d.WEIGHTS = ""  # its trained weights (e.g. output/layout_R_18_FPN/model_final.pth); required
+    d.PANEL_SCORE_THRESH = 0.5  # panels below this score are dropped
+    d.TEXT_SCORE_THRESH = 0.5  # text boxes below this score are dropped
+    d.MARK_SCORE_THRESH = 0.5  # mark boxes below this score are dropped
+    d.INK_TOLERANCE = 48  # ink = box pixels within this (max over channels) of the box's ink colour
+    d.INK_DILATION = 1  # px the ink mask grows by (anti-aliased edges)
+
+    c = layout.CLASSICAL = CN()  # the classical analyzer (forgery_d2/layout/classical.py)
+    c.CANVAS_TOLERANCE = 12  # grey levels (max over channels) a canvas pixel may differ from it
+    c.CANVAS_MIN_RUN = 7  # px: canvas pixels lie on straight runs at least this long (not speckles)
+    c.CANVAS_MIN_FRAME_FRACTION = 0.5  # the canvas colour covers this much of the 2-px outer frame
+    c.CANVAS_NOISE = 40  # small canvas components never differing from it by more are noise (JPEG)
+    c.MIN_PANEL_SIZE = 16  # px: panels are at least this long (and half this thick)...
+    c.MIN_PANEL_FRACTION = 0.03  # ...or this fraction of the figure's long side, if larger
+    c.MIN_PANEL_FILL = 0.3  # a panel's box is at least this fraction non-canvas
+    c.MIN_GUTTER = 1  # px: narrowest gutter (canvas rows / columns) the XY-cut splits on
+    c.EDGE_MIN_FRACTION = 0.5  # touching panels: fraction of rows (columns) a boundary must show in
+    c.EDGE_MIN_STEP = 16  # touching panels: grey-level step across a boundary
+    c.EDGE_RATIO = 2.0  # touching panels: the step is this many times the texture on either side
+    c.INK_TOLERANCE = 48  # ink colours: every channel within this of 0 or 255 (black, white...)
+    c.MIN_INK_CONTRAST = 80.0  # ink differs from the pixels 2 px around it by >= this (median)
+    c.MIN_INK_SHARPNESS = 0.8  # contrast at 2 px / contrast at 4 px: drawn edges are sharp
+    c.MIN_INK_FLATNESS = 0.2  # fraction of ink pixels within INK_TOLERANCE / 3 of the ink colour
+    c.MIN_GLYPH_SIZE = 6  # px: smaller ink components inside panels are ignored
+    c.MAX_STROKE_WIDTH = 6.0  # px: ink strokes are at most this wide...
+    c.MAX_STROKE_FRACTION = 0.006  # ...or this fraction of the long side, whichever is larger
+    c.MAX_MARK_FRACTION = 0.35  # ink components are at most this x their panel's long side
+    c.MIN_BAR_LENGTH = 8  # px: shortest bar / tick / arrow (shorter bars are glyphs: "-")
+    c.TEXT_GAP = 0.6  # glyphs of one label are at most this x their height apart
+    c.MIN_MARK_SCORE = 0.25  # text / mark boxes scoring less are dropped (and not masked)
+    c.INK_DILATION = 1  # px the ink mask grows by (anti-aliased edges)

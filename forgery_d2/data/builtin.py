@@ -16,6 +16,11 @@ forgery_figures_val         <root>/figures
 forgery_figures_test        <root>/figures
 ==========================  ======================  ===========================================
 
+Figure-layout detection sets (panel / text / mark boxes, COCO JSON; forgery_d2.data.layout_coco):
+``forgery_figures_layout_train`` (``<root>/figures/layout_train.json``) and
+``forgery_figures_layout_test`` (``<root>/figures/layout_test.json``), images under
+``<root>/figures``.
+
 Registration touches no file; loading a dataset whose folder is missing raises a DataError saying
 where the data is expected and how to get it. The root is resolved when registering: call
 :func:`register_all_builtin` again (or :func:`register_builtin_from_config`) to re-root or change
@@ -27,8 +32,10 @@ from detectron2.data import DatasetCatalog
 
 from .io import DataError
 from .kaggle import register_forgery_dataset
+from .layout_coco import register_layout_dataset
 
-__all__ = ["BUILTIN_DATASETS", "default_datasets_root", "register_all_builtin", "register_builtin_from_config"]
+__all__ = ["BUILTIN_DATASETS", "LAYOUT_DATASETS", "default_datasets_root", "register_all_builtin",
+           "register_builtin_from_config"]
 
 # name -> (sub-folder of the datasets root, split)
 BUILTIN_DATASETS = {
@@ -43,6 +50,12 @@ BUILTIN_DATASETS = {
     "forgery_figures_train": ("figures", "train"),
     "forgery_figures_val": ("figures", "val"),
     "forgery_figures_test": ("figures", "test"),
+}
+
+# Figure-layout detection sets (COCO JSON, forgery_d2.data.layout_coco): name -> (sub-folder, file)
+LAYOUT_DATASETS = {
+    "forgery_figures_layout_train": ("figures", "layout_train.json"),
+    "forgery_figures_layout_test": ("figures", "layout_test.json"),
 }
 
 _HOW_TO_GET = {
@@ -82,6 +95,10 @@ def register_all_builtin(
             min_component_area=min_component_area, missing_hint=_HOW_TO_GET[subfolder].format(folder=folder),
             overwrite=True,
         )
+    for name, (subfolder, json_name) in LAYOUT_DATASETS.items():
+        folder = os.path.join(root, subfolder)
+        hint = _HOW_TO_GET[subfolder].format(folder=folder)
+        register_layout_dataset(name, os.path.join(folder, json_name), folder, hint, overwrite=True)
     return root
 
 
@@ -114,6 +131,7 @@ def registered_names(names, datasets_root=None):
         register_all_builtin(datasets_root)
     unknown = [n for n in names if n not in DatasetCatalog.list()]
     if unknown:
-        raise DataError(f"dataset(s) not registered: {', '.join(unknown)} (builtin: {', '.join(BUILTIN_DATASETS)}; "
+        builtin = ", ".join(list(BUILTIN_DATASETS) + list(LAYOUT_DATASETS))
+        raise DataError(f"dataset(s) not registered: {', '.join(unknown)} (builtin: {builtin}; "
                         "or register your own with register_forgery_dataset / register_casia_dataset)")
     return list(names)

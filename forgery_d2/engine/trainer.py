@@ -8,12 +8,14 @@ import numpy as np
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import (
     DatasetCatalog,
+    MetadataCatalog,
     build_detection_test_loader,
     build_detection_train_loader,
     get_detection_dataset_dicts,
 )
 from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
 from detectron2.engine import hooks as d2_hooks
+from detectron2.evaluation import COCOEvaluator
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 from fvcore.nn.precise_bn import get_bn_modules
@@ -73,7 +75,9 @@ class ForgeryTrainer(DefaultTrainer):
 
     - data: :class:`~forgery_d2.data.mapper.ForgeryDatasetMapper` for training and test, training
       subsets (``FORGERY.DATA.TRAIN_SUBSET*``);
-    - evaluation: ``forgery_d2.evaluation.evaluator.ForgeryEvaluator`` (TEST.EVAL_PERIOD);
+    - evaluation: ``forgery_d2.evaluation.evaluator.ForgeryEvaluator`` (TEST.EVAL_PERIOD); datasets
+      whose metadata ``evaluator_type`` is "coco" (the figure-layout sets) get detectron2's
+      ``COCOEvaluator`` (box AP, official pycocotools implementation);
     - hooks: staged freezing, validation loss, ROI feature separability, best checkpoint by
       ``FORGERY.HOOKS.BEST_METRIC``, training curves (forgery_d2.engine.hooks);
     - optimizer: detectron2's default (SGD with momentum, SOLVER.*), built once over all
@@ -147,6 +151,10 @@ class ForgeryTrainer(DefaultTrainer):
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
         if output_folder is None:
             output_folder = os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
+        if MetadataCatalog.get(dataset_name).get("evaluator_type") == "coco":
+            tasks = ("bbox", "segm") if cfg.MODEL.MASK_ON else ("bbox",)
+            return COCOEvaluator(dataset_name, tasks, output_dir=output_folder, use_fast_impl=False,
+                                 max_dets_per_image=cfg.TEST.DETECTIONS_PER_IMAGE)
         return ForgeryEvaluator(dataset_name, cfg, output_dir=output_folder)
 
     def build_hooks(self):

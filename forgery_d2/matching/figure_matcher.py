@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from forgery_d2.config import get_forgery_cfg
+from forgery_d2.layout import ClassicalLayoutAnalyzer, ClassicalLayoutParams
 from forgery_d2.structures.masks import mask_iou
 
 from .copy_verification import VerificationParams, extend_to_region, verify_candidate
@@ -246,10 +247,8 @@ class FigureMatcher:
             params: settings (default: :meth:`FigureMatcherParams.default`).
             layout_analyzer: ``image (RGB) -> FigureLayout`` (default: the classical analyzer).
         """
-        from forgery_d2.layout import ClassicalLayoutAnalyzer
-
         self.params = params or FigureMatcherParams.default()
-        self.layout_analyzer = layout_analyzer or ClassicalLayoutAnalyzer()
+        self.layout_analyzer = layout_analyzer or ClassicalLayoutAnalyzer(ClassicalLayoutParams.default())
 
     def __call__(self, image: np.ndarray, channel_order: str = "RGB") -> CopyMoveResult:
         p = self.params
