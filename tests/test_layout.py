@@ -31,7 +31,7 @@ from forgery_d2.layout import (
     MARK,
     TEXT,
     ClassicalLayoutAnalyzer,
-    ClassicalLayoutParams,
+
     DetectorLayoutAnalyzer,
     FigureLayout,
     LayoutConfigError,
