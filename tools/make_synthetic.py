@@ -18,7 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import forgery_d2  # noqa: E402,F401  (detectron2 build shims first)
-from forgery_d2.data.synthetic.copy_move import CopyMoveOptions  # noqa: E402
+from forgery_d2.data.synthetic.copy_move import CopyMoveOptions, ForgeryPlacementError  # noqa: E402
 from forgery_d2.data.synthetic.generator import SyntheticOptions, generate_dataset  # noqa: E402
 from forgery_d2.data.synthetic.sources import SourceOptions  # noqa: E402
 
@@ -37,6 +37,17 @@ def parse_weights(text):
     return weights
 
 
+def fraction(text):
+    """A float in [0, 1] (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1], got {text!r}")
+    return value
+
+
 def build_parser():
     default_root = os.path.join(os.environ.get("FORGERY_DATASETS", "datasets"), "synthetic")
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -50,7 +61,7 @@ def build_parser():
     p.add_argument("--kind-probs", type=parse_weights, default=None,
                    help="source mix, e.g. natural=0.3,blot=0.35,figure=0.35,folder=0.3 (folder needs --source-dir)")
     p.add_argument("--color-modes", type=parse_weights, default=None, help="output colour modes, e.g. RGB=0.55,L=0.35,RGBA=0.1")
-    p.add_argument("--test-forged-fraction", type=float, default=0.5, help="share of forged test images")
+    p.add_argument("--test-forged-fraction", type=fraction, default=0.5, help="share of forged test images")
     p.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 4), help="worker processes (1 = no multiprocessing)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset in --output")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -71,6 +82,10 @@ def main(argv=None):
                                    workers=args.workers, overwrite=args.overwrite, progress=not args.no_progress)
     except (ValueError, FileExistsError, FileNotFoundError) as e:
         print(f"make_synthetic.py: error: {e}", file=sys.stderr)
+        return 2
+    except ForgeryPlacementError as e:
+        print(f"make_synthetic.py: error: {e}: the source images are too small or too flat for a "
+              "visible copy-move (check --source-dir / --kind-probs / --min-size)", file=sys.stderr)
         return 2
     summary["seconds"] = round(time.perf_counter() - start, 1)
     summary["output"] = os.path.abspath(args.output)

@@ -162,7 +162,8 @@ class ForgeryTrainer(DefaultTrainer):
             schedule = freeze.parse_schedule(cfg.FORGERY.FREEZE.STAGES, parts)
             for stage in schedule:  # validate every stage against this model now, not at iteration 10k
                 freeze.trainable_parameter_names(self.model, stage, parts)
-            ret.append(FreezeSchedule(schedule, parts))
+            # The model as built (no stage applied yet): what FREEZE_AT froze stays frozen.
+            ret.append(FreezeSchedule(schedule, parts, freeze.frozen_parameter_names(self.model)))
 
         if cfg.TEST.PRECISE_BN.ENABLED and get_bn_modules(self.model):
             loader_cfg = cfg.clone()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from forgery_d2.competition.rle import encode_annotation, mask_to_runs
-from forgery_d2.config import get_forgery_cfg
+from forgery_d2.config import ConfigError, get_forgery_cfg
 from forgery_d2.structures.masks import binarize_masks, to_numpy
 
 from .metric import runs_intersection
@@ -103,14 +103,17 @@ class DecisionRule:
     max_instances: int
 
     def __post_init__(self):
-        for name in ("image_thresh", "score_thresh", "mask_thresh", "min_area_fraction", "merge_iou",
-                     "merge_containment"):
+        """Raises ConfigError naming the FORGERY.DECISION key of an out-of-range value."""
+        for name in ("score_thresh", "mask_thresh", "min_area_fraction", "merge_iou", "merge_containment"):
             value = getattr(self, name)
             if not 0.0 <= float(value) <= 1.0:
-                raise ValueError(f"FORGERY.DECISION.{CONFIG_KEYS[name]} must be in [0, 1], got {value}")
+                raise ConfigError(f"FORGERY.DECISION.{CONFIG_KEYS[name]} must be in [0, 1], got {value}")
+        # IMAGE_THRESH may exceed 1: above every image score, it calls every image authentic.
+        if not 0.0 <= float(self.image_thresh) < float("inf"):
+            raise ConfigError(f"FORGERY.DECISION.IMAGE_THRESH must be a finite number >= 0, got {self.image_thresh}")
         for name in ("min_area", "max_instances"):
             if int(getattr(self, name)) < 0:
-                raise ValueError(f"FORGERY.DECISION.{CONFIG_KEYS[name]} must be >= 0, got {getattr(self, name)}")
+                raise ConfigError(f"FORGERY.DECISION.{CONFIG_KEYS[name]} must be >= 0, got {getattr(self, name)}")
 
     @classmethod
     def from_config(cls, cfg) -> "DecisionRule":
