@@ -66,7 +66,7 @@ def test_solution_in_the_scorers_docstring_format_is_accepted(tmp_path, capsys):
     sub.write_text('case_id,annotation\n0,authentic\n1,"[5, 3, 1, 2]"\n2,"[101, 102]"\n')
     code, _, err = _tool_in_process("eval_oF1.py", capsys, "--solution", sol, "--submission", sub)
     line = _one_error_line(err)
-    assert code == 2 and "line 3 (case_id 1)" in line and "ascending" in line and "unknown: authentic row" in line
+    assert code == 2 and "line 3 (case_id 1)" in line and "ascending" in line and "(image shape unknown: authentic row)" in line
     # ... and a forged row needs a real shape.
     sol.write_text('case_id,annotation,shape\n0,"[1, 2]",authentic\n')
     code, _, err = _tool_in_process("eval_oF1.py", capsys, "--solution", sol, "--submission", sub)

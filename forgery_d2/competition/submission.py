@@ -208,8 +208,9 @@ def align_submission(solution: pd.DataFrame, submission: pd.DataFrame) -> List[A
         try:
             pred_runs = parse_annotation(prediction, shape)
         except RLEError as e:
-            shown = "unknown: authentic row" if shape is None else list(shape)
-            raise SubmissionError(f"{_where(submission, j, 'submission')}: {e} (image shape {shown})") from None
+            shown = "" if "(shape [" in str(e) else (
+                " (image shape unknown: authentic row)" if shape is None else f" (image shape {list(shape)})")
+            raise SubmissionError(f"{_where(submission, j, 'submission')}: {e}{shown}") from None
         rows.append(AlignedRow(case_id, shape, gt_runs, pred_runs, prediction))
     return rows
 

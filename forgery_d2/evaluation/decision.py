@@ -117,18 +117,19 @@ class DecisionRule:
 
     @classmethod
     def from_config(cls, cfg) -> "DecisionRule":
-        """The rule configured by ``cfg.FORGERY.DECISION``."""
+        """The rule configured by ``cfg.FORGERY.DECISION`` (ConfigError naming the key of a value
+        that is not a number or out of range)."""
         d = cfg.FORGERY.DECISION
-        return cls(
-            image_thresh=float(d.IMAGE_THRESH),
-            score_thresh=float(d.SCORE_THRESH),
-            mask_thresh=float(d.MASK_THRESH),
-            min_area=int(d.MIN_AREA),
-            min_area_fraction=float(d.MIN_AREA_FRACTION),
-            merge_iou=float(d.MERGE_IOU),
-            merge_containment=float(d.MERGE_CONTAINMENT),
-            max_instances=int(d.MAX_INSTANCES),
-        )
+        values = {}
+        for name, key in CONFIG_KEYS.items():
+            kind = int if name in ("min_area", "max_instances") else float
+            value = d[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                    kind is int and isinstance(value, float) and not value.is_integer()):
+                raise ConfigError(f"FORGERY.DECISION.{key} must be a{'n integer' if kind is int else ' number'}, "
+                                  f"got {value!r}")
+            values[name] = kind(value)
+        return cls(**values)
 
     @classmethod
     def default(cls) -> "DecisionRule":
