@@ -9,8 +9,10 @@ the named parts train and everything else is frozen.
 Parameters the model froze itself when it was built (``MODEL.BACKBONE.FREEZE_AT``,
 ``MODEL.MOBILENET.FREEZE_AT``) stay frozen in every stage, ``all`` included: under
 DistributedDataParallel they are not in the reducer (DDP registers only parameters that require
-grad when it wraps the model), so training them would leave their gradients unsynchronised and the
-replicas would drift apart. :func:`frozen_parameter_names` lists them on the freshly built model.
+grad when it wraps the model), so a stage that re-enabled them would get a local, unsynchronised
+gradient on every rank: wasted work and a wrong trainable fraction with detectron2's default
+optimizer (built without them), replicas drifting apart with an optimizer over all parameters.
+:func:`frozen_parameter_names` lists them on the freshly built model (tests/test_distributed.py).
 
 Freezing never rebuilds anything: the optimizer is built once over all parameters, and a frozen
 parameter has ``requires_grad=False`` and ``grad=None``. ``torch.optim.SGD`` skips parameters whose

@@ -96,6 +96,10 @@ class ForgeryTrainer(DefaultTrainer):
         ddp_kwargs = {"broadcast_buffers": False}
         if cfg.FORGERY.FREEZE.STAGES and comm.get_world_size() > 1:
             ddp_kwargs["find_unused_parameters"] = True
+        if str(cfg.MODEL.DEVICE).startswith("cpu"):
+            # detectron2's create_ddp_model passes device_ids=[local rank], which DDP refuses for a
+            # CPU module (processes on the gloo backend, see forgery_d2.engine.launch).
+            ddp_kwargs["device_ids"] = None
         model = create_ddp_model(model, **ddp_kwargs)
         self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(model, data_loader, optimizer)
 
