@@ -85,8 +85,8 @@ def _check_mapping(loaded, node, prefix, where, cfg):
             raise _unknown_key(cfg, full_key, where)
         if isinstance(node[key], CN):
             if not isinstance(value, dict):
-                raise ConfigError(f"{where}: {full_key} is a section of keys ({full_key}.KEY: value), "
-                                  f"got the value {value!r}")
+                raise ConfigError(f"{where}: {full_key} is a section of keys "
+                                  f"({full_key}.KEY: value), got the value {value!r}")
             _check_mapping(value, node[key], full_key + ".", where, cfg)
 
 
@@ -109,11 +109,13 @@ def _merge_file(cfg, path, what, allow_unsafe):
         problem = " ".join(str(e).split())
         raise ConfigError(f"{what} {path} is not valid YAML: {problem}") from None
     except FileNotFoundError as e:
-        raise ConfigError(f"{what} {path}: file not found: {e.filename} (a _BASE_ of it?)") from None
+        raise ConfigError(f"{what} {path}: file not found: {e.filename} (a _BASE_ of it?)") \
+            from None
     except (OSError, UnicodeDecodeError, RecursionError) as e:
         raise ConfigError(f"cannot read {what} {path}: {e}") from None
-    except (AttributeError, TypeError) as e:  # a top level that is not a mapping (fvcore indexes it)
-        raise ConfigError(f"{what} {path} must hold a mapping of config keys (KEY: value) ({e})") from None
+    except (AttributeError, TypeError) as e:  # a top level that is not a mapping
+        raise ConfigError(
+            f"{what} {path} must hold a mapping of config keys (KEY: value) ({e})") from None
     if not isinstance(loaded, dict):
         raise ConfigError(f"{what} {path} must hold a mapping of config keys (KEY: value), got a "
                           f"{type(loaded).__name__}")
@@ -129,8 +131,8 @@ def _merge_opts(cfg, opts):
     """``cfg.merge_from_list(opts)`` pair by pair, each failure a ConfigError naming the key."""
     opts = list(opts)
     if len(opts) % 2:
-        raise ConfigError(f"config overrides are KEY VALUE pairs; got {len(opts)} words, the last one "
-                          f"({opts[-1]!r}) has no value")
+        raise ConfigError(f"config overrides are KEY VALUE pairs; got {len(opts)} words, the last "
+                          f"one ({opts[-1]!r}) has no value")
     for key, value in zip(opts[0::2], opts[1::2]):
         node, parts = cfg, str(key).split(".")
         for part in parts:
@@ -138,12 +140,13 @@ def _merge_opts(cfg, opts):
                 raise _unknown_key(cfg, str(key), "override")
             node = node[part]
         if isinstance(node, CN):
-            raise ConfigError(f"override {key}: a section of keys, not a value; set {key}.KEY VALUE")
+            raise ConfigError(
+                f"override {key}: a section of keys, not a value; set {key}.KEY VALUE")
         try:
             cfg.merge_from_list([key, value])
         except (ValueError, TypeError, AssertionError):
-            raise ConfigError(f"override {key} {value!r}: expected type {type(node).__name__}, like the "
-                              f"default {node!r}") from None
+            raise ConfigError(f"override {key} {value!r}: expected type {type(node).__name__}, "
+                              f"like the default {node!r}") from None
 
 
 def load_config(config_file=None, opts=(), overlays=(), freeze=True, device_fallback=True):

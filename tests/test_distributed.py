@@ -4,13 +4,14 @@ forgery_d2.engine.launch (torch.multiprocessing; detectron2 v0.6's launch needs 
 - ForgeryEvaluator / RawOutputCollector gather their records on rank 0 (``comm.gather``): the
   metrics equal those of one process evaluating every image.
 - Staged freezing under DDP: a ForgeryTrainer with ``MODEL.BACKBONE.FREEZE_AT 2`` and a stage
-  ``all`` trains two iterations on different data per rank; the parameters FREEZE_AT froze are not in
-  DDP's reducer, so they must stay frozen; every parameter ends identical on both ranks.
+  ``all`` trains two iterations on different data per rank; the parameters FREEZE_AT froze are
+  not in DDP's reducer, so they must stay frozen; every parameter ends identical on both ranks.
 
 (The sharded screening run, two processes SIGKILLed and resumed, is in test_screening.py.)
 One session of two processes runs all the checks (interpreter start-up dominates); each rank writes
 its findings to a JSON file and the tests below read them.
 """
+
 import json
 import math
 import os
@@ -79,35 +80,87 @@ def _train_with_frozen_stem(output_dir):
     """Two iterations of ForgeryTrainer under DDP with FREEZE_AT 2 and an 'all' stage; returns per
     parameter [initial checksum, final checksum, requires_grad as built (False: FREEZE_AT), final
     requires_grad, checksum of the last gradient or None]."""
-    cfg = load_config(QUICK_CONFIG, tiny_overrides(output_dir) + [
-        "MODEL.RESNETS.NORM", "GN", "MODEL.BACKBONE.FREEZE_AT", "2", "SOLVER.MAX_ITER", "2",
-        "SOLVER.IMS_PER_BATCH", "2", "SOLVER.BASE_LR", "0.05", "SOLVER.CHECKPOINT_PERIOD", "1000",
-        "FORGERY.FREEZE.STAGES", "[[0, 'all']]", "FORGERY.HOOKS.BEST_METRIC", "", "FORGERY.HOOKS.PLOT_CURVES", "False",
-        "DATASETS.TRAIN", f"('{TRAIN_DATASET}',)", "DATASETS.TEST", "()", "SEED", "1"])
-    torch.manual_seed(1000 + torch.distributed.get_rank())  # different initial weights: DDP must broadcast
+    cfg = load_config(
+        QUICK_CONFIG,
+        tiny_overrides(output_dir)
+        + [
+            "MODEL.RESNETS.NORM",
+            "GN",
+            "MODEL.BACKBONE.FREEZE_AT",
+            "2",
+            "SOLVER.MAX_ITER",
+            "2",
+            "SOLVER.IMS_PER_BATCH",
+            "2",
+            "SOLVER.BASE_LR",
+            "0.05",
+            "SOLVER.CHECKPOINT_PERIOD",
+            "1000",
+            "FORGERY.FREEZE.STAGES",
+            "[[0, 'all']]",
+            "FORGERY.HOOKS.BEST_METRIC",
+            "",
+            "FORGERY.HOOKS.PLOT_CURVES",
+            "False",
+            "DATASETS.TRAIN",
+            f"('{TRAIN_DATASET}',)",
+            "DATASETS.TEST",
+            "()",
+            "SEED",
+            "1",
+        ],
+    )
+    torch.manual_seed(
+        1000 + torch.distributed.get_rank()
+    )  # different initial weights: DDP must broadcast
     trainer = ForgeryTrainer(cfg)
     model = freeze.unwrap_ddp(trainer.model)
-    initial = {n: (float(p.detach().double().sum()), bool(p.requires_grad)) for n, p in model.named_parameters()}
+    initial = {
+        n: (float(p.detach().double().sum()), bool(p.requires_grad))
+        for n, p in model.named_parameters()
+    }
     trainer.train()
-    return {n: [initial[n][0], float(p.detach().double().sum()), initial[n][1], bool(p.requires_grad),
-                None if p.grad is None else float(p.grad.double().sum())] for n, p in model.named_parameters()}
+    return {
+        n: [
+            initial[n][0],
+            float(p.detach().double().sum()),
+            initial[n][1],
+            bool(p.requires_grad),
+            None if p.grad is None else float(p.grad.double().sum()),
+        ]
+        for n, p in model.named_parameters()
+    }
 
 
 def _session(eval_root, train_root, results_dir):
     """Every check of this file, in each of the two processes."""
     register_forgery_dataset(EVAL_DATASET, eval_root, "train_all", cache_dir=False, overwrite=True)
-    register_forgery_dataset(TRAIN_DATASET, os.path.join(train_root, "synthetic"), "train_all", cache_dir=False,
-                             overwrite=True)
+    register_forgery_dataset(
+        TRAIN_DATASET,
+        os.path.join(train_root, "synthetic"),
+        "train_all",
+        cache_dir=False,
+        overwrite=True,
+    )
     rank = comm.get_rank()
     records = DatasetCatalog.get(EVAL_DATASET)
-    mine = records[rank::comm.get_world_size()]  # each rank evaluates its own half
+    mine = records[rank :: comm.get_world_size()]  # each rank evaluates its own half
     results, cached = _evaluate(mine, distributed=True)
     params = _train_with_frozen_stem(os.path.join(results_dir, f"train{rank}"))
     everyone = comm.all_gather(params)
     with open(os.path.join(results_dir, f"rank{rank}.json"), "w") as f:
-        json.dump({"world_size": comm.get_world_size(), "local_rank": comm.get_local_rank(),
-                   "evaluated": [r["image_id"] for r in mine], "results": results, "cached": cached,
-                   "params": params, "same_on_every_rank": all(p == params for p in everyone)}, f)
+        json.dump(
+            {
+                "world_size": comm.get_world_size(),
+                "local_rank": comm.get_local_rank(),
+                "evaluated": [r["image_id"] for r in mine],
+                "results": results,
+                "cached": cached,
+                "params": params,
+                "same_on_every_rank": all(p == params for p in everyone),
+            },
+            f,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +189,9 @@ def test_two_gloo_processes_with_detectron2_ranks(session):
 def test_evaluator_gathers_every_rank_on_rank_zero(session):
     from forgery_d2.data.kaggle import register_forgery_dataset
 
-    register_forgery_dataset(EVAL_DATASET, session["eval_root"], "train_all", cache_dir=False, overwrite=True)
+    register_forgery_dataset(
+        EVAL_DATASET, session["eval_root"], "train_all", cache_dir=False, overwrite=True
+    )
     records = DatasetCatalog.get(EVAL_DATASET)
     single, cached = _evaluate(records, distributed=False)
     rank0, rank1 = session["ranks"]
@@ -144,7 +199,9 @@ def test_evaluator_gathers_every_rank_on_rank_zero(session):
     assert rank0["cached"] == cached == sorted(r["image_id"] for r in records)
     gathered = rank0["results"]["forgery"]
     assert gathered["n_images"] == len(records) == 12
-    assert 0.0 < gathered["oF1"] < 1.0 and gathered["image_FP"] > 0  # the hand-made outputs make mistakes
+    assert (
+        0.0 < gathered["oF1"] < 1.0 and gathered["image_FP"] > 0
+    )  # the hand-made outputs make mistakes
     for key, value in single["forgery"].items():
         assert _same(gathered[key], value), key
 
@@ -155,11 +212,15 @@ def test_freeze_at_parameters_stay_frozen_and_in_sync_under_ddp(session):
     rank0, rank1 = session["ranks"]
     params = rank0["params"]
     frozen = {n for n, values in params.items() if not values[2]}  # by FREEZE_AT, as built
-    assert frozen and all(n.startswith(("backbone.bottom_up.stem.", "backbone.bottom_up.res2.")) for n in frozen)
+    assert frozen and all(
+        n.startswith(("backbone.bottom_up.stem.", "backbone.bottom_up.res2.")) for n in frozen
+    )
     for name in frozen:
         for rank in (rank0, rank1):
             initial, final, _, requires_grad, grad = rank["params"][name]
-            assert not requires_grad and grad is None, f"{name}: frozen by FREEZE_AT, re-enabled by a stage"
+            assert not requires_grad and grad is None, (
+                f"{name}: frozen by FREEZE_AT, re-enabled by a stage"
+            )
             assert final == initial
     # Everything else trained, with the same (all-reduced) gradients and weights on both ranks.
     assert rank0["same_on_every_rank"] and rank1["same_on_every_rank"]

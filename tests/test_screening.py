@@ -3,6 +3,7 @@ contract with copy-move parts, durable records (torn lines), disjoint shards res
 number of processes, and a real run of two CPU processes (gloo) SIGKILLed in the middle that
 resumes to the single process's submission byte for byte, no figure lost or written
 twice."""
+
 import json
 import os
 import signal
@@ -18,10 +19,23 @@ import skimage.data
 from forgery_d2.competition.rle import decode_annotation, rle_decode
 from forgery_d2.config import load_config
 from forgery_d2.data.synthetic.copy_move import plant_copy_move
-from forgery_d2.engine.predictions import RecordWriter, figure_record, read_records, repair_tail, unreadable_record
+from forgery_d2.engine.predictions import (
+    RecordWriter,
+    figure_record,
+    read_records,
+    repair_tail,
+    unreadable_record,
+)
 from forgery_d2.engine.predictor import BatchPredictor
-from forgery_d2.engine.screening import (ScreeningError, ScreeningOptions, assemble, part_path, prepare_run,
-                                         screen_shard, screen_worker)
+from forgery_d2.engine.screening import (
+    ScreeningError,
+    ScreeningOptions,
+    assemble,
+    part_path,
+    prepare_run,
+    screen_shard,
+    screen_worker,
+)
 from forgery_d2.evaluation.decision import DecisionRule
 from test_eval_tools import _load_tool
 
@@ -38,7 +52,7 @@ def figures(tmp_path_factory):
     folder = tmp_path_factory.mktemp("figures")
     photo = skimage.data.coffee()
     for i in range(N_FIGURES - 1):
-        crop = np.ascontiguousarray(photo[25 * i: 25 * i + 120, 35 * i: 35 * i + 160])
+        crop = np.ascontiguousarray(photo[25 * i : 25 * i + 120, 35 * i : 35 * i + 160])
         if i in (1, 2, 4):  # crops where the matcher finds the planted copy
             crop, _ = plant_copy_move(crop, source=(10, 10, 50, 45), target_xy=(110, 75))
         cv2.imwrite(str(folder / f"fig{i:02d}.png"), crop[..., ::-1])
@@ -47,8 +61,14 @@ def figures(tmp_path_factory):
 
 
 def _options(folder, out, **kwargs):
-    return ScreeningOptions(config_file=MATCHER, input_dir=str(folder), output=str(out / "submission.csv"),
-                            records=str(out / "submission.predictions.jsonl"), num_workers=0, **kwargs)
+    return ScreeningOptions(
+        config_file=MATCHER,
+        input_dir=str(folder),
+        output=str(out / "submission.csv"),
+        records=str(out / "submission.predictions.jsonl"),
+        num_workers=0,
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +92,17 @@ def test_record_contract_with_copy_move_parts(figures):
     decision = DecisionRule.from_config(cfg)(output)
     record = figure_record("fig02", str(figures / "fig02.png"), output, decision, 0.5)
     json.loads(json.dumps(record))  # JSON-able as written
-    assert set(record) == {"case_id", "file_name", "height", "width", "status", "annotation", "image_score",
-                           "seconds", "instances"}
+    assert set(record) == {
+        "case_id",
+        "file_name",
+        "height",
+        "width",
+        "status",
+        "annotation",
+        "image_score",
+        "seconds",
+        "instances",
+    }
     assert (record["height"], record["width"], record["status"]) == (120, 160, "ok")
     assert record["annotation"] == decision.annotation != "authentic"
     (instance,) = record["instances"]
@@ -96,8 +125,12 @@ def test_record_contract_with_copy_move_parts(figures):
         output["instances"].remove(name)
     assert figure_record("fig02", "x.png", output, decision, 0.5)["instances"][0]["parts"] == []
     bad = unreadable_record("fig99", "fig99.png", "truncated")
-    assert (bad["status"], bad["annotation"], bad["instances"], bad["error"]) == ("unreadable", "authentic", [],
-                                                                                   "truncated")
+    assert (bad["status"], bad["annotation"], bad["instances"], bad["error"]) == (
+        "unreadable",
+        "authentic",
+        [],
+        "truncated",
+    )
 
 
 def test_records_survive_a_torn_last_line(tmp_path):
@@ -127,9 +160,11 @@ def test_shards_are_disjoint_and_resume_skips_finished_figures(figures, tmp_path
     shard = [os.path.splitext(os.path.basename(p))[0] for p in paths[1::3]]
     assert counts == {"shard": len(shard), "skipped": 0, "done": len(shard), "unreadable": 0}
     assert [r["case_id"] for r in read_records(part_path(options.records, 1, 3))] == shard
-    with pytest.raises(ScreeningError, match=r"have no record \(first: fig00\); run again with --resume"):
+    with pytest.raises(
+        ScreeningError, match=r"have no record \(first: fig00\); run again with --resume"
+    ):
         assemble(paths, options.records, options.output)
-    # Rank 0 of a 1-process resume skips what rank 1 of 3 did, and the assembly matches the reference.
+    # Rank 0 of a 1-process resume skips what rank 1 of 3 did; the assembly matches the reference.
     counts = screen_shard(cfg, options, paths, rank=0, world_size=1, predictor=predictor)
     assert counts["skipped"] == len(shard) and counts["done"] == len(paths) - len(shard)
     assemble(paths, options.records, options.output)
@@ -143,7 +178,9 @@ def test_reference_run_summary_and_records(reference, figures):
     assert summary["figures"] == N_FIGURES and summary["forged"] == 3
     assert summary["unreadable"][0][0] == str(figures / "fig99.png")
     records = list(read_records(str(out / "submission.predictions.jsonl")))
-    assert [r["case_id"] for r in records] == [f"fig{i:02d}" for i in range(N_FIGURES - 1)] + ["fig99"]
+    assert [r["case_id"] for r in records] == [f"fig{i:02d}" for i in range(N_FIGURES - 1)] + [
+        "fig99"
+    ]
     lines = (out / "submission.csv").read_text().splitlines()
     assert lines[0] == "case_id,annotation" and len(lines) == N_FIGURES + 1
 
@@ -162,24 +199,48 @@ def test_existing_records_need_resume_and_the_same_run(reference, figures, capsy
 
 
 def _env():
-    return {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "PYTHONWARNINGS": "ignore"}
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+        "PYTHONWARNINGS": "ignore",
+    }
 
 
 def _predict(out, figures, *extra):
-    return [sys.executable, PREDICT, "--config-file", MATCHER, "--input", str(figures), "--output",
-            str(out / "submission.csv"), "--num-workers", "0", *extra]
+    return [
+        sys.executable,
+        PREDICT,
+        "--config-file",
+        MATCHER,
+        "--input",
+        str(figures),
+        "--output",
+        str(out / "submission.csv"),
+        "--num-workers",
+        "0",
+        *extra,
+    ]
 
 
 def _record_lines(folder):
-    return sum(len(list(read_records(str(p)))) for p in folder.glob("submission.predictions.jsonl.part-*"))
+    return sum(
+        len(list(read_records(str(p)))) for p in folder.glob("submission.predictions.jsonl.part-*")
+    )
 
 
 def test_sigkilled_run_resumes_to_the_same_submission(figures, reference, tmp_path, capsys):
     """Two CPU processes (gloo) SIGKILLed, the whole process group, once a few figures are
     recorded, then resumed by two processes: nothing redone, nothing lost or doubled, and the
     submission assembled by rank 0 is byte-identical to the uninterrupted single process's."""
-    process = subprocess.Popen(_predict(tmp_path, figures, "--num-gpus", "2"), env=_env(), cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        _predict(tmp_path, figures, "--num-gpus", "2"),
+        env=_env(),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         for _ in range(6000):  # poll every 50 ms, a hang guard of about 5 minutes
             if _record_lines(tmp_path) >= 3:
@@ -197,10 +258,19 @@ def test_sigkilled_run_resumes_to_the_same_submission(figures, reference, tmp_pa
     # Without --resume the tool refuses to touch the records (one line, exit 2).
     with pytest.raises(SystemExit) as refused:
         _load_tool("predict.py").main(_predict(tmp_path, figures)[2:])
-    assert refused.value.code == 2 and "pass --resume" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert (
+        refused.value.code == 2
+        and "pass --resume" in capsys.readouterr().err.strip().splitlines()[-1]
+    )
 
-    resumed = subprocess.run(_predict(tmp_path, figures, "--resume", "--num-gpus", "2"), capture_output=True,
-                             text=True, env=_env(), cwd=ROOT, timeout=600)
+    resumed = subprocess.run(
+        _predict(tmp_path, figures, "--resume", "--num-gpus", "2"),
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "predict rank 1/2" in resumed.stderr and "predict rank 0/2" in resumed.stderr
     assert "1 unreadable" in resumed.stdout and "fig99.png" in resumed.stdout
@@ -208,7 +278,9 @@ def test_sigkilled_run_resumes_to_the_same_submission(figures, reference, tmp_pa
     assert (tmp_path / "submission.csv").read_bytes() == (out / "submission.csv").read_bytes()
     records = list(read_records(str(tmp_path / "submission.predictions.jsonl")))
     expected = list(read_records(str(out / "submission.predictions.jsonl")))
-    assert [r["case_id"] for r in records] == [r["case_id"] for r in expected]  # each once, in order
+    assert [r["case_id"] for r in records] == [
+        r["case_id"] for r in expected
+    ]  # each once, in order
     for record, reference_record in zip(records, expected):
         record.pop("seconds"), reference_record.pop("seconds")
         assert record == reference_record

@@ -88,8 +88,8 @@ def evaluate_model(args):
     from forgery_d2.config import load_config
     from forgery_d2.engine.predictor import build_inference_model
     from forgery_d2.evaluation.ground_truth import check_labelled
-    from forgery_d2.evaluation.sweep import (RawOutputCollector, cache_fingerprint, evaluate_cache, load_cache,
-                                             save_cache, sweep, write_decision_yaml)
+    from forgery_d2.evaluation.sweep import (RawOutputCollector, cache_fingerprint, evaluate_cache,
+                                             load_cache, save_cache, sweep, write_decision_yaml)
     from forgery_d2.data.builtin import registered_names
 
     # forgery_d2's debug lines (e.g. the matcher's per-image statistics) only with --verbose.
@@ -140,7 +140,8 @@ def main(argv=None):
 
     try:
         return score_files(args) if args.solution else evaluate_model(args)
-    except (SubmissionError, RLEError, DataError, ConfigError, SweepCacheError, FileNotFoundError, KeyError) as e:
+    except (SubmissionError, RLEError, DataError, ConfigError, SweepCacheError, FileNotFoundError,
+            KeyError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {message}", file=sys.stderr)
         sys.exit(EXIT_INVALID)

@@ -61,7 +61,8 @@ def build_parser():
     p.add_argument("--kind-probs", type=parse_weights, default=None,
                    help="source mix, e.g. natural=0.3,blot=0.35,figure=0.35,folder=0.3 (folder needs --source-dir)")
     p.add_argument("--color-modes", type=parse_weights, default=None, help="output colour modes, e.g. RGB=0.55,L=0.35,RGBA=0.1")
-    p.add_argument("--test-forged-fraction", type=fraction, default=0.5, help="share of forged test images")
+    p.add_argument("--test-forged-fraction", type=fraction, default=0.5,
+                   help="share of forged test images, in [0, 1]")
     p.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 4), help="worker processes (1 = no multiprocessing)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset in --output")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

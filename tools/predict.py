@@ -32,6 +32,7 @@ with ``--strict`` the tool instead stops with exit code 2 and writes no submissi
 and with ``--gt-masks DIR`` the ground-truth channels of ``DIR/<case_id>.npy`` in green.
 Invalid input: a one-line error and exit code 2, never a traceback.
 """
+
 import argparse
 import os
 import sys
@@ -45,33 +46,70 @@ from forgery_d2.competition.submission import SubmissionError  # noqa: E402
 from forgery_d2.config import ConfigError  # noqa: E402
 from forgery_d2.data.io import DataError  # noqa: E402
 from forgery_d2.engine.launch import launch  # noqa: E402
-from forgery_d2.engine.screening import (EXIT_INVALID, ScreeningError, ScreeningOptions, prepare_run,  # noqa: E402
-                                         records_path_for, screen_worker)
+from forgery_d2.engine.screening import (
+    EXIT_INVALID,
+    ScreeningError,
+    ScreeningOptions,
+    prepare_run,  # noqa: E402
+    records_path_for,
+    screen_worker,
+)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config-file", required=True, help="model config (YAML)")
     parser.add_argument("--input", required=True, help="folder of images")
     parser.add_argument("--output", required=True, help="submission CSV to write")
-    parser.add_argument("--records", help="per-figure records (JSON lines); default <output>.predictions.jsonl")
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its records")
-    parser.add_argument("--verbose", action="store_true", help="also print forgery_d2's debug log lines")
-    parser.add_argument("--decision", help="decision-rule YAML fragment (FORGERY.DECISION) merged after the config")
+    parser.add_argument(
+        "--records", help="per-figure records (JSON lines); default <output>.predictions.jsonl"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run from its records"
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="also print forgery_d2's debug log lines"
+    )
+    parser.add_argument(
+        "--decision", help="decision-rule YAML fragment (FORGERY.DECISION) merged after the config"
+    )
     parser.add_argument("--vis", help="folder for overlay PNGs")
-    parser.add_argument("--gt-masks", help="folder of <case_id>.npy ground-truth masks drawn on the overlays")
-    parser.add_argument("--batch-size", type=int, default=1,
-                        help="figures per forward pass (default 1: each figure's result depends on that figure "
-                             "only, so a resumed run reproduces an uninterrupted one byte for byte; larger "
-                             "batches pad figures to a common size, which can change a network's output)")
-    parser.add_argument("--num-workers", type=int, default=2, help="image-reading worker processes per process")
-    parser.add_argument("--strict", action="store_true", help="stop (exit 2) on an unreadable image")
-    parser.add_argument("--num-gpus", type=int, default=1,
-                        help="processes per machine: one per GPU; without a GPU, that many CPU processes")
-    parser.add_argument("--num-machines", type=int, default=1, help="machines of a multi-machine run")
-    parser.add_argument("--machine-rank", type=int, default=0, help="rank of this machine (0 .. machines - 1)")
-    parser.add_argument("--dist-url", default="auto",
-                        help="rendezvous of the processes, e.g. tcp://HOST:PORT ('auto': a free local port)")
+    parser.add_argument(
+        "--gt-masks", help="folder of <case_id>.npy ground-truth masks drawn on the overlays"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        help="figures per forward pass (default 1: each figure's result depends on that figure "
+        "only, so a resumed run reproduces an uninterrupted one byte for byte; larger "
+        "batches pad figures to a common size, which can change a network's output)",
+    )
+    parser.add_argument(
+        "--num-workers", type=int, default=2, help="image-reading worker processes per process"
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="stop (exit 2) on an unreadable image"
+    )
+    parser.add_argument(
+        "--num-gpus",
+        type=int,
+        default=1,
+        help="processes per machine: one per GPU; without a GPU, that many CPU processes",
+    )
+    parser.add_argument(
+        "--num-machines", type=int, default=1, help="machines of a multi-machine run"
+    )
+    parser.add_argument(
+        "--machine-rank", type=int, default=0, help="rank of this machine (0 .. machines - 1)"
+    )
+    parser.add_argument(
+        "--dist-url",
+        default="auto",
+        help="rendezvous of the processes, e.g. tcp://HOST:PORT ('auto': a free local port)",
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
     args = parser.parse_args(argv)
     for name in ("batch_size", "num_gpus", "num_machines"):
@@ -85,15 +123,30 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     options = ScreeningOptions(
-        config_file=args.config_file, input_dir=args.input, output=args.output,
-        records=args.records or records_path_for(args.output), opts=tuple(args.opts), decision=args.decision,
-        batch_size=args.batch_size, num_workers=args.num_workers, strict=args.strict, resume=args.resume,
-        vis=args.vis, gt_masks=args.gt_masks, verbose=args.verbose,
+        config_file=args.config_file,
+        input_dir=args.input,
+        output=args.output,
+        records=args.records or records_path_for(args.output),
+        opts=tuple(args.opts),
+        decision=args.decision,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        strict=args.strict,
+        resume=args.resume,
+        vis=args.vis,
+        gt_masks=args.gt_masks,
+        verbose=args.verbose,
     )
     try:
         prepare_run(options)
-        return launch(screen_worker, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
-                      dist_url=args.dist_url, args=(options,))
+        return launch(
+            screen_worker,
+            args.num_gpus,
+            num_machines=args.num_machines,
+            machine_rank=args.machine_rank,
+            dist_url=args.dist_url,
+            args=(options,),
+        )
     except (DataError, ConfigError, SubmissionError, ScreeningError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(EXIT_INVALID)

@@ -16,7 +16,7 @@ from forgery_d2.engine.runner import main, preflight
 if __name__ == "__main__":
     args = default_argument_parser().parse_args()
     print("Command Line Args:", args)
-    preflight(args)  # a bad config or dataset ends here in one line (exit 2), before any worker starts
+    preflight(args)  # a bad config or dataset ends here in one line (exit 2), before any worker
     launch(
         main,
         args.num_gpus,

@@ -79,8 +79,9 @@ def _check_magnitudes(rle, total):
         if -_MAX_RLE_VALUE <= value <= limit:
             continue
         if value < 0:
-            raise RLEError(f"RLE {'starts are 1-based and must be >= 1' if k % 2 == 0 else 'run lengths must be >= 0'}"
-                           f", found {value}")
+            rule = ("starts are 1-based and must be >= 1" if k % 2 == 0
+                    else "run lengths must be >= 0")
+            raise RLEError(f"RLE {rule}, found {value}")
         if total is None:
             raise RLEError(f"RLE value {value} is too large to be a pixel index")
         if k % 2 == 0:
@@ -151,7 +152,8 @@ def _load_rle_json(text):
     except ValueError as e:  # e.g. an integer of more than 4300 digits
         raise RLEError(f"not a usable JSON list: {text.strip()[:60]!r} ({e})") from None
     except RecursionError:
-        raise RLEError(f"not a usable JSON list: {text.strip()[:60]!r} (nested too deeply)") from None
+        raise RLEError(f"not a usable JSON list: {text.strip()[:60]!r} (nested too deeply)") \
+            from None
 
 
 def rle_decode(rle, shape) -> np.ndarray:

@@ -64,7 +64,7 @@ def _where(df, index, what):
 def _csv_rows(path, what):
     """``(line number, fields)`` of each non-blank CSV record of a UTF-8 file (BOM allowed)."""
     previous_limit = csv.field_size_limit()
-    csv.field_size_limit(2**31 - 1)  # one RLE of a large image is far longer than csv's 128 KiB default
+    csv.field_size_limit(2**31 - 1)  # one RLE of a large image outgrows csv's 128 KiB default
     line = 0
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
@@ -74,9 +74,11 @@ def _csv_rows(path, what):
                 if fields:  # csv gives [] for a blank line
                     yield start, fields
     except UnicodeDecodeError as e:
-        raise SubmissionError(f"{what} file {path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
+        raise SubmissionError(
+            f"{what} file {path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
     except csv.Error as e:
-        raise SubmissionError(f"{what} file {path} line {line + 1}: not a readable CSV record ({e})") from None
+        raise SubmissionError(
+            f"{what} file {path} line {line + 1}: not a readable CSV record ({e})") from None
     finally:
         csv.field_size_limit(previous_limit)
 
@@ -95,13 +97,15 @@ def _read_csv(path, columns, what):
     expected = ",".join(columns)
     if header != columns:
         hint = " (a trailing comma?)" if header[:-1] == columns and header[-1] == "" else ""
-        raise SubmissionError(f"{what} file {path} has header {','.join(header)!r}{hint}; expected {expected!r}")
+        raise SubmissionError(
+            f"{what} file {path} has header {','.join(header)!r}{hint}; expected {expected!r}")
     records, lines = [], []
     for line, fields in rows:
         if len(fields) != len(columns):
-            hint = ", the last one empty (a trailing comma?)" if len(fields) > len(columns) and fields[-1] == "" else ""
-            raise SubmissionError(f"{what} file {path} line {line} has {len(fields)} field(s){hint}; expected "
-                                  f"{len(columns)}: {expected}")
+            trailing = len(fields) > len(columns) and fields[-1] == ""
+            hint = ", the last one empty (a trailing comma?)" if trailing else ""
+            raise SubmissionError(f"{what} file {path} line {line} has {len(fields)} "
+                                  f"field(s){hint}; expected {len(columns)}: {expected}")
         records.append(fields)
         lines.append(line)
     df = pd.DataFrame(records, columns=list(columns), dtype=str)
@@ -128,15 +132,17 @@ def _parse_shape(text, where, annotation=None):
     if text == AUTHENTIC:
         if annotation == AUTHENTIC:
             return None
-        raise SubmissionError(f"{where}: shape 'authentic' is only valid on an authentic row; a forged "
-                              "row needs its image's shape \"[H, W]\" to decode its masks")
+        raise SubmissionError(f"{where}: shape 'authentic' is only valid on an authentic row; a "
+                              "forged row needs its image's shape \"[H, W]\" to decode its masks")
     try:
         shape = json.loads(text)
     except (ValueError, TypeError, RecursionError):
-        raise SubmissionError(f"{where}: shape {text[:60]!r} is not a JSON list \"[H, W]\"") from None
+        raise SubmissionError(f"{where}: shape {text[:60]!r} is not a JSON list \"[H, W]\"") \
+            from None
     if (not isinstance(shape, list) or len(shape) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
-        raise SubmissionError(f"{where}: shape {text[:60]!r} must be \"[H, W]\" with two positive integers")
+        raise SubmissionError(
+            f"{where}: shape {text[:60]!r} must be \"[H, W]\" with two positive integers")
     return tuple(shape)
 
 
@@ -208,8 +214,12 @@ def align_submission(solution: pd.DataFrame, submission: pd.DataFrame) -> List[A
         try:
             pred_runs = parse_annotation(prediction, shape)
         except RLEError as e:
-            shown = "" if "(shape [" in str(e) else (
-                " (image shape unknown: authentic row)" if shape is None else f" (image shape {list(shape)})")
+            if "(shape [" in str(e):
+                shown = ""
+            elif shape is None:
+                shown = " (image shape unknown: authentic row)"
+            else:
+                shown = f" (image shape {list(shape)})"
             raise SubmissionError(f"{_where(submission, j, 'submission')}: {e}{shown}") from None
         rows.append(AlignedRow(case_id, shape, gt_runs, pred_runs, prediction))
     return rows

@@ -156,7 +156,8 @@ def read_image(path, format="RGB"):
         except DataError:
             raise
         except Exception as e:  # truncated / corrupt data: decoders raise OSError, SyntaxError, ...
-            raise DataError(f"image file is corrupt or truncated: {path} ({type(e).__name__}: {e})") from None
+            raise DataError(
+                f"image file is corrupt or truncated: {path} ({type(e).__name__}: {e})") from None
     if rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise DataError(f"image file has an empty size {rgb.shape[0]}x{rgb.shape[1]}: {path}")
     if format == "RGB":
@@ -177,10 +178,12 @@ def _load_mask_array(path):
             array = np.load(path, mmap_mode="r", allow_pickle=False)
             if isinstance(array, np.ndarray):
                 array = np.array(array)
-        except ValueError as e:  # pickled object arrays, bad header, data shorter than the header says
-            raise DataError(f"mask file is not a plain numeric .npy array (or is truncated): {path} ({e})") from None
-        except Exception as e:  # damaged data or header: numpy raises OSError, EOFError, SyntaxError, ...
-            raise DataError(f"mask file is corrupt or truncated: {path} ({type(e).__name__}: {e})") from None
+        except ValueError as e:  # pickled object arrays, bad header, less data than the header says
+            raise DataError(f"mask file is not a plain numeric .npy array (or is truncated): "
+                            f"{path} ({e})") from None
+        except Exception as e:  # damaged data or header: OSError, EOFError, SyntaxError, ...
+            raise DataError(
+                f"mask file is corrupt or truncated: {path} ({type(e).__name__}: {e})") from None
         if not isinstance(array, np.ndarray):
             raise DataError(f"mask file holds an archive, not one array: {path}")
         return array
@@ -191,7 +194,8 @@ def _load_mask_array(path):
             gray = image if image.mode in ("1", "L") or image.mode.startswith("I") else image.convert("L")
             array = np.asarray(gray)
         except Exception as e:  # truncated / corrupt data
-            raise DataError(f"mask file is corrupt or truncated: {path} ({type(e).__name__}: {e})") from None
+            raise DataError(
+                f"mask file is corrupt or truncated: {path} ({type(e).__name__}: {e})") from None
     if array.dtype == np.bool_:
         return array.astype(np.uint8)
     threshold = 127 if array.dtype == np.uint8 else int(array.max()) // 2

@@ -51,7 +51,8 @@ class FreezeSchedule(HookBase):
     in every stage.
     """
 
-    def __init__(self, schedule: Sequence[freeze.FreezeStage], parts: Dict[str, tuple], never_train=None):
+    def __init__(self, schedule: Sequence[freeze.FreezeStage], parts: Dict[str, tuple],
+                 never_train=None):
         self.schedule = list(schedule)
         self.parts = parts
         self.never_train = None if never_train is None else frozenset(never_train)
@@ -60,7 +61,8 @@ class FreezeSchedule(HookBase):
 
     def _apply(self, index: int, iteration: int):
         stage = self.schedule[index]
-        trainable, total = freeze.apply_stage(self.trainer.model, stage, self.parts, self.never_train)
+        trainable, total = freeze.apply_stage(self.trainer.model, stage, self.parts,
+                                              self.never_train)
         self.current_stage = index
         self._trainable_frac = trainable / max(total, 1)
         logger.info(
@@ -74,8 +76,9 @@ class FreezeSchedule(HookBase):
             self.never_train = freeze.frozen_parameter_names(model)
         if self.never_train:
             heads = sorted({n.rsplit(".", 2)[0] for n in self.never_train})
-            logger.info(f"{len(self.never_train)} parameters were frozen when the model was built (FREEZE_AT) and "
-                        f"stay frozen in every stage: {', '.join(heads[:8])}{', ...' if len(heads) > 8 else ''}")
+            shown = ", ".join(heads[:8]) + (", ..." if len(heads) > 8 else "")
+            logger.info(f"{len(self.never_train)} parameters were frozen when the model was built "
+                        f"(FREEZE_AT) and stay frozen in every stage: {shown}")
         uncovered = freeze.uncovered_parameter_names(model, self.parts)
         if uncovered:
             heads = sorted({n.rsplit(".", 2)[0] for n in uncovered})

@@ -5,16 +5,16 @@ report (``forgery_d2.report``) reads them. One record::
 
     {"case_id": str, "file_name": str (image path), "height": int, "width": int,
      "status": "ok" | "unreadable", "error": str (only when unreadable),
-     "annotation": str,      # exactly the submission row ("authentic" or ";"-joined competition RLEs)
+     "annotation": str,      # exactly the submission row ("authentic" or ";"-joined RLEs)
      "image_score": float,   # image-level score the decision compared with its threshold
      "seconds": float,       # inference seconds for this figure
-     "instances": [          # final instances after the decision rule, best score first; [] = authentic
+     "instances": [          # final instances after the decision rule, best first; [] = authentic
        {"score": float,
         "mask": [start, length, ...],          # competition RLE (column-major, 1-based)
         "parts": [                             # the copy-move pairs merged into this instance;
                                                # [] for an instance the network found without a pair
           {"source": RLE, "copy": RLE,         # competition RLEs of the source region and its copy
-           "transform": [[a, b, tx], [c, d, ty]] | null,   # 2x3 affine, source (x, y) -> copy, pixels
+           "transform": [[a, b, tx], [c, d, ty]] | null,   # 2x3 affine, source (x, y) -> copy
            "score": float,
            "evidence": {"method": "keypoint" | "dense" | "panel" | "network", ...numbers}}]}]}
 
@@ -31,6 +31,7 @@ every ``sync_seconds`` and on close (what a power failure can lose). A kill in t
 write leaves a torn last line: :func:`read_records` ignores it and :class:`RecordWriter` cuts it off
 before appending.
 """
+
 import json
 import logging
 import os
@@ -39,8 +40,15 @@ import time
 from forgery_d2.competition.rle import AUTHENTIC, rle_encode, runs_to_rle
 from forgery_d2.structures.masks import to_numpy
 
-__all__ = ["figure_record", "unreadable_record", "instance_parts", "RecordWriter", "read_records", "read_record_at",
-           "repair_tail"]
+__all__ = [
+    "figure_record",
+    "unreadable_record",
+    "instance_parts",
+    "RecordWriter",
+    "read_records",
+    "read_record_at",
+    "repair_tail",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +56,9 @@ logger = logging.getLogger(__name__)
 def instance_parts(instances, members) -> list:
     """The copy-move parts (source, copy, transform, score, evidence) of the output instances
     ``members`` (indices into ``instances``); ``[]`` when the output has no parts."""
-    if instances is None or not (instances.has("pred_source_masks") and instances.has("pred_copy_masks")):
+    if instances is None or not (
+        instances.has("pred_source_masks") and instances.has("pred_copy_masks")
+    ):
         return []
     transforms = to_numpy(instances.pred_transforms) if instances.has("pred_transforms") else None
     evidence = instances.pred_evidence if instances.has("pred_evidence") else None
@@ -59,33 +69,49 @@ def instance_parts(instances, members) -> list:
         copy = to_numpy(instances.pred_copy_masks[index])
         if not (source.any() and copy.any()):
             continue  # no pair behind this member (e.g. a network instance fused with matcher ones)
-        parts.append({
-            "source": rle_encode(source),
-            "copy": rle_encode(copy),
-            "transform": None if transforms is None else [[float(v) for v in row] for row in transforms[index]],
-            "score": float(scores[index]),
-            "evidence": dict(evidence[index]) if evidence is not None else {"method": "network"},
-        })
+        parts.append(
+            {
+                "source": rle_encode(source),
+                "copy": rle_encode(copy),
+                "transform": None
+                if transforms is None
+                else [[float(v) for v in row] for row in transforms[index]],
+                "score": float(scores[index]),
+                "evidence": dict(evidence[index])
+                if evidence is not None
+                else {"method": "network"},
+            }
+        )
     return parts
 
 
 def figure_record(case_id, file_name, output, decision, seconds) -> dict:
     """The record of a figure the model ran on: ``output`` is the model's output dict
-    (``{"instances": Instances, ...}``), ``decision`` the :class:`~forgery_d2.evaluation.decision.Decision`
-    made from it, ``seconds`` the figure's inference time."""
+    (``{"instances": Instances, ...}``), ``decision`` the
+    :class:`~forgery_d2.evaluation.decision.Decision` made from it, ``seconds`` the figure's inference time."""
     instances = output.get("instances")
     height, width = (int(v) for v in decision.masks.shape[1:])
     final = []
     for k in range(len(decision.masks)):
-        final.append({
-            "score": float(decision.scores[k]),
-            "mask": runs_to_rle(decision.runs[k]),
-            "parts": instance_parts(instances, decision.members[k] if k < len(decision.members) else []),
-        })
+        final.append(
+            {
+                "score": float(decision.scores[k]),
+                "mask": runs_to_rle(decision.runs[k]),
+                "parts": instance_parts(
+                    instances, decision.members[k] if k < len(decision.members) else []
+                ),
+            }
+        )
     return {
-        "case_id": str(case_id), "file_name": str(file_name), "height": height, "width": width,
-        "status": "ok", "annotation": decision.annotation, "image_score": float(decision.image_score),
-        "seconds": round(float(seconds), 6), "instances": final,
+        "case_id": str(case_id),
+        "file_name": str(file_name),
+        "height": height,
+        "width": width,
+        "status": "ok",
+        "annotation": decision.annotation,
+        "image_score": float(decision.image_score),
+        "seconds": round(float(seconds), 6),
+        "instances": final,
     }
 
 
@@ -93,9 +119,16 @@ def unreadable_record(case_id, file_name, error, height=0, width=0) -> dict:
     """The record of a figure that could not be read: written ``authentic`` (the submission needs a
     row for every figure), with the reason."""
     return {
-        "case_id": str(case_id), "file_name": str(file_name), "height": int(height), "width": int(width),
-        "status": "unreadable", "error": str(error), "annotation": AUTHENTIC, "image_score": 0.0,
-        "seconds": 0.0, "instances": [],
+        "case_id": str(case_id),
+        "file_name": str(file_name),
+        "height": int(height),
+        "width": int(width),
+        "status": "unreadable",
+        "error": str(error),
+        "annotation": AUTHENTIC,
+        "image_score": 0.0,
+        "seconds": 0.0,
+        "instances": [],
     }
 
 
@@ -127,12 +160,15 @@ def repair_tail(path) -> int:
         f.truncate(keep)
         f.flush()
         os.fsync(f.fileno())
-    logger.warning(f"{path}: removed a torn last record ({size - keep} bytes) left by an interrupted run")
+    logger.warning(
+        f"{path}: removed a torn last record ({size - keep} bytes) left by an interrupted run"
+    )
     return size - keep
 
 
 class RecordWriter:
-    """Appends records to a JSON-lines file durably (see the module docstring). A context manager."""
+    """Appends records to a JSON-lines file durably (see the module docstring); a context
+    manager."""
 
     def __init__(self, path, sync_seconds: float = 2.0):
         self.path = os.fspath(path)
@@ -147,7 +183,7 @@ class RecordWriter:
         line = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
         view = memoryview(line)
         while view:  # os.write on a regular file writes everything; loop for the rare short write
-            view = view[os.write(self._fd, view):]
+            view = view[os.write(self._fd, view) :]
         if time.monotonic() - self._last_sync >= self._sync_seconds:
             self.sync()
 

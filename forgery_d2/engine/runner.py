@@ -23,7 +23,8 @@ from forgery_d2.evaluation.ground_truth import check_labelled
 from .freeze import FreezeConfigError
 from .trainer import ForgeryTrainer, TrainingSubsetError
 
-__all__ = ["setup", "check_run", "preflight", "main", "run", "EVAL_RESULTS_FILE", "USER_ERRORS", "EXIT_INVALID"]
+__all__ = ["setup", "check_run", "preflight", "main", "run", "EVAL_RESULTS_FILE", "USER_ERRORS",
+           "EXIT_INVALID"]
 
 EXIT_INVALID = 2  # exit code of a run stopped by an error in the user's config or data
 
@@ -61,7 +62,8 @@ def check_run(cfg, args):
     of training too), ``FORGERY.DECISION`` in range and ``MODEL.WEIGHTS`` present (ConfigError)."""
     register_builtin_from_config(cfg)  # dataset root and split options of cfg.FORGERY.DATA
     hooks = cfg.FORGERY.HOOKS
-    names = [*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST, hooks.VAL_LOSS.DATASET, hooks.SEPARABILITY.DATASET]
+    names = [*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST, hooks.VAL_LOSS.DATASET,
+             hooks.SEPARABILITY.DATASET]
     registered_names([n for n in dict.fromkeys(names) if n])
     for name in cfg.DATASETS.TEST:
         check_labelled(name)
@@ -86,8 +88,8 @@ def _exit_with(error):
 
 
 # Errors in the user's config or data: reported as one line, not as a traceback.
-USER_ERRORS = (ConfigError, FreezeConfigError, AugmentationConfigError, DataError, TrainingSubsetError,
-               SubmissionError)
+USER_ERRORS = (ConfigError, FreezeConfigError, AugmentationConfigError, DataError,
+               TrainingSubsetError, SubmissionError)
 
 
 def main(args, trainer_class=ForgeryTrainer):

@@ -17,6 +17,7 @@
 - **Run fingerprint** (``<records>.run.json``): the model and input config, the ``MODEL.WEIGHTS``
   file, the decision rule and the input folder. ``--resume`` refuses to mix records of another run.
 """
+
 import glob
 import hashlib
 import json
@@ -41,7 +42,13 @@ from forgery_d2.data.io import DataError, image_size, list_images, read_mask
 from forgery_d2.evaluation.decision import DecisionRule
 from forgery_d2.evaluation.visualize import draw_decision
 
-from .predictions import RecordWriter, figure_record, read_record_at, read_records, unreadable_record
+from .predictions import (
+    RecordWriter,
+    figure_record,
+    read_record_at,
+    read_records,
+    unreadable_record,
+)
 from .predictor import BatchPredictor, ImageFolder
 
 __all__ = [
@@ -64,7 +71,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 EXIT_INVALID = 2  # exit code of a run stopped by bad input
-MAX_BATCH_PIXELS = 16_000_000  # a forward pass holds at most this many input pixels (one 4000 px figure)
+MAX_BATCH_PIXELS = (
+    16_000_000  # a forward pass holds at most this many input pixels (one 4000 px figure)
+)
 
 
 class ScreeningError(ValueError):
@@ -128,8 +137,13 @@ def run_fingerprint(cfg, input_dir: str) -> dict:
         stat = os.stat(weights)
         weights_file = [os.path.abspath(weights), stat.st_size, stat.st_mtime_ns]
     model = hashlib.sha1((cfg.MODEL.dump() + cfg.INPUT.dump()).encode()).hexdigest()[:16]
-    return {"input": os.path.abspath(input_dir), "model_config": model, "weights": weights,
-            "weights_file": weights_file, "decision": DecisionRule.from_config(cfg).to_config_dict()}
+    return {
+        "input": os.path.abspath(input_dir),
+        "model_config": model,
+        "weights": weights,
+        "weights_file": weights_file,
+        "decision": DecisionRule.from_config(cfg).to_config_dict(),
+    }
 
 
 def _load_run_config(options: ScreeningOptions):
@@ -148,16 +162,23 @@ def prepare_run(options: ScreeningOptions) -> int:
     existing = record_files(options.records)
     fingerprint = run_fingerprint(cfg, options.input_dir)
     if existing and not options.resume:
-        raise ScreeningError(f"{existing[0]} holds records of an earlier run: pass --resume to continue it, or "
-                             "delete the records (and their .part-* and .run.json files) to start over")
+        raise ScreeningError(
+            f"{existing[0]} holds records of an earlier run: pass --resume to continue it, or "
+            "delete the records (and their .part-* and .run.json files) to start over"
+        )
     if options.resume and os.path.isfile(fingerprint_path):
         with open(fingerprint_path) as f:
             previous = json.load(f)
-        differences = [f"{key} {previous.get(key)!r} (this run: {value!r})"
-                       for key, value in fingerprint.items() if previous.get(key) != value]
+        differences = [
+            f"{key} {previous.get(key)!r} (this run: {value!r})"
+            for key, value in fingerprint.items()
+            if previous.get(key) != value
+        ]
         if differences:
-            raise ScreeningError(f"--resume: the records in {options.records} were written by another run: "
-                                 + "; ".join(differences))
+            raise ScreeningError(
+                f"--resume: the records in {options.records} were written by another run: "
+                + "; ".join(differences)
+            )
     os.makedirs(os.path.dirname(os.path.abspath(options.records)), exist_ok=True)
     with open(fingerprint_path, "w") as f:
         json.dump(fingerprint, f, indent=1)
@@ -204,12 +225,21 @@ def _write_overlay(options, item, decision, image_format):
                 gt = read_mask(path, item["image"].shape[:2])
             except DataError as e:
                 logger.warning(f"ground truth not drawn: {e}")
-    overlay = draw_decision(_to_rgb(item["image"], image_format), decision, gt, title=item["case_id"])
+    overlay = draw_decision(
+        _to_rgb(item["image"], image_format), decision, gt, title=item["case_id"]
+    )
     cv2.imwrite(os.path.join(options.vis, item["case_id"] + ".png"), overlay[..., ::-1])
 
 
-def screen_shard(cfg, options: ScreeningOptions, paths: List[str], rank: int, world_size: int,
-                 predictor=None, position: int = 0) -> dict:
+def screen_shard(
+    cfg,
+    options: ScreeningOptions,
+    paths: List[str],
+    rank: int,
+    world_size: int,
+    predictor=None,
+    position: int = 0,
+) -> dict:
     """Screen this rank's shard of ``paths`` (the sorted listing), skipping figures already
     recorded; returns counts ``{"shard", "skipped", "done", "unreadable"}``."""
     rule = DecisionRule.from_config(cfg)
@@ -220,12 +250,23 @@ def screen_shard(cfg, options: ScreeningOptions, paths: List[str], rank: int, wo
     if not todo:
         return counts
     predictor = predictor or BatchPredictor(cfg)
-    loader = torch.utils.data.DataLoader(ImageFolder(todo, cfg.INPUT.FORMAT), batch_size=options.batch_size,
-                                         num_workers=options.num_workers, collate_fn=list)
+    loader = torch.utils.data.DataLoader(
+        ImageFolder(todo, cfg.INPUT.FORMAT),
+        batch_size=options.batch_size,
+        num_workers=options.num_workers,
+        collate_fn=list,
+    )
     if options.vis:
         os.makedirs(options.vis, exist_ok=True)
-    progress = tqdm(total=len(shard), initial=counts["skipped"], unit="fig", position=position, mininterval=1.0,
-                    desc=f"predict rank {rank}/{world_size}" if world_size > 1 else "predict", dynamic_ncols=True)
+    progress = tqdm(
+        total=len(shard),
+        initial=counts["skipped"],
+        unit="fig",
+        position=position,
+        mininterval=1.0,
+        desc=f"predict rank {rank}/{world_size}" if world_size > 1 else "predict",
+        dynamic_ncols=True,
+    )
     with RecordWriter(part_path(options.records, rank, world_size)) as writer:
         for batch in loader:
             readable = [item for item in batch if "error" not in item]
@@ -242,7 +283,9 @@ def screen_shard(cfg, options: ScreeningOptions, paths: List[str], rank: int, wo
                 seconds = (time.perf_counter() - start) / len(group)
                 for item, output in zip(group, outputs):
                     decision = rule(output)
-                    writer.write(figure_record(item["case_id"], item["file_name"], output, decision, seconds))
+                    writer.write(
+                        figure_record(item["case_id"], item["file_name"], output, decision, seconds)
+                    )
                     if options.vis:
                         _write_overlay(options, item, decision, cfg.INPUT.FORMAT)
                 del outputs
@@ -268,10 +311,14 @@ def assemble(paths: List[str], records: str, submission: str) -> dict:
     case_ids = [os.path.splitext(os.path.basename(p))[0] for p in paths]
     missing = [c for c in case_ids if c not in index]
     if missing:
-        raise ScreeningError(f"{len(missing)} of {len(case_ids)} figures have no record (first: {missing[0]}); "
-                             "run again with --resume to finish them")
+        raise ScreeningError(
+            f"{len(missing)} of {len(case_ids)} figures have no record (first: {missing[0]}); "
+            "run again with --resume to finish them"
+        )
     if duplicates:
-        logger.warning(f"{duplicates} figures were recorded twice; the first record of each is used")
+        logger.warning(
+            f"{duplicates} figures were recorded twice; the first record of each is used"
+        )
     summary = {"figures": len(case_ids), "forged": 0, "unreadable": []}
     files = [open(path, "rb") for path in sources]
     tmp_records, tmp_submission = records + ".tmp", submission + ".tmp"
@@ -313,20 +360,28 @@ def _set_threads():
 
 def _print_summary(options, summary, counts):
     n_unreadable = len(summary["unreadable"])
-    print(f"wrote {options.output}: {summary['figures']} images, {summary['forged']} predicted forged, "
-          f"{summary['figures'] - summary['forged'] - n_unreadable} authentic, {n_unreadable} unreadable "
-          f"({counts['skipped']} of rank 0's figures resumed from earlier records); records: {options.records}")
+    print(
+        f"wrote {options.output}: {summary['figures']} images, {summary['forged']} predicted "
+        f"forged, {summary['figures'] - summary['forged'] - n_unreadable} authentic, "
+        f"{n_unreadable} unreadable ({counts['skipped']} of rank 0's figures resumed from earlier "
+        f"records); records: {options.records}"
+    )
     for file_name, error in summary["unreadable"][:20]:
         print(f"  unreadable (written as authentic): {file_name}: {error}")
     if n_unreadable > 20:
-        print(f"  ... and {n_unreadable - 20} more unreadable (status 'unreadable' in {options.records})")
+        print(
+            f"  ... and {n_unreadable - 20} more unreadable (status 'unreadable' in "
+            f"{options.records})"
+        )
 
 
 def screen_worker(options: ScreeningOptions):
     """One process of a screening run (every rank runs it): its shard, then, on rank 0 once every
-    rank is done, the assembly and the summary. Bad input ends the process with one line (exit 2)."""
+    rank is done, the assembly and the summary. Bad input ends the process with one line
+    (exit 2)."""
     setup_logger(name="forgery_d2", distributed_rank=comm.get_rank()).setLevel(
-        logging.DEBUG if options.verbose else logging.INFO)
+        logging.DEBUG if options.verbose else logging.INFO
+    )
     _set_threads()
     rank, world_size = comm.get_rank(), comm.get_world_size()
     try:

@@ -104,16 +104,20 @@ class DecisionRule:
 
     def __post_init__(self):
         """Raises ConfigError naming the FORGERY.DECISION key of an out-of-range value."""
-        for name in ("score_thresh", "mask_thresh", "min_area_fraction", "merge_iou", "merge_containment"):
+        for name in ("score_thresh", "mask_thresh", "min_area_fraction", "merge_iou",
+                     "merge_containment"):
             value = getattr(self, name)
             if not 0.0 <= float(value) <= 1.0:
-                raise ConfigError(f"FORGERY.DECISION.{CONFIG_KEYS[name]} must be in [0, 1], got {value}")
+                raise ConfigError(
+                    f"FORGERY.DECISION.{CONFIG_KEYS[name]} must be in [0, 1], got {value}")
         # IMAGE_THRESH may exceed 1: above every image score, it calls every image authentic.
         if not 0.0 <= float(self.image_thresh) < float("inf"):
-            raise ConfigError(f"FORGERY.DECISION.IMAGE_THRESH must be a finite number >= 0, got {self.image_thresh}")
+            raise ConfigError("FORGERY.DECISION.IMAGE_THRESH must be a finite number >= 0, got "
+                              f"{self.image_thresh}")
         for name in ("min_area", "max_instances"):
-            if int(getattr(self, name)) < 0:
-                raise ConfigError(f"FORGERY.DECISION.{CONFIG_KEYS[name]} must be >= 0, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if int(value) < 0:
+                raise ConfigError(f"FORGERY.DECISION.{CONFIG_KEYS[name]} must be >= 0, got {value}")
 
     @classmethod
     def from_config(cls, cfg) -> "DecisionRule":
@@ -126,8 +130,8 @@ class DecisionRule:
             value = d[key]
             if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                     kind is int and isinstance(value, float) and not value.is_integer()):
-                raise ConfigError(f"FORGERY.DECISION.{key} must be a{'n integer' if kind is int else ' number'}, "
-                                  f"got {value!r}")
+                expected = "an integer" if kind is int else "a number"
+                raise ConfigError(f"FORGERY.DECISION.{key} must be {expected}, got {value!r}")
             values[name] = kind(value)
         return cls(**values)
 

@@ -230,6 +230,6 @@ class ForgeryEvaluator(DatasetEvaluator):
         write_submission_csv([(r["key"], r["annotation"]) for r in records],
                              os.path.join(output_dir, "forgery_predictions.csv"))
         write_csv(os.path.join(output_dir, "forgery_solution.csv"), SOLUTION_COLUMNS,
-                   [(r["key"], r["gt_annotation"], AUTHENTIC if r["shape"] is None else json.dumps(r["shape"]))
-                    for r in records])
+                  [(r["key"], r["gt_annotation"],
+                    AUTHENTIC if r["shape"] is None else json.dumps(r["shape"])) for r in records])
         logger.info(f"[ForgeryEvaluator] wrote metrics and per-image CSVs to {output_dir}")

@@ -19,7 +19,8 @@ from forgery_d2.competition.submission import SOLUTION_COLUMNS, SubmissionError,
 from forgery_d2.data.io import DataError, read_mask
 from forgery_d2.data.records import record_label
 
-__all__ = ["GroundTruthLoader", "check_labelled", "gt_annotation", "solution_rows", "write_solution_csv"]
+__all__ = ["GroundTruthLoader", "check_labelled", "gt_annotation", "solution_rows",
+           "write_solution_csv"]
 
 
 def check_labelled(dataset_name: str) -> int:
@@ -33,8 +34,8 @@ def check_labelled(dataset_name: str) -> int:
         except DataError as e:
             unlabelled.append(e)
     if unlabelled:
-        raise DataError(f"dataset {dataset_name}: {len(unlabelled)} of {len(dicts)} images cannot be scored; "
-                        f"first: {unlabelled[0]}")
+        raise DataError(f"dataset {dataset_name}: {len(unlabelled)} of {len(dicts)} images cannot "
+                        f"be scored; first: {unlabelled[0]}")
     return len(dicts)
 
 

@@ -163,7 +163,8 @@ def cache_fingerprint(cfg, dataset_name: str, score_floor: float = 0.05) -> dict
     image ids and files), the ``MODEL.WEIGHTS`` file (path, size, mtime), a digest of the model
     and input config (``MODEL.*``, ``INPUT.*``) and the collector's score floor."""
     dicts = DatasetCatalog.get(dataset_name)
-    images = hashlib.sha1("\n".join(f"{d.get('image_id')}\t{d.get('file_name')}" for d in dicts).encode()).hexdigest()
+    listing = "\n".join(f"{d.get('image_id')}\t{d.get('file_name')}" for d in dicts)
+    images = hashlib.sha1(listing.encode()).hexdigest()
     weights = cfg.MODEL.WEIGHTS
     weights_file = None
     if weights and os.path.isfile(weights):
@@ -171,7 +172,8 @@ def cache_fingerprint(cfg, dataset_name: str, score_floor: float = 0.05) -> dict
         weights_file = [os.path.abspath(weights), stat.st_size, stat.st_mtime_ns]
     model = hashlib.sha1((cfg.MODEL.dump() + cfg.INPUT.dump()).encode()).hexdigest()
     return {"dataset": dataset_name, "images": [len(dicts), images[:16]], "weights": weights,
-            "weights_file": weights_file, "model_config": model[:16], "score_floor": float(score_floor)}
+            "weights_file": weights_file, "model_config": model[:16],
+            "score_floor": float(score_floor)}
 
 
 def save_cache(cache, path, fingerprint: Optional[dict] = None):
@@ -192,18 +194,21 @@ def load_cache(path, expected: Optional[dict] = None):
     try:
         with open(path, "rb") as f:
             stored = pickle.load(f)
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError, ValueError) as e:
-        raise SweepCacheError(f"sweep cache {path} is not readable ({type(e).__name__}: {e}); delete it "
-                              "to recompute it") from None
-    if not (isinstance(stored, dict) and stored.get("format") == _CACHE_FORMAT and "images" in stored):
-        raise SweepCacheError(f"sweep cache {path} was not written by this version of forgery_d2 (no "
-                              "fingerprint); delete it to recompute it")
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError,
+            ValueError) as e:
+        raise SweepCacheError(f"sweep cache {path} is not readable ({type(e).__name__}: {e}); "
+                              "delete it to recompute it") from None
+    if not (isinstance(stored, dict) and stored.get("format") == _CACHE_FORMAT
+            and "images" in stored):
+        raise SweepCacheError(f"sweep cache {path} was not written by this version of forgery_d2 "
+                              "(no fingerprint); delete it to recompute it")
     if expected is not None:
         found = stored.get("fingerprint") or {}
         differences = [f"{key} {found.get(key)!r} (this run: {value!r})"
                        for key, value in expected.items() if found.get(key) != value]
         if differences:
-            raise SweepCacheError(f"sweep cache {path} was written for another run: " + "; ".join(differences)
+            raise SweepCacheError(f"sweep cache {path} was written for another run: "
+                                  + "; ".join(differences)
                                   + ". Delete it or pass another --sweep-cache")
     return stored["images"]
 
