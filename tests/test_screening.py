@@ -195,6 +195,18 @@ def test_existing_records_need_resume_and_the_same_run(reference, figures, capsy
         prepare_run(changed)
 
 
+def test_overwrite_starts_over(figures, tmp_path):
+    options = _options(figures, tmp_path)
+    prepare_run(options)
+    with RecordWriter(part_path(options.records, 0, 1)) as writer:
+        writer.write(unreadable_record("fig00", "fig00.png", "x"))
+    with pytest.raises(ScreeningError, match="pass --resume to continue it, or --overwrite"):
+        prepare_run(options)
+    options.overwrite = True
+    prepare_run(options)
+    assert not list(tmp_path.glob("*.part-*"))
+
+
 # --------------------------------------------------------------------------------- real runs
 
 

@@ -14,7 +14,8 @@ Records: each figure's result is appended, as soon as it is done, to ``--records
 the analyst's report reads). The run can be killed at any moment (even SIGKILL) and continued with
 ``--resume``: finished figures are not redone, none is lost or written twice, and the submission is
 byte-identical to an uninterrupted run's. The submission and the records file are written, in the
-folder's sorted order, once every figure has a record.
+folder's sorted order, once every figure has a record. Existing records without ``--resume`` stop
+the tool; ``--overwrite`` deletes them and starts over.
 
 Processes: ``--num-gpus N`` runs N processes per machine, each screening a disjoint shard (figure
 i goes to process i mod N x machines): with CUDA through detectron2's ``launch`` (one GPU each,
@@ -70,6 +71,9 @@ def parse_args(argv=None):
         "--resume", action="store_true", help="continue an interrupted run from its records"
     )
     parser.add_argument(
+        "--overwrite", action="store_true", help="delete the records of an earlier run, start over"
+    )
+    parser.add_argument(
         "--verbose", action="store_true", help="also print forgery_d2's debug log lines"
     )
     parser.add_argument(
@@ -112,6 +116,8 @@ def parse_args(argv=None):
     )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
     args = parser.parse_args(argv)
+    if args.resume and args.overwrite:
+        parser.error("--resume continues the records that --overwrite deletes: give one of them")
     for name in ("batch_size", "num_gpus", "num_machines"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
@@ -133,6 +139,7 @@ def main(argv=None):
         num_workers=args.num_workers,
         strict=args.strict,
         resume=args.resume,
+        overwrite=args.overwrite,
         vis=args.vis,
         gt_masks=args.gt_masks,
         verbose=args.verbose,

@@ -95,6 +95,7 @@ class ScreeningOptions:
     num_workers: int = 2  # image-reading processes per rank
     strict: bool = False  # stop (exit 2) at an unreadable figure instead of recording it
     resume: bool = False
+    overwrite: bool = False  # delete the records of an earlier run first (start over)
     vis: Optional[str] = None
     gt_masks: Optional[str] = None
     verbose: bool = False
@@ -153,18 +154,23 @@ def _load_run_config(options: ScreeningOptions):
 def prepare_run(options: ScreeningOptions) -> int:
     """Checks made once, before any process starts: the config loads, the folder has images, the
     records of a previous run are resumed only with ``--resume`` and only if they belong to the same
-    run (fingerprint). Writes the fingerprint; returns the number of figures."""
+    run (fingerprint), or deleted with ``--overwrite``. Writes the fingerprint; returns the number
+    of figures."""
     cfg = _load_run_config(options)
     figures = len(list_images(options.input_dir))
     if figures == 0:
         raise DataError(f"no image (.png/.jpg/.tif/...) in {options.input_dir}")
     fingerprint_path = options.records + ".run.json"
+    if options.overwrite:
+        for path in record_files(options.records) + [fingerprint_path]:
+            if os.path.exists(path):
+                os.remove(path)
     existing = record_files(options.records)
     fingerprint = run_fingerprint(cfg, options.input_dir)
     if existing and not options.resume:
         raise ScreeningError(
             f"{existing[0]} holds records of an earlier run: pass --resume to continue it, or "
-            "delete the records (and their .part-* and .run.json files) to start over"
+            "--overwrite to start over"
         )
     if options.resume and os.path.isfile(fingerprint_path):
         with open(fingerprint_path) as f:
