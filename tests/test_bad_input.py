@@ -394,3 +394,15 @@ def test_stages_never_train_what_freeze_at_froze(tmp_path):
     assert hook.never_train == frozen
     hook._apply(1, 1)
     assert {n for n, p in model2.named_parameters() if not p.requires_grad} == frozen
+
+
+def test_compare_submissions_takes_the_docstring_solution_format(tmp_path, capsys):
+    sol = tmp_path / "sol.csv"
+    sol.write_text('case_id,annotation,shape\n0,authentic,authentic\n1,"[1, 4]","[2, 4]"\n')
+    sub = tmp_path / "sub.csv"
+    sub.write_text('case_id,annotation\n0,authentic\n1,"[1, 4]"\n')
+    code, out, err = _tool_in_process("compare_submissions.py", capsys, "--solution", sol, f"mine={sub}")
+    assert code == 0, err
+    rows = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in out.splitlines()[3:]}
+    # full-image mask: 0 on the authentic row, F1 2*4/(8+4) on the forged one
+    assert rows == {"all authentic": 0.5, "full-image mask": round((0 + 8 / 12) / 2, 4), "mine": 1.0}
