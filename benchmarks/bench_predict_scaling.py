@@ -13,7 +13,8 @@ training-free keypoint matcher (configs/matcher/keypoint_matcher.yaml).
 3. **Memory vs figure size**: ``--large`` figures of 4000 x 3000 px against the same number of
    256 px figures.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_predict_scaling.py --output output/bench_predict_scaling
+    OMP_NUM_THREADS=1 python benchmarks/bench_predict_scaling.py \
+        --output output/bench_predict_scaling [--only throughput,folder_size,figure_size]
 
 Writes ``results.json`` and prints Markdown tables (docs/results/bench_predict_scaling.txt keeps the
 raw output of the documented run).
@@ -187,39 +188,58 @@ def memory_vs_figure_size(work, count):
 
 
 def markdown(results):
+    lines = []
+    if "throughput" in results:
+        lines += _throughput_table(results["throughput"])
+    if "folder_size" in results:
+        lines += _folder_size_table(results["folder_size"])
+    if "figure_size" in results:
+        lines += _figure_size_table(results["figure_size"])
+    return "\n".join(lines)
+
+
+def _throughput_table(result):
     lines = [
-        "| processes | figures | wall s | start-up s | figures/s (start-up excluded) | peak RSS (sum) MB |",
+        "| processes | figures | wall s | start-up s | figures/s (start-up excluded) "
+        "| peak RSS (sum) MB |",
         "|---|---|---|---|---|---|",
     ]
-    for r in results["throughput"]["rows"]:
+    for r in result["rows"]:
         lines.append(
-            f"| {r['processes']} | {r['figures']} | {r['seconds']:.1f} | {r['startup_seconds']:.1f} | "
-            f"{r['figures_per_s']:.2f} | {r['peak_rss_sum_mb']:.0f} |"
+            f"| {r['processes']} | {r['figures']} | {r['seconds']:.1f} | "
+            f"{r['startup_seconds']:.1f} | {r['figures_per_s']:.2f} | {r['peak_rss_sum_mb']:.0f} |"
         )
     lines.append(
-        f"\n2 processes / 1 process: **{results['throughput']['ratio_2_over_1']:.2f}x** figures/s; "
-        f"same submission: {results['throughput']['same_submission']}\n"
+        f"\n2 processes / 1 process: **{result['ratio_2_over_1']:.2f}x** figures/s; "
+        f"same submission: {result['same_submission']}\n"
     )
-    lines += [
+    return lines
+
+
+def _folder_size_table(rows):
+    lines = [
         "| files in folder | wall s | figures/s | peak RSS (sum) MB | largest process MB |",
         "|---|---|---|---|---|",
     ]
-    for r in results["folder_size"]:
+    for r in rows:
         lines.append(
-            f"| {r['files']:,} | {r['seconds']:.1f} | {r['figures_per_s']:.1f} | {r['peak_rss_sum_mb']:.0f} | "
-            f"{r['max_process_rss_mb']:.0f} |"
+            f"| {r['files']:,} | {r['seconds']:.1f} | {r['figures_per_s']:.1f} | "
+            f"{r['peak_rss_sum_mb']:.0f} | {r['max_process_rss_mb']:.0f} |"
         )
-    lines += [
-        "",
+    return lines + [""]
+
+
+def _figure_size_table(rows):
+    lines = [
         "| figure size | figures | wall s | peak RSS (sum) MB | largest process MB |",
         "|---|---|---|---|---|",
     ]
-    for r in results["figure_size"]:
+    for r in rows:
         lines.append(
-            f"| {r['figure_size']} | {r['figures']} | {r['seconds']:.1f} | {r['peak_rss_sum_mb']:.0f} | "
-            f"{r['max_process_rss_mb']:.0f} |"
+            f"| {r['figure_size']} | {r['figures']} | {r['seconds']:.1f} | "
+            f"{r['peak_rss_sum_mb']:.0f} | {r['max_process_rss_mb']:.0f} |"
         )
-    return "\n".join(lines)
+    return lines
 
 
 def main():
@@ -237,20 +257,27 @@ def main():
     parser.add_argument(
         "--large", type=int, default=6, help="4000 px figures of the figure-size run"
     )
+    parser.add_argument(
+        "--only",
+        default="throughput,folder_size,figure_size",
+        help="comma-separated parts to run: throughput, folder_size, figure_size",
+    )
     args = parser.parse_args()
     work = args.work or os.path.join(args.output, "work")
     os.makedirs(work, exist_ok=True)
+    os.makedirs(args.output, exist_ok=True)
     print(
         f"machine: {os.cpu_count()} CPUs, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
         f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    results = {
-        "throughput": throughput(work, args.figures),
-        "folder_size": memory_vs_folder_size(work, args.folder_sizes),
-        "figure_size": memory_vs_figure_size(work, args.large),
-        "load_average_end": os.getloadavg()[0],
+    parts = {
+        "throughput": lambda: throughput(work, args.figures),
+        "folder_size": lambda: memory_vs_folder_size(work, args.folder_sizes),
+        "figure_size": lambda: memory_vs_figure_size(work, args.large),
     }
+    results = {name: parts[name]() for name in args.only.split(",")}
+    results["load_average_end"] = os.getloadavg()[0]
     with open(os.path.join(args.output, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     print(markdown(results))
