@@ -715,4 +715,11 @@ def test_fields_longer_than_the_csv_modules_default_limit(scratch):
         )
         == 1.0
     )
-    assert csv.field_size_limit() == 131072  # the process-wide limit is restored
+    previous = csv.field_size_limit(131072)
+    try:
+        (scratch / "bad.csv").write_text("case_id,annotation\n0,authentic,\n")
+        with pytest.raises(SubmissionError, match="trailing comma"):  # also after a rejected file
+            read_submission_csv(scratch / "bad.csv")
+        assert csv.field_size_limit() == 131072  # the process-wide limit is left as it was
+    finally:
+        csv.field_size_limit(previous)

@@ -62,17 +62,20 @@ def _where(df, index, what):
 
 
 def _csv_rows(path, what):
-    """``(line number, fields)`` of each non-blank CSV record of a UTF-8 file (BOM allowed)."""
+    """``[(line number, fields)]`` of the non-blank CSV records of a UTF-8 file (BOM allowed).
+    A list, not a generator: the csv module's process-wide field size limit, raised while reading,
+    is restored before returning (a suspended generator would leave it raised)."""
     previous_limit = csv.field_size_limit()
     csv.field_size_limit(2**31 - 1)  # one RLE of a large image outgrows csv's 128 KiB default
-    line = 0
+    line, rows = 0, []
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
             for fields in reader:
                 start, line = line + 1, reader.line_num
                 if fields:  # csv gives [] for a blank line
-                    yield start, fields
+                    rows.append((start, fields))
+        return rows
     except UnicodeDecodeError as e:
         raise SubmissionError(
             f"{what} file {path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
@@ -89,7 +92,7 @@ def _read_csv(path, columns, what):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise SubmissionError(f"{what} file not found: {path}")
-    rows = _csv_rows(path, what)
+    rows = iter(_csv_rows(path, what))
     first = next(rows, None)
     if first is None:
         raise SubmissionError(f"{what} file is empty: {path}")
