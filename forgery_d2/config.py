@@ -3,14 +3,25 @@ forgery_d2 YAML, like ``add_pointrend_config`` in detectron2's projects.
 
 Each section below belongs to one part of the plugin; every key has a comment.
 """
+import difflib
 import functools
 import logging
+import os
 
 import torch
+import yaml
 from detectron2.config import CfgNode as CN
 from detectron2.config import get_cfg
 
-__all__ = ["add_forgery_config", "get_forgery_cfg", "load_config", "fall_back_to_cpu", "default_value"]
+__all__ = [
+    "ConfigError",
+    "add_forgery_config",
+    "get_forgery_cfg",
+    "load_config",
+    "check_weights_file",
+    "fall_back_to_cpu",
+    "default_value",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -46,18 +57,114 @@ def fall_back_to_cpu(cfg) -> str:
     return ""
 
 
+class ConfigError(ValueError):
+    """A config file, override or value that cannot be used: the message names the file or key
+    and what is wrong (unknown keys come with the closest known ones)."""
+
+
+def _all_keys(node, prefix=""):
+    for key, value in node.items():
+        yield prefix + key
+        if isinstance(value, CN):
+            yield from _all_keys(value, prefix + key + ".")
+
+
+def _unknown_key(cfg, full_key, where):
+    close = difflib.get_close_matches(full_key, list(_all_keys(cfg)), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return ConfigError(f"{where}: unknown config key {full_key}{hint}")
+
+
+def _check_mapping(loaded, node, prefix, where, cfg):
+    """Every key of a loaded YAML mapping exists in the config, and sections stay sections."""
+    for key, value in loaded.items():
+        full_key = prefix + str(key)
+        if not prefix and key in ("_BASE_", "VERSION"):
+            continue
+        if not isinstance(key, str) or key not in node:
+            raise _unknown_key(cfg, full_key, where)
+        if isinstance(node[key], CN):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: {full_key} is a section of keys "
+                                  f"({full_key}.KEY: value), got the value {value!r}")
+            _check_mapping(value, node[key], full_key + ".", where, cfg)
+
+
+def _merge_file(cfg, path, what, allow_unsafe):
+    """``cfg.merge_from_file`` with every failure reported as a ConfigError naming the file."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ConfigError(f"{what} not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            if yaml.safe_load(f) is None:
+                return  # empty, or comments only: changes nothing
+    except (yaml.YAMLError, RecursionError):
+        pass  # reported below by detectron2's own loader (which may allow unsafe tags)
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read {what} {path}: {e}") from None
+    try:
+        loaded = cfg.load_yaml_with_base(path, allow_unsafe=allow_unsafe)
+    except yaml.YAMLError as e:
+        problem = " ".join(str(e).split())
+        raise ConfigError(f"{what} {path} is not valid YAML: {problem}") from None
+    except FileNotFoundError as e:
+        raise ConfigError(f"{what} {path}: file not found: {e.filename} (a _BASE_ of it?)") \
+            from None
+    except (OSError, UnicodeDecodeError, RecursionError) as e:
+        raise ConfigError(f"cannot read {what} {path}: {e}") from None
+    except (AttributeError, TypeError) as e:  # a top level that is not a mapping
+        raise ConfigError(
+            f"{what} {path} must hold a mapping of config keys (KEY: value) ({e})") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{what} {path} must hold a mapping of config keys (KEY: value), got a "
+                          f"{type(loaded).__name__}")
+    _check_mapping(loaded, cfg, "", f"{what} {path}", cfg)
+    try:
+        cfg.merge_from_file(path, allow_unsafe=allow_unsafe)
+    except (KeyError, ValueError, TypeError, AssertionError, AttributeError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        raise ConfigError(f"{what} {path}: {message}") from None
+
+
+def _merge_opts(cfg, opts):
+    """``cfg.merge_from_list(opts)`` pair by pair, each failure a ConfigError naming the key."""
+    opts = list(opts)
+    if len(opts) % 2:
+        raise ConfigError(f"config overrides are KEY VALUE pairs; got {len(opts)} words, the last "
+                          f"one ({opts[-1]!r}) has no value")
+    for key, value in zip(opts[0::2], opts[1::2]):
+        node, parts = cfg, str(key).split(".")
+        for part in parts:
+            if not isinstance(node, CN) or part not in node:
+                raise _unknown_key(cfg, str(key), "override")
+            node = node[part]
+        if isinstance(node, CN):
+            raise ConfigError(
+                f"override {key}: a section of keys, not a value; set {key}.KEY VALUE")
+        try:
+            cfg.merge_from_list([key, value])
+        except (ValueError, TypeError, AssertionError):
+            raise ConfigError(f"override {key} {value!r}: expected type {type(node).__name__}, "
+                              f"like the default {node!r}") from None
+
+
 def load_config(config_file=None, opts=(), overlays=(), freeze=True, device_fallback=True):
     """The config of a forgery_d2 run, the one way every tool builds it: :func:`get_forgery_cfg`,
     then ``config_file``, then each YAML of ``overlays`` (e.g. a ``decision.yaml`` written by the
-    sweep), then the ``KEY VALUE`` list ``opts``; then CUDA falls back to CPU with a log line
-    (:func:`fall_back_to_cpu`; ``device_fallback=False`` leaves that to the caller)."""
+    sweep; safe YAML only), then the ``KEY VALUE`` list ``opts``; then CUDA falls back to CPU with a
+    log line (:func:`fall_back_to_cpu`; ``device_fallback=False`` leaves that to the caller).
+
+    Raises :class:`ConfigError` naming the file or key for a missing or unreadable file, invalid
+    YAML, an unknown key (with the closest known ones), a value of the wrong type, or an odd
+    number of override words."""
     cfg = get_forgery_cfg()
     if config_file:
-        cfg.merge_from_file(config_file)
+        _merge_file(cfg, config_file, "config file", allow_unsafe=True)  # detectron2's own default
     for overlay in overlays:
         if overlay:
-            cfg.merge_from_file(overlay)
-    cfg.merge_from_list(list(opts))
+            _merge_file(cfg, overlay, "config overlay", allow_unsafe=False)
+    _merge_opts(cfg, opts)
     if device_fallback:
         message = fall_back_to_cpu(cfg)
         if message:
@@ -65,6 +172,14 @@ def load_config(config_file=None, opts=(), overlays=(), freeze=True, device_fall
     if freeze:
         cfg.freeze()
     return cfg
+
+
+def check_weights_file(cfg):
+    """Raise ConfigError when ``MODEL.WEIGHTS`` names a local file that does not exist (URLs such
+    as ``detectron2://`` or ``https://`` are left to detectron2's checkpointer)."""
+    weights = cfg.MODEL.WEIGHTS
+    if weights and "://" not in weights and not os.path.isfile(weights):
+        raise ConfigError(f"MODEL.WEIGHTS file not found: {weights}")
 
 
 def add_forgery_config(cfg):
@@ -104,7 +219,8 @@ def _add_decision_config(cfg):
     # authentic. Why 0.5: with a calibrated probability q that the image is forged and an expected
     # oF1 s of our masks on a forged image, calling it forged is worth q * s and authentic 1 - q, so
     # forged wins when q > 1 / (1 + s): 0.5 for perfect masks, higher for worse ones. 0.5 is the
-    # lowest sensible value; raise it as mask quality drops.
+    # lowest sensible value; raise it as mask quality drops. Any value >= 0; above every image
+    # score (e.g. 1.5) it calls every image authentic.
     cfg.FORGERY.DECISION.IMAGE_THRESH = 0.5
     # Instances scoring below this are dropped. Why 0.5: the same break-even for one more instance
     # (an extra instance costs the factor n_gt / n_pred on the whole image): keep it only when it

@@ -47,10 +47,10 @@ step "3/5 evaluate on forgery_synthetic_val and tune the decision rule: the netw
 
 step "4/5 predict the held-out test images -> $OUT/submission.csv (fusion; overlays in $OUT/vis)"
 "$PY" tools/predict.py --config-file "$FUSION_CONFIG" --input "$DATA/test_images" --output "$OUT/submission.csv" \
-  --decision "$OUT/eval_val_fusion/decision.yaml" --vis "$OUT/vis" --gt-masks "$DATA/test_masks" \
+  --overwrite --decision "$OUT/eval_val_fusion/decision.yaml" --vis "$OUT/vis" --gt-masks "$DATA/test_masks" \
   MODEL.WEIGHTS "$OUT/model_final.pth" OUTPUT_DIR "$OUT"
 "$PY" tools/predict.py --config-file "$CONFIG" --input "$DATA/test_images" --output "$OUT/submission_network.csv" \
-  --decision "$OUT/eval_val/decision.yaml" MODEL.WEIGHTS "$OUT/model_final.pth" OUTPUT_DIR "$OUT"
+  --overwrite --decision "$OUT/eval_val/decision.yaml" MODEL.WEIGHTS "$OUT/model_final.pth" OUTPUT_DIR "$OUT"
 
 step "5/5 score the submissions against the solution, next to the trivial baselines"
 "$PY" tools/eval_oF1.py --solution "$DATA/solution.csv" --submission "$OUT/submission.csv" --output "$OUT/eval_test"

@@ -30,6 +30,9 @@ def baseline_submissions(solution):
 
     full = []
     for shape in solution["shape"]:
+        if shape == AUTHENTIC:  # the scorer's docstring format: size unknown, any mask scores 0
+            full.append("[1, 1]")
+            continue
         h, w = json.loads(shape)
         full.append(json.dumps(runs_to_rle(np.array([[0, h * w]])), separators=(", ", ": ")))
     ids = solution["case_id"].tolist()

@@ -49,6 +49,9 @@ def parse_args(argv=None):
         parser.error("score files (--solution/--submission) or run a model (--config-file/--dataset), not both")
     if not args.solution and not args.dataset:
         parser.error("give --solution and --submission, or --dataset (with --config-file)")
+    if args.dataset and not args.config_file:
+        parser.error("--dataset needs --config-file: the model to evaluate (without it, a randomly "
+                     "initialized default model would be scored)")
     return args
 
 
@@ -84,17 +87,22 @@ def evaluate_model(args):
     from forgery_d2.evaluation.evaluator import ForgeryEvaluator
     from forgery_d2.config import load_config
     from forgery_d2.engine.predictor import build_inference_model
-    from forgery_d2.evaluation.sweep import (RawOutputCollector, evaluate_cache, load_cache, save_cache, sweep,
-                                             write_decision_yaml)
+    from forgery_d2.evaluation.ground_truth import check_labelled
+    from forgery_d2.evaluation.sweep import (RawOutputCollector, cache_fingerprint, evaluate_cache,
+                                             load_cache, save_cache, sweep, write_decision_yaml)
+    from forgery_d2.data.builtin import registered_names
 
     # forgery_d2's debug lines (e.g. the matcher's per-image statistics) only with --verbose.
     setup_logger(name="forgery_d2").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     setup_logger(name="detectron2", abbrev_name="d2")
     cfg = load_config(args.config_file, args.opts, overlays=[args.decision])
     rule = DecisionRule.from_config(cfg)
+    registered_names([args.dataset])
+    check_labelled(args.dataset)  # before any inference: an unlabelled dataset cannot be scored
     output = args.output
+    fingerprint = cache_fingerprint(cfg, args.dataset) if args.sweep_cache else None
     if args.sweep_cache and os.path.exists(args.sweep_cache):
-        cache = load_cache(args.sweep_cache)
+        cache = load_cache(args.sweep_cache, expected=fingerprint)
         logging.getLogger("forgery_d2").info(f"loaded {len(cache)} cached outputs from {args.sweep_cache}")
         metrics = evaluate_cache(cache, rule, args.dataset, output)
     else:
@@ -108,7 +116,7 @@ def evaluate_model(args):
         metrics = inference_on_dataset(model, loader, evaluators)["forgery"]
         cache = collector.cache if collector else None
         if args.sweep_cache and cache is not None:
-            save_cache(cache, args.sweep_cache)
+            save_cache(cache, args.sweep_cache, fingerprint)
     print_table(metrics, f"{args.dataset} with FORGERY.DECISION {rule.to_config_dict()}")
     if args.sweep:
         result = sweep(cache, rule)
@@ -124,13 +132,16 @@ def evaluate_model(args):
 
 def main(argv=None):
     args = parse_args(argv)
+    from forgery_d2.config import ConfigError
     from forgery_d2.data.io import DataError
     from forgery_d2.competition.rle import RLEError
     from forgery_d2.competition.submission import SubmissionError
+    from forgery_d2.evaluation.sweep import SweepCacheError
 
     try:
         return score_files(args) if args.solution else evaluate_model(args)
-    except (SubmissionError, RLEError, DataError, FileNotFoundError, KeyError) as e:
+    except (SubmissionError, RLEError, DataError, ConfigError, SweepCacheError, FileNotFoundError,
+            KeyError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {message}", file=sys.stderr)
         sys.exit(EXIT_INVALID)

@@ -30,7 +30,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import forgery_d2  # noqa: E402,F401  (detectron2 build shims first)
-from forgery_d2.data.synthetic.copy_move import CopyMoveOptions  # noqa: E402
+from forgery_d2.data.synthetic.copy_move import CopyMoveOptions, ForgeryPlacementError  # noqa: E402
 from forgery_d2.data.synthetic.figures import (  # noqa: E402
     FigureGenerationError,
     FigureOptions,
@@ -60,6 +60,17 @@ def parse_weights(text):
                 f"expected name=weight pairs separated by commas, got {item!r}"
             )
     return weights
+
+
+def fraction(text):
+    """A float in [0, 1] (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1], got {text!r}")
+    return value
 
 
 def default_output(style):
@@ -104,7 +115,7 @@ def build_parser():
         help="output colour modes, e.g. RGB=0.6,L=0.25,RGBA=0.15",
     )
     p.add_argument(
-        "--test-forged-fraction", type=float, default=0.5, help="share of forged test images"
+        "--test-forged-fraction", type=fraction, default=0.5, help="share of forged test images, in [0, 1]"
     )
     p.add_argument(
         "--workers",
@@ -232,6 +243,9 @@ def main(argv=None):
             )
         except (ValueError, FileExistsError, FileNotFoundError) as e:
             return _error(e)
+        except ForgeryPlacementError as e:
+            return _error(f"{e}: the source images are too small or too flat for a visible copy-move "
+                          "(check --source-dir / --kind-probs / --min-size)")
     summary["style"] = args.style
     summary["seconds"] = round(time.perf_counter() - start, 1)
     summary["output"] = os.path.abspath(output)

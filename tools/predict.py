@@ -1,147 +1,164 @@
 #!/usr/bin/env python
-"""Write a competition submission for a folder of images.
+"""Screen a folder of figures: a competition submission plus one JSON record per figure.
 
   python tools/predict.py --config-file configs/forgery_R_50_FPN.yaml --input test_images/ \
       --output submission.csv [--decision decision.yaml] [--vis vis/] [--gt-masks train_masks/] \
-      [--batch-size 4] [--num-workers 2] MODEL.WEIGHTS model_final.pth
+      [--num-gpus N] [--resume] MODEL.WEIGHTS model_final.pth
 
 Every image of the folder (png/jpg/tif/bmp/webp; case_id = file stem) gets one row: ``authentic``
 or its instances' RLEs at the image's original resolution, after the decision rule
 (``cfg.FORGERY.DECISION``, e.g. the fragment written by ``tools/eval_oF1.py --sweep``).
 
+Records: each figure's result is appended, as soon as it is done, to ``--records`` (default
+``<output>.predictions.jsonl``; see forgery_d2/engine/predictions.py for the record format, which
+the analyst's report reads). The run can be killed at any moment (even SIGKILL) and continued with
+``--resume``: finished figures are not redone, none is lost or written twice, and the submission is
+byte-identical to an uninterrupted run's. The submission and the records file are written, in the
+folder's sorted order, once every figure has a record. Existing records without ``--resume`` stop
+the tool; ``--overwrite`` deletes them and starts over.
+
+Processes: ``--num-gpus N`` runs N processes per machine, each screening a disjoint shard (figure
+i goes to process i mod N x machines): with CUDA through detectron2's ``launch`` (one GPU each,
+``--num-machines`` / ``--machine-rank`` / ``--dist-url`` as in detectron2); without a GPU, N CPU
+worker processes started by torch.multiprocessing with the gloo backend (detectron2 v0.6's launch
+needs CUDA; see forgery_d2/engine/launch.py). ``torchrun --nproc-per-node N tools/predict.py ...``
+works too.
+
 Unreadable images: the submission must still have a row for every image (the scorer rejects a
 submission with a missing case_id), so an image that cannot be read is logged with the file and
-the reason, gets ``authentic``, and is listed again in the final summary; with ``--strict`` the tool
-instead stops with exit code 2 and writes nothing.
+the reason, gets ``authentic`` (record status ``unreadable``), and is listed in the final summary;
+with ``--strict`` the tool instead stops with exit code 2 and writes no submission.
 
 ``--vis DIR`` writes one PNG per image: predicted masks, boxes and scores in red, the image verdict,
 and with ``--gt-masks DIR`` the ground-truth channels of ``DIR/<case_id>.npy`` in green.
+Invalid input: a one-line error and exit code 2, never a traceback.
 """
+
 import argparse
-import logging
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import forgery_d2  # noqa: E402,F401  (detectron2 build shims first)
+import torch.multiprocessing as mp  # noqa: E402
 
-EXIT_INVALID = 2
-logger = logging.getLogger("forgery_d2.predict")
+from forgery_d2.competition.submission import SubmissionError  # noqa: E402
+from forgery_d2.config import ConfigError  # noqa: E402
+from forgery_d2.data.io import DataError  # noqa: E402
+from forgery_d2.engine.launch import launch  # noqa: E402
+from forgery_d2.engine.screening import (
+    EXIT_INVALID,
+    ScreeningError,
+    ScreeningOptions,
+    prepare_run,  # noqa: E402
+    records_path_for,
+    screen_worker,
+)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config-file", required=True, help="model config (YAML)")
     parser.add_argument("--input", required=True, help="folder of images")
     parser.add_argument("--output", required=True, help="submission CSV to write")
-    parser.add_argument("--verbose", action="store_true", help="also print forgery_d2's debug log lines")
-    parser.add_argument("--decision", help="decision-rule YAML fragment (FORGERY.DECISION) merged after the config")
+    parser.add_argument(
+        "--records", help="per-figure records (JSON lines); default <output>.predictions.jsonl"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run from its records"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="delete the records of an earlier run, start over"
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="also print forgery_d2's debug log lines"
+    )
+    parser.add_argument(
+        "--decision", help="decision-rule YAML fragment (FORGERY.DECISION) merged after the config"
+    )
     parser.add_argument("--vis", help="folder for overlay PNGs")
-    parser.add_argument("--gt-masks", help="folder of <case_id>.npy ground-truth masks drawn on the overlays")
-    parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass")
-    parser.add_argument("--num-workers", type=int, default=2, help="image-reading worker processes")
-    parser.add_argument("--strict", action="store_true", help="stop (exit 2) on an unreadable image")
+    parser.add_argument(
+        "--gt-masks", help="folder of <case_id>.npy ground-truth masks drawn on the overlays"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        help="figures per forward pass (default 1: each figure's result depends on that figure "
+        "only, so a resumed run reproduces an uninterrupted one byte for byte; larger "
+        "batches pad figures to a common size, which can change a network's output)",
+    )
+    parser.add_argument(
+        "--num-workers", type=int, default=2, help="image-reading worker processes per process"
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="stop (exit 2) on an unreadable image"
+    )
+    parser.add_argument(
+        "--num-gpus",
+        type=int,
+        default=1,
+        help="processes per machine: one per GPU; without a GPU, that many CPU processes",
+    )
+    parser.add_argument(
+        "--num-machines", type=int, default=1, help="machines of a multi-machine run"
+    )
+    parser.add_argument(
+        "--machine-rank", type=int, default=0, help="rank of this machine (0 .. machines - 1)"
+    )
+    parser.add_argument(
+        "--dist-url",
+        default="auto",
+        help="rendezvous of the processes, e.g. tcp://HOST:PORT ('auto': a free local port)",
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
     args = parser.parse_args(argv)
-    if args.batch_size < 1:
-        parser.error("--batch-size must be >= 1")
+    if args.resume and args.overwrite:
+        parser.error("--resume continues the records that --overwrite deletes: give one of them")
+    for name in ("batch_size", "num_gpus", "num_machines"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.num_workers < 0:
+        parser.error("--num-workers must be >= 0")
     return args
-
-
-class InvalidInput(Exception):
-    pass
-
-
-def _to_rgb(image, image_format):
-    if image_format == "BGR":
-        return image[..., ::-1]
-    if image_format == "L":
-        return image.repeat(3, axis=2)
-    return image
-
-
-def predict(args):
-    import torch
-    from tqdm import tqdm
-
-    from detectron2.utils.logger import setup_logger
-
-    from forgery_d2.competition.rle import AUTHENTIC
-    from forgery_d2.competition.submission import write_submission_csv
-    from forgery_d2.config import load_config
-    from forgery_d2.data.io import list_images
-    from forgery_d2.engine.predictor import BatchPredictor, ImageFolder
-    from forgery_d2.evaluation.decision import DecisionRule
-
-    # forgery_d2's debug lines (e.g. the matcher's per-image statistics) only with --verbose.
-    setup_logger(name="forgery_d2").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    cfg = load_config(args.config_file, args.opts, overlays=[args.decision])
-    rule = DecisionRule.from_config(cfg)
-    paths = list_images(args.input)
-    if not paths:
-        raise InvalidInput(f"no image (.png/.jpg/.tif/...) in {args.input}")
-    predictor = BatchPredictor(cfg)
-    loader = torch.utils.data.DataLoader(ImageFolder(paths, cfg.INPUT.FORMAT), batch_size=args.batch_size,
-                                         num_workers=args.num_workers, collate_fn=list)
-    if args.vis:
-        os.makedirs(args.vis, exist_ok=True)
-    rows, failures, n_forged = [], [], 0
-    progress = tqdm(total=len(paths), desc="predict", unit="img")
-    for batch in loader:
-        readable = [item for item in batch if "error" not in item]
-        for item in batch:
-            if "error" in item:
-                if args.strict:
-                    raise InvalidInput(item["error"])
-                logger.error(f"unreadable image, written as '{AUTHENTIC}': {item['error']}")
-                failures.append(item["file_name"])
-        outputs = predictor([item["image"] for item in readable]) if readable else []
-        decisions = {item["case_id"]: rule(out) for item, out in zip(readable, outputs)}
-        for item in batch:
-            decision = decisions.get(item["case_id"])
-            rows.append((item["case_id"], decision.annotation if decision is not None else AUTHENTIC))
-            n_forged += bool(decision is not None and decision.forged)
-            if args.vis and decision is not None:
-                _write_overlay(args, item, decision, cfg.INPUT.FORMAT)
-        progress.update(len(batch))
-    progress.close()
-    write_submission_csv(rows, args.output)
-    print(f"wrote {args.output}: {len(rows)} images, {n_forged} predicted forged, "
-          f"{len(rows) - n_forged - len(failures)} authentic, {len(failures)} unreadable")
-    for path in failures:
-        print(f"  unreadable (written as authentic): {path}")
-    return rows
-
-
-def _write_overlay(args, item, decision, image_format):
-    import cv2
-
-    from forgery_d2.data.io import DataError, read_mask
-    from forgery_d2.evaluation.visualize import draw_decision
-
-    gt = None
-    if args.gt_masks:
-        path = os.path.join(args.gt_masks, item["case_id"] + ".npy")
-        if os.path.exists(path):
-            try:
-                gt = read_mask(path, item["image"].shape[:2])
-            except DataError as e:
-                logger.warning(f"ground truth not drawn: {e}")
-    overlay = draw_decision(_to_rgb(item["image"], image_format), decision, gt, title=item["case_id"])
-    cv2.imwrite(os.path.join(args.vis, item["case_id"] + ".png"), overlay[..., ::-1])
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from forgery_d2.data.io import DataError
-    from forgery_d2.competition.submission import SubmissionError
-
+    options = ScreeningOptions(
+        config_file=args.config_file,
+        input_dir=args.input,
+        output=args.output,
+        records=args.records or records_path_for(args.output),
+        opts=tuple(args.opts),
+        decision=args.decision,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        strict=args.strict,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        vis=args.vis,
+        gt_masks=args.gt_masks,
+        verbose=args.verbose,
+    )
     try:
-        return predict(args)
-    except (InvalidInput, DataError, SubmissionError, FileNotFoundError, ValueError) as e:
+        prepare_run(options)
+        return launch(
+            screen_worker,
+            args.num_gpus,
+            num_machines=args.num_machines,
+            machine_rank=args.machine_rank,
+            dist_url=args.dist_url,
+            args=(options,),
+        )
+    except (DataError, ConfigError, SubmissionError, ScreeningError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(EXIT_INVALID)
+    except mp.ProcessExitedException as e:  # a worker stopped; it printed its own one-line error
+        sys.exit(e.exit_code if e.exit_code and e.exit_code > 0 else 1)
 
 
 if __name__ == "__main__":

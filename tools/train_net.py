@@ -11,11 +11,12 @@ The logic lives in forgery_d2.engine (setup, ForgeryTrainer); see docs/TRAINING.
 import forgery_d2  # noqa: F401  (first: detectron2 build shims, dataset and model registration)
 from detectron2.engine import default_argument_parser, launch
 
-from forgery_d2.engine.runner import main
+from forgery_d2.engine.runner import main, preflight
 
 if __name__ == "__main__":
     args = default_argument_parser().parse_args()
     print("Command Line Args:", args)
+    preflight(args)  # a bad config or dataset ends here in one line (exit 2), before any worker
     launch(
         main,
         args.num_gpus,

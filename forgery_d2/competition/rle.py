@@ -68,12 +68,35 @@ def rle_encode(mask: np.ndarray) -> list:
     return runs_to_rle(mask_to_runs(mask))
 
 
+# Values beyond this cannot be a pixel index of any image (and start + length stays in int64).
+_MAX_RLE_VALUE = 2**62
+
+
+def _check_magnitudes(rle, total):
+    """Reject values no image can hold before they reach int64 (they would overflow)."""
+    limit = _MAX_RLE_VALUE if total is None else total + 1
+    for k, value in enumerate(rle):
+        if -_MAX_RLE_VALUE <= value <= limit:
+            continue
+        if value < 0:
+            rule = ("starts are 1-based and must be >= 1" if k % 2 == 0
+                    else "run lengths must be >= 0")
+            raise RLEError(f"RLE {rule}, found {value}")
+        if total is None:
+            raise RLEError(f"RLE value {value} is too large to be a pixel index")
+        if k % 2 == 0:
+            raise RLEError(f"RLE run starts at pixel {value}, past the image's {total} pixels")
+        raise RLEError(f"RLE run length {value} is longer than the image's {total} pixels")
+
+
 def parse_rle(rle, shape) -> np.ndarray:
     """Validate a decoded ``[start, length, ...]`` list against an (H, W) shape.
 
     Returns the runs as an (n, 2) int64 array of 0-based starts and positive lengths; raises
     RLEError naming what is wrong (not a list, odd length, non-integers, starts < 1, negative
-    lengths, starts not ascending, overlapping runs, runs past the end of the image).
+    lengths, starts not ascending, overlapping runs, runs past the end of the image, integers too
+    large for any image). ``shape`` None (an authentic solution row written with the shape
+    ``authentic``) checks everything but the image bounds.
     """
     if not isinstance(rle, list):
         raise RLEError(f"an RLE must be a JSON list [start, length, ...], got {type(rle).__name__}")
@@ -82,6 +105,8 @@ def parse_rle(rle, shape) -> np.ndarray:
     if any(isinstance(v, bool) or not isinstance(v, int) for v in rle):
         bad = next(v for v in rle if isinstance(v, bool) or not isinstance(v, int))
         raise RLEError(f"an RLE must contain only integers, found {bad!r}")
+    total = None if shape is None else int(shape[0]) * int(shape[1])
+    _check_magnitudes(rle, total)
     runs = np.asarray(rle, dtype=np.int64).reshape(-1, 2)
     if len(runs) == 0:
         return runs
@@ -101,8 +126,7 @@ def parse_rle(rle, shape) -> np.ndarray:
         i = int(overlap[0])
         raise RLEError(f"RLE runs overlap: run {i} covers {int(starts[i]) + 1}..{int(ends[i])} and run {i + 1} "
                        f"starts at {int(starts[i + 1]) + 1}")
-    total = int(shape[0]) * int(shape[1])
-    if int(ends.max()) > total:
+    if total is not None and int(ends.max()) > total:
         raise RLEError(f"RLE run ends at pixel {int(ends.max())}, past the image's {total} pixels "
                        f"(shape {[int(shape[0]), int(shape[1])]})")
     keep = lengths > 0  # the scorer accepts zero-length runs; they mark no pixel
@@ -125,6 +149,11 @@ def _load_rle_json(text):
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise RLEError(f"not valid JSON: {text.strip()[:60]!r} ({e.msg})") from None
+    except ValueError as e:  # e.g. an integer of more than 4300 digits
+        raise RLEError(f"not a usable JSON list: {text.strip()[:60]!r} ({e})") from None
+    except RecursionError:
+        raise RLEError(f"not a usable JSON list: {text.strip()[:60]!r} (nested too deeply)") \
+            from None
 
 
 def rle_decode(rle, shape) -> np.ndarray:
@@ -153,7 +182,8 @@ def parse_annotation(annotation: str, shape):
 
     Returns None for ``authentic``, else a list of runs arrays (one per instance; an instance
     written ``[]`` is a valid, empty prediction). ``authentic`` must be written exactly: the scorer
-    compares strings, so ``" authentic"`` would be scored as a (broken) RLE.
+    compares strings, so ``" authentic"`` would be scored as a (broken) RLE. ``shape`` None: see
+    :func:`parse_rle`.
     """
     if not isinstance(annotation, str):
         raise RLEError(f"annotation must be a string, got {type(annotation).__name__}")

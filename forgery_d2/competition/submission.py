@@ -4,9 +4,16 @@
   ``authentic`` or ``;``-joined competition RLEs (:mod:`forgery_d2.competition.rle`).
 - A **solution** (the scorer's ground truth) has ``case_id,annotation,shape`` with shape ``"[H, W]"``.
 
-Every problem raises :class:`SubmissionError` naming the file, the CSV line (the header is line 1)
-and the case_id: bad header, missing / duplicate / unknown case_ids, malformed JSON, odd-length
-lists, unsorted starts, overlapping runs, runs past the image.
+Every problem raises :class:`SubmissionError` naming the file, the CSV line (the physical line
+in the file, the header is line 1; blank lines are skipped but counted) and the case_id: bad
+header, a row with too few or too many fields (e.g. a trailing comma), text that is not UTF-8,
+missing / duplicate / unknown case_ids, malformed JSON, odd-length lists, unsorted starts,
+overlapping runs, runs past the image, integers too large for any image.
+
+Accepted as the competition's scorer accepts them: a UTF-8 byte-order mark, CRLF line ends, quoted
+fields, fields of any length, and a solution in the scorer's docstring format, where authentic rows
+have the shape ``authentic`` (a prediction on such a row scores 0 whatever it is; it is still
+checked, except against the image bounds).
 
 Validation is stricter than the scorer in one respect: every row of a submission is validated, while
 the scorer never parses a prediction on an image whose label is ``authentic`` (it scores 0 there
@@ -50,13 +57,14 @@ class SubmissionError(ValueError):
 def _line(df, index):
     """CSV line of a row of a frame read by this module (the header is line 1), else None.
 
-    Kept as one offset, not a per-row map: pandas deep-copies ``attrs`` on every ``.at`` access,
-    so a map of N rows made reading N rows cost O(N^2) (26 s for 5,000 rows).
+    Kept as a numpy array, not a dict: pandas deep-copies ``attrs`` on every ``.at`` access, and
+    copying a per-row dict made reading N rows cost O(N^2) (26 s for 5,000 rows); an array copies
+    in microseconds. (Blank lines make the numbers irregular, so one offset is not enough.)
     """
-    first = df.attrs.get("first_line")
-    if first is None or not isinstance(index, (int, np.integer)):
+    lines = df.attrs.get("lines")
+    if lines is None or not isinstance(index, (int, np.integer)) or not 0 <= int(index) < len(lines):
         return None
-    return first + int(index)
+    return int(lines[int(index)])
 
 
 def _where(df, index, what):
@@ -67,23 +75,59 @@ def _where(df, index, what):
     return f"{source} line {line} (case_id {case_id})" if line else f"{source} row {index} (case_id {case_id})"
 
 
+def _csv_rows(path, what):
+    """``[(line number, fields)]`` of the non-blank CSV records of a UTF-8 file (BOM allowed).
+    A list, not a generator: the csv module's process-wide field size limit, raised while reading,
+    is restored before returning (a suspended generator would leave it raised)."""
+    previous_limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)  # one RLE of a large image outgrows csv's 128 KiB default
+    line, rows = 0, []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            for fields in reader:
+                start, line = line + 1, reader.line_num
+                if fields:  # csv gives [] for a blank line
+                    rows.append((start, fields))
+        return rows
+    except UnicodeDecodeError as e:
+        raise SubmissionError(
+            f"{what} file {path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
+    except csv.Error as e:
+        raise SubmissionError(
+            f"{what} file {path} line {line + 1}: not a readable CSV record ({e})") from None
+    finally:
+        csv.field_size_limit(previous_limit)
+
+
 def _read_csv(path, columns, what):
+    """A CSV with exactly ``columns`` read as text (case_ids like "007" and the literal
+    "authentic" stay as written); ``attrs["lines"]`` holds each row's line in the file."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise SubmissionError(f"{what} file not found: {path}")
-    try:
-        # Everything as text: case_ids like "007" and the literal "authentic" stay as written.
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
-    except pd.errors.EmptyDataError:
-        raise SubmissionError(f"{what} file is empty: {path}") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise SubmissionError(f"{what} file is not a readable CSV: {path} ({str(e).strip()})") from None
-    if tuple(df.columns) != columns:
+    rows = iter(_csv_rows(path, what))
+    first = next(rows, None)
+    if first is None:
+        raise SubmissionError(f"{what} file is empty: {path}")
+    header = tuple(first[1])
+    expected = ",".join(columns)
+    if header != columns:
+        hint = " (a trailing comma?)" if header[:-1] == columns and header[-1] == "" else ""
         raise SubmissionError(
-            f"{what} file {path} has header {','.join(map(str, df.columns))!r}; expected {','.join(columns)!r}"
-        )
+            f"{what} file {path} has header {','.join(header)!r}{hint}; expected {expected!r}")
+    records, lines = [], []
+    for line, fields in rows:
+        if len(fields) != len(columns):
+            trailing = len(fields) > len(columns) and fields[-1] == ""
+            hint = ", the last one empty (a trailing comma?)" if trailing else ""
+            raise SubmissionError(f"{what} file {path} line {line} has {len(fields)} "
+                                  f"field(s){hint}; expected {len(columns)}: {expected}")
+        records.append(fields)
+        lines.append(line)
+    df = pd.DataFrame(records, columns=list(columns), dtype=str)
     df.attrs["source"] = path
-    df.attrs["first_line"] = 2  # row i is on line i + 2
+    df.attrs["lines"] = np.asarray(lines, dtype=np.int64)  # see _line
     return df
 
 
@@ -99,14 +143,23 @@ def _check_keys(df, what):
         raise SubmissionError(f"{_where(df, i, what)}: duplicate case_id, first seen at {_where(df, first, what)}")
 
 
-def _parse_shape(text, where):
+def _parse_shape(text, where, annotation=None):
+    """``(H, W)`` of a solution row, or None for the shape ``authentic`` of an authentic row (the
+    scorer's docstring format: it never decodes such a row)."""
+    if text == AUTHENTIC:
+        if annotation == AUTHENTIC:
+            return None
+        raise SubmissionError(f"{where}: shape 'authentic' is only valid on an authentic row; a "
+                              "forged row needs its image's shape \"[H, W]\" to decode its masks")
     try:
         shape = json.loads(text)
-    except (json.JSONDecodeError, TypeError):
-        raise SubmissionError(f"{where}: shape {text!r} is not a JSON list \"[H, W]\"") from None
+    except (ValueError, TypeError, RecursionError):
+        raise SubmissionError(f"{where}: shape {text[:60]!r} is not a JSON list \"[H, W]\"") \
+            from None
     if (not isinstance(shape, list) or len(shape) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
-        raise SubmissionError(f"{where}: shape {text!r} must be \"[H, W]\" with two positive integers")
+        raise SubmissionError(
+            f"{where}: shape {text[:60]!r} must be \"[H, W]\" with two positive integers")
     return tuple(shape)
 
 
@@ -116,7 +169,7 @@ def read_solution_csv(path) -> pd.DataFrame:
     _check_keys(df, "solution")
     for i in df.index:
         where = _where(df, i, "solution")
-        shape = _parse_shape(df.at[i, "shape"], where)
+        shape = _parse_shape(df.at[i, "shape"], where, df.at[i, "annotation"])
         try:
             parse_annotation(df.at[i, "annotation"], shape)
         except RLEError as e:
@@ -136,7 +189,7 @@ class AlignedRow(NamedTuple):
     """One image of a submission aligned with its solution row."""
 
     case_id: str
-    shape: tuple
+    shape: Optional[tuple]  # None: an authentic solution row written with the shape "authentic"
     gt_runs: Optional[list]  # None = authentic, else one runs array per instance
     pred_runs: Optional[list]
     prediction: str
@@ -168,7 +221,7 @@ def align_submission(solution: pd.DataFrame, submission: pd.DataFrame) -> List[A
     for i in solution.index:
         case_id = str(solution.at[i, "case_id"])
         where_gt = _where(solution, i, "solution")
-        shape = _parse_shape(solution.at[i, "shape"], where_gt)
+        shape = _parse_shape(solution.at[i, "shape"], where_gt, solution.at[i, "annotation"])
         try:
             gt_runs = parse_annotation(solution.at[i, "annotation"], shape)
         except RLEError as e:
@@ -178,7 +231,13 @@ def align_submission(solution: pd.DataFrame, submission: pd.DataFrame) -> List[A
         try:
             pred_runs = parse_annotation(prediction, shape)
         except RLEError as e:
-            raise SubmissionError(f"{_where(submission, j, 'submission')}: {e} (image shape {list(shape)})") from None
+            if "(shape [" in str(e):
+                shown = ""
+            elif shape is None:
+                shown = " (image shape unknown: authentic row)"
+            else:
+                shown = f" (image shape {list(shape)})"
+            raise SubmissionError(f"{_where(submission, j, 'submission')}: {e}{shown}") from None
         rows.append(AlignedRow(case_id, shape, gt_runs, pred_runs, prediction))
     return rows
 

@@ -81,6 +81,8 @@ def _open_image(path, what="image"):
         raise DataError(f"{what} file is too large to decode safely: {path} ({e})") from None
     except OSError as e:
         raise DataError(f"cannot open {what} file {path}: {e}") from None
+    except Exception as e:  # a damaged header can trip any of Pillow's format plugins
+        raise DataError(f"{what} file is corrupt: {path} ({type(e).__name__}: {e})") from None
 
 
 def image_size(path):
@@ -153,8 +155,9 @@ def read_image(path, format="RGB"):
             rgb = _decode_rgb(image, path)
         except DataError:
             raise
-        except (OSError, SyntaxError, ValueError) as e:  # truncated / corrupt data
-            raise DataError(f"image file is corrupt or truncated: {path} ({e})") from None
+        except Exception as e:  # truncated / corrupt data: decoders raise OSError, SyntaxError, ...
+            raise DataError(
+                f"image file is corrupt or truncated: {path} ({type(e).__name__}: {e})") from None
     if rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise DataError(f"image file has an empty size {rgb.shape[0]}x{rgb.shape[1]}: {path}")
     if format == "RGB":
@@ -170,11 +173,17 @@ def read_image(path, format="RGB"):
 def _load_mask_array(path):
     if path.lower().endswith(MASK_SUFFIXES):
         try:
-            array = np.load(path, allow_pickle=False)
-        except ValueError as e:  # pickled object arrays, bad header
-            raise DataError(f"mask file is not a plain numeric .npy array: {path} ({e})") from None
-        except (OSError, EOFError) as e:
-            raise DataError(f"mask file is corrupt or truncated: {path} ({e})") from None
+            # Memory-mapped first: a header that claims more data than the file holds fails here
+            # instead of allocating it.
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+            if isinstance(array, np.ndarray):
+                array = np.array(array)
+        except ValueError as e:  # pickled object arrays, bad header, less data than the header says
+            raise DataError(f"mask file is not a plain numeric .npy array (or is truncated): "
+                            f"{path} ({e})") from None
+        except Exception as e:  # damaged data or header: OSError, EOFError, SyntaxError, ...
+            raise DataError(
+                f"mask file is corrupt or truncated: {path} ({type(e).__name__}: {e})") from None
         if not isinstance(array, np.ndarray):
             raise DataError(f"mask file holds an archive, not one array: {path}")
         return array
@@ -184,8 +193,9 @@ def _load_mask_array(path):
             image.load()
             gray = image if image.mode in ("1", "L") or image.mode.startswith("I") else image.convert("L")
             array = np.asarray(gray)
-        except (OSError, SyntaxError, ValueError) as e:
-            raise DataError(f"mask file is corrupt or truncated: {path} ({e})") from None
+        except Exception as e:  # truncated / corrupt data
+            raise DataError(
+                f"mask file is corrupt or truncated: {path} ({type(e).__name__}: {e})") from None
     if array.dtype == np.bool_:
         return array.astype(np.uint8)
     threshold = 127 if array.dtype == np.uint8 else int(array.max()) // 2

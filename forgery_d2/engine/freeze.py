@@ -6,6 +6,14 @@ names (``fnmatch``; a pattern also matches everything below it, so ``"roi_heads.
 A *schedule* is a list of stages ``[start_iter, "part,part,..."]``: from ``start_iter`` on, exactly
 the named parts train and everything else is frozen.
 
+Parameters the model froze itself when it was built (``MODEL.BACKBONE.FREEZE_AT``,
+``MODEL.MOBILENET.FREEZE_AT``) stay frozen in every stage, ``all`` included: under
+DistributedDataParallel they are not in the reducer (DDP registers only parameters that require
+grad when it wraps the model), so a stage that re-enabled them would get a local, unsynchronised
+gradient on every rank: wasted work and a wrong trainable fraction with detectron2's default
+optimizer (built without them), replicas drifting apart with an optimizer over all parameters.
+:func:`frozen_parameter_names` lists them on the freshly built model (tests/test_distributed.py).
+
 Freezing never rebuilds anything: the optimizer is built once over all parameters, and a frozen
 parameter has ``requires_grad=False`` and ``grad=None``. ``torch.optim.SGD`` skips parameters whose
 ``grad`` is None, so neither momentum nor weight decay moves them. BatchNorm layers whose parameters
@@ -30,6 +38,7 @@ __all__ = [
     "parse_schedule",
     "stage_at",
     "trainable_parameter_names",
+    "frozen_parameter_names",
     "uncovered_parameter_names",
     "present_parts",
     "apply_stage",
@@ -194,6 +203,12 @@ def trainable_parameter_names(model: nn.Module, stage: FreezeStage, parts) -> Li
     return [n for n in names if n in selected]
 
 
+def frozen_parameter_names(model: nn.Module) -> frozenset:
+    """Names of the parameters that do not require grad: call it on the freshly built model (before
+    any stage), where these are the ones the model froze itself (``FREEZE_AT``)."""
+    return frozenset(n for n, p in unwrap_ddp(model).named_parameters() if not p.requires_grad)
+
+
 def present_parts(model: nn.Module, stage: FreezeStage, parts) -> List[str]:
     """The stage's parts that have parameters in this model (for logging)."""
     if ALL in stage.parts:
@@ -226,11 +241,12 @@ def sync_frozen_norm_modes(model: nn.Module) -> None:
             module.train(model.training and not frozen)
 
 
-def apply_stage(model: nn.Module, stage: FreezeStage, parts) -> Tuple[int, int]:
-    """Train exactly the stage's parts: set ``requires_grad``, drop grads of frozen parameters,
-    fix frozen BatchNorm layers. Returns (trainable, total) parameter element counts."""
+def apply_stage(model: nn.Module, stage: FreezeStage, parts, never_train=()) -> Tuple[int, int]:
+    """Train exactly the stage's parts, except ``never_train`` (the parameters frozen when the
+    model was built, :func:`frozen_parameter_names`): set ``requires_grad``, drop grads of frozen
+    parameters, fix frozen BatchNorm layers. Returns (trainable, total) parameter element counts."""
     model = unwrap_ddp(model)
-    trainable = set(trainable_parameter_names(model, stage, parts))
+    trainable = set(trainable_parameter_names(model, stage, parts)) - set(never_train)
     counts = [0, 0]
     for name, param in model.named_parameters():
         param.requires_grad_(name in trainable)

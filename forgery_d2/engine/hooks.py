@@ -46,17 +46,23 @@ class FreezeSchedule(HookBase):
     before the first step and at each stage start, and logged (and put to the EventStorage as
     ``freeze/stage`` and ``freeze/trainable_frac``). Frozen BatchNorm layers are put back in eval
     mode before every step, because evaluation hooks call ``model.train()`` afterwards.
+    Parameters frozen when the model was built (``never_train``, default: those not requiring grad
+    when training starts, see :func:`forgery_d2.engine.freeze.frozen_parameter_names`) stay frozen
+    in every stage.
     """
 
-    def __init__(self, schedule: Sequence[freeze.FreezeStage], parts: Dict[str, tuple]):
+    def __init__(self, schedule: Sequence[freeze.FreezeStage], parts: Dict[str, tuple],
+                 never_train=None):
         self.schedule = list(schedule)
         self.parts = parts
+        self.never_train = None if never_train is None else frozenset(never_train)
         self.current_stage = None
         self._trainable_frac = 1.0
 
     def _apply(self, index: int, iteration: int):
         stage = self.schedule[index]
-        trainable, total = freeze.apply_stage(self.trainer.model, stage, self.parts)
+        trainable, total = freeze.apply_stage(self.trainer.model, stage, self.parts,
+                                              self.never_train)
         self.current_stage = index
         self._trainable_frac = trainable / max(total, 1)
         logger.info(
@@ -66,6 +72,13 @@ class FreezeSchedule(HookBase):
 
     def before_train(self):
         model = self.trainer.model
+        if self.never_train is None:
+            self.never_train = freeze.frozen_parameter_names(model)
+        if self.never_train:
+            heads = sorted({n.rsplit(".", 2)[0] for n in self.never_train})
+            shown = ", ".join(heads[:8]) + (", ..." if len(heads) > 8 else "")
+            logger.info(f"{len(self.never_train)} parameters were frozen when the model was built "
+                        f"(FREEZE_AT) and stay frozen in every stage: {shown}")
         uncovered = freeze.uncovered_parameter_names(model, self.parts)
         if uncovered:
             heads = sorted({n.rsplit(".", 2)[0] for n in uncovered})

@@ -20,6 +20,7 @@ from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import transforms as T
 from detectron2.modeling import build_model
 
+from forgery_d2.config import check_weights_file
 from forgery_d2.data.io import DataError, read_image
 
 __all__ = ["build_inference_model", "BatchPredictor", "ImageFolder"]
@@ -28,12 +29,14 @@ logger = logging.getLogger(__name__)
 
 
 def build_inference_model(cfg):
-    """``build_model(cfg)`` in eval mode with ``cfg.MODEL.WEIGHTS`` loaded."""
+    """``build_model(cfg)`` in eval mode with ``cfg.MODEL.WEIGHTS`` loaded (ConfigError when that
+    file does not exist; a warning when a model with parameters gets no weights)."""
+    check_weights_file(cfg)
     model = build_model(cfg)
     model.eval()
     if cfg.MODEL.WEIGHTS:
         DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
-    else:
+    elif any(True for _ in model.parameters()):
         logger.warning("MODEL.WEIGHTS is empty: the model is randomly initialized")
     return model
 

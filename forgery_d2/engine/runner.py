@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import sys
 
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
@@ -11,16 +12,21 @@ from detectron2.evaluation import verify_results
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
-from forgery_d2.config import fall_back_to_cpu, load_config
-from forgery_d2.data.builtin import register_builtin_from_config
-
+from forgery_d2.competition.submission import SubmissionError
+from forgery_d2.config import ConfigError, check_weights_file, fall_back_to_cpu, load_config
+from forgery_d2.data.builtin import register_builtin_from_config, registered_names
 from forgery_d2.data.io import DataError
 from forgery_d2.data.mapper import AugmentationConfigError
+from forgery_d2.evaluation.decision import DecisionRule
+from forgery_d2.evaluation.ground_truth import check_labelled
 
 from .freeze import FreezeConfigError
 from .trainer import ForgeryTrainer, TrainingSubsetError
 
-__all__ = ["setup", "main", "run", "EVAL_RESULTS_FILE", "USER_ERRORS"]
+__all__ = ["setup", "check_run", "preflight", "main", "run", "EVAL_RESULTS_FILE", "USER_ERRORS",
+           "EXIT_INVALID"]
+
+EXIT_INVALID = 2  # exit code of a run stopped by an error in the user's config or data
 
 EVAL_RESULTS_FILE = "eval_results.json"  # written by --eval-only in OUTPUT_DIR
 
@@ -35,7 +41,7 @@ def setup(args):
     cfg = load_config(args.config_file, args.opts, freeze=False, device_fallback=False)
     fallback = fall_back_to_cpu(cfg)  # logged below, once the log file exists
     cfg.freeze()
-    register_builtin_from_config(cfg)  # dataset root and split options of cfg.FORGERY.DATA
+    check_run(cfg, args)
     default_setup(cfg, args)
     # forgery_d2's own loggers (freeze stages, hooks, data) to the console and OUTPUT_DIR/log.txt.
     setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="forgery_d2", abbrev_name="fd2")
@@ -44,17 +50,56 @@ def setup(args):
     return cfg
 
 
+def _will_load_weights(cfg, args) -> bool:
+    """True when the run loads MODEL.WEIGHTS (not resuming from OUTPUT_DIR's last checkpoint)."""
+    return not (args.resume and os.path.isfile(os.path.join(cfg.OUTPUT_DIR, "last_checkpoint")))
+
+
+def check_run(cfg, args):
+    """Everything about a run that can be checked before it starts, each failure one clear error:
+    the builtin datasets re-registered with ``FORGERY.DATA`` and every dataset name of the config
+    registered (DataError), the evaluation datasets labelled (DataError: evaluation runs at the end
+    of training too), ``FORGERY.DECISION`` in range and ``MODEL.WEIGHTS`` present (ConfigError)."""
+    register_builtin_from_config(cfg)  # dataset root and split options of cfg.FORGERY.DATA
+    hooks = cfg.FORGERY.HOOKS
+    names = [*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST, hooks.VAL_LOSS.DATASET,
+             hooks.SEPARABILITY.DATASET]
+    registered_names([n for n in dict.fromkeys(names) if n])
+    for name in cfg.DATASETS.TEST:
+        check_labelled(name)
+    DecisionRule.from_config(cfg)
+    if _will_load_weights(cfg, args):
+        check_weights_file(cfg)
+
+
+def preflight(args):
+    """:func:`check_run` on a command line's config, in the launching process: an error ends the
+    command there with one line (exit code 2), before detectron2's ``launch`` spawns workers."""
+    try:
+        cfg = load_config(args.config_file, args.opts, device_fallback=False)
+        check_run(cfg, args)
+    except USER_ERRORS as e:
+        _exit_with(e)
+
+
+def _exit_with(error):
+    print(f"train_net: error: {error}", file=sys.stderr)
+    sys.exit(EXIT_INVALID)
+
+
 # Errors in the user's config or data: reported as one line, not as a traceback.
-USER_ERRORS = (FreezeConfigError, AugmentationConfigError, DataError, TrainingSubsetError)
+USER_ERRORS = (ConfigError, FreezeConfigError, AugmentationConfigError, DataError,
+               TrainingSubsetError, SubmissionError)
 
 
 def main(args, trainer_class=ForgeryTrainer):
-    """:func:`run`, with errors in the user's config or data reported as one clear line."""
+    """:func:`run`, with errors in the user's config or data reported as one clear line (exit code
+    2)."""
     try:
         return run(args, trainer_class)
     except USER_ERRORS as e:
         logging.getLogger("forgery_d2").error(f"{type(e).__name__}: {e}")
-        raise SystemExit(f"train_net: error: {e}") from None
+        _exit_with(e)
 
 
 def run(args, trainer_class=ForgeryTrainer):

@@ -100,6 +100,10 @@ class ForgeryTrainer(DefaultTrainer):
         ddp_kwargs = {"broadcast_buffers": False}
         if cfg.FORGERY.FREEZE.STAGES and comm.get_world_size() > 1:
             ddp_kwargs["find_unused_parameters"] = True
+        if str(cfg.MODEL.DEVICE).startswith("cpu"):
+            # detectron2's create_ddp_model passes device_ids=[local rank], which DDP refuses for a
+            # CPU module (processes on the gloo backend, see forgery_d2.engine.launch).
+            ddp_kwargs["device_ids"] = None
         model = create_ddp_model(model, **ddp_kwargs)
         self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(model, data_loader, optimizer)
 
@@ -170,7 +174,8 @@ class ForgeryTrainer(DefaultTrainer):
             schedule = freeze.parse_schedule(cfg.FORGERY.FREEZE.STAGES, parts)
             for stage in schedule:  # validate every stage against this model now, not at iteration 10k
                 freeze.trainable_parameter_names(self.model, stage, parts)
-            ret.append(FreezeSchedule(schedule, parts))
+            # The model as built (no stage applied yet): what FREEZE_AT froze stays frozen.
+            ret.append(FreezeSchedule(schedule, parts, freeze.frozen_parameter_names(self.model)))
 
         if cfg.TEST.PRECISE_BN.ENABLED and get_bn_modules(self.model):
             loader_cfg = cfg.clone()

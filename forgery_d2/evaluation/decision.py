@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from forgery_d2.competition.rle import encode_annotation, mask_to_runs
-from forgery_d2.config import get_forgery_cfg
+from forgery_d2.config import ConfigError, get_forgery_cfg
 from forgery_d2.structures.masks import binarize_masks, to_numpy
 
 from .metric import runs_intersection
@@ -103,29 +103,37 @@ class DecisionRule:
     max_instances: int
 
     def __post_init__(self):
-        for name in ("image_thresh", "score_thresh", "mask_thresh", "min_area_fraction", "merge_iou",
+        """Raises ConfigError naming the FORGERY.DECISION key of an out-of-range value."""
+        for name in ("score_thresh", "mask_thresh", "min_area_fraction", "merge_iou",
                      "merge_containment"):
             value = getattr(self, name)
             if not 0.0 <= float(value) <= 1.0:
-                raise ValueError(f"FORGERY.DECISION.{CONFIG_KEYS[name]} must be in [0, 1], got {value}")
+                raise ConfigError(
+                    f"FORGERY.DECISION.{CONFIG_KEYS[name]} must be in [0, 1], got {value}")
+        # IMAGE_THRESH may exceed 1: above every image score, it calls every image authentic.
+        if not 0.0 <= float(self.image_thresh) < float("inf"):
+            raise ConfigError("FORGERY.DECISION.IMAGE_THRESH must be a finite number >= 0, got "
+                              f"{self.image_thresh}")
         for name in ("min_area", "max_instances"):
-            if int(getattr(self, name)) < 0:
-                raise ValueError(f"FORGERY.DECISION.{CONFIG_KEYS[name]} must be >= 0, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if int(value) < 0:
+                raise ConfigError(f"FORGERY.DECISION.{CONFIG_KEYS[name]} must be >= 0, got {value}")
 
     @classmethod
     def from_config(cls, cfg) -> "DecisionRule":
-        """The rule configured by ``cfg.FORGERY.DECISION``."""
+        """The rule configured by ``cfg.FORGERY.DECISION`` (ConfigError naming the key of a value
+        that is not a number or out of range)."""
         d = cfg.FORGERY.DECISION
-        return cls(
-            image_thresh=float(d.IMAGE_THRESH),
-            score_thresh=float(d.SCORE_THRESH),
-            mask_thresh=float(d.MASK_THRESH),
-            min_area=int(d.MIN_AREA),
-            min_area_fraction=float(d.MIN_AREA_FRACTION),
-            merge_iou=float(d.MERGE_IOU),
-            merge_containment=float(d.MERGE_CONTAINMENT),
-            max_instances=int(d.MAX_INSTANCES),
-        )
+        values = {}
+        for name, key in CONFIG_KEYS.items():
+            kind = int if name in ("min_area", "max_instances") else float
+            value = d[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                    kind is int and isinstance(value, float) and not value.is_integer()):
+                expected = "an integer" if kind is int else "a number"
+                raise ConfigError(f"FORGERY.DECISION.{key} must be {expected}, got {value!r}")
+            values[name] = kind(value)
+        return cls(**values)
 
     @classmethod
     def default(cls) -> "DecisionRule":

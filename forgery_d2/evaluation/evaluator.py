@@ -44,7 +44,7 @@ from forgery_d2.competition.submission import (SOLUTION_COLUMNS, align_submissio
                                               write_submission_csv)
 
 from .decision import DecisionRule
-from .ground_truth import GroundTruthLoader
+from .ground_truth import GroundTruthLoader, check_labelled
 from .metric import image_of1, mean_score, runs_area, runs_intersection, runs_union
 
 __all__ = ["ForgeryEvaluator", "image_metrics", "submission_records", "summarize", "PER_IMAGE_COLUMNS"]
@@ -64,7 +64,8 @@ def image_metrics(case_id, image_id, shape, gt_runs, pred_runs, image_score) -> 
     """The per-image statistics the summary needs, from competition runs (no masks kept).
 
     ``gt_runs`` / ``pred_runs``: None for authentic, else one runs array per instance (as
-    :func:`forgery_d2.competition.rle.parse_annotation` returns them); ``shape``: (H, W).
+    :func:`forgery_d2.competition.rle.parse_annotation` returns them); ``shape``: (H, W), or None
+    for an authentic solution row written with the shape ``authentic``.
     """
     value, matched = image_of1(gt_runs, pred_runs, return_matched=True)
     stats = {
@@ -77,7 +78,7 @@ def image_metrics(case_id, image_id, shape, gt_runs, pred_runs, image_score) -> 
         "n_pred": 0 if pred_runs is None else len(pred_runs),
         "oF1": float(value),
         "matched_f1": [float(v) for v in matched],
-        "shape": [int(v) for v in shape],
+        "shape": None if shape is None else [int(v) for v in shape],
         "annotation": _annotation_of_runs(pred_runs),
         "gt_annotation": _annotation_of_runs(gt_runs),
     }
@@ -171,13 +172,19 @@ class ForgeryEvaluator(DatasetEvaluator):
         self._distributed = distributed
         self._ground_truth = GroundTruthLoader(dataset_name)
         self._records = []
+        self._labels_checked = dataset_name is None
 
     @property
     def decision(self) -> DecisionRule:
         return self._decision
 
     def reset(self):
+        """Called before inference: a registered dataset without labels fails here (DataError),
+        not after the whole inference has run."""
         self._records = []
+        if not self._labels_checked:
+            check_labelled(self._dataset_name)
+            self._labels_checked = True
 
     def process(self, inputs, outputs):
         for inp, out in zip(inputs, outputs):
@@ -223,5 +230,6 @@ class ForgeryEvaluator(DatasetEvaluator):
         write_submission_csv([(r["key"], r["annotation"]) for r in records],
                              os.path.join(output_dir, "forgery_predictions.csv"))
         write_csv(os.path.join(output_dir, "forgery_solution.csv"), SOLUTION_COLUMNS,
-                   [(r["key"], r["gt_annotation"], json.dumps(r["shape"])) for r in records])
+                  [(r["key"], r["gt_annotation"],
+                    AUTHENTIC if r["shape"] is None else json.dumps(r["shape"])) for r in records])
         logger.info(f"[ForgeryEvaluator] wrote metrics and per-image CSVs to {output_dir}")

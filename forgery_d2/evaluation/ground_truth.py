@@ -6,6 +6,7 @@ from :func:`forgery_d2.data.records.record_label`.
 
 - :class:`GroundTruthLoader`: the masks of one evaluated input (looking missing fields up in the
   registered dataset).
+- :func:`check_labelled`: fail before inference, not after it, on a dataset that cannot be scored.
 - :func:`gt_annotation`, :func:`solution_rows`, :func:`write_solution_csv`: a dataset's solution CSV
   (``case_id,annotation,shape``).
 """
@@ -15,10 +16,27 @@ from detectron2.data import DatasetCatalog
 
 from forgery_d2.competition.rle import AUTHENTIC, rle_encode
 from forgery_d2.competition.submission import SOLUTION_COLUMNS, SubmissionError, dataset_keys, write_csv
-from forgery_d2.data.io import read_mask
+from forgery_d2.data.io import DataError, read_mask
 from forgery_d2.data.records import record_label
 
-__all__ = ["GroundTruthLoader", "gt_annotation", "solution_rows", "write_solution_csv"]
+__all__ = ["GroundTruthLoader", "check_labelled", "gt_annotation", "solution_rows",
+           "write_solution_csv"]
+
+
+def check_labelled(dataset_name: str) -> int:
+    """Raise DataError (naming the dataset, how many images and the first one) when images of a
+    registered dataset have no usable label: it cannot be scored. Returns the number of images."""
+    dicts = DatasetCatalog.get(dataset_name)
+    unlabelled = []
+    for record in dicts:
+        try:
+            record_label(record)
+        except DataError as e:
+            unlabelled.append(e)
+    if unlabelled:
+        raise DataError(f"dataset {dataset_name}: {len(unlabelled)} of {len(dicts)} images cannot "
+                        f"be scored; first: {unlabelled[0]}")
+    return len(dicts)
 
 
 class GroundTruthLoader:

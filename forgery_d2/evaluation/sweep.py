@@ -13,15 +13,24 @@ threshold is found by one sort over image scores (the midpoint of the optimal ga
 
 :func:`write_decision_yaml` writes the winner as a config fragment (``FORGERY: DECISION: ...``) to
 merge after the model's config (``tools/eval_oF1.py`` / ``tools/predict.py --decision FILE``).
+
+Cache files (:func:`save_cache` / :func:`load_cache`) carry a fingerprint of what produced them
+(:func:`cache_fingerprint`: dataset name and images, ``MODEL.WEIGHTS`` file, model and input
+config): a cache written for another dataset or other weights is refused with the differences
+named, never silently reused. They are pickles: load only caches you wrote.
 """
+import hashlib
 import logging
+import os
 import pickle
+import tempfile
 from dataclasses import dataclass
 from typing import List, Optional
 
 import numpy as np
 import yaml
 
+from detectron2.data import DatasetCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
@@ -46,6 +55,8 @@ __all__ = [
     "write_decision_yaml",
     "save_cache",
     "load_cache",
+    "cache_fingerprint",
+    "SweepCacheError",
 ]
 
 logger = logging.getLogger(__name__)
@@ -138,15 +149,68 @@ class RawOutputCollector(DatasetEvaluator):
         return {}
 
 
-def save_cache(cache, path):
-    """Pickle a sweep cache (list of CachedImage)."""
-    with open(path, "wb") as f:
-        pickle.dump(cache, f, protocol=pickle.HIGHEST_PROTOCOL)
+class SweepCacheError(ValueError):
+    """A sweep cache file that cannot be used for this run (unreadable, or written for another
+    dataset, other weights or another model config): the message names the file and the
+    differences."""
 
 
-def load_cache(path):
-    with open(path, "rb") as f:
-        return pickle.load(f)
+_CACHE_FORMAT = 1
+
+
+def cache_fingerprint(cfg, dataset_name: str, score_floor: float = 0.05) -> dict:
+    """What a cache of raw outputs depends on: the dataset (name, image count, a digest of its
+    image ids and files), the ``MODEL.WEIGHTS`` file (path, size, mtime), a digest of the model
+    and input config (``MODEL.*``, ``INPUT.*``) and the collector's score floor."""
+    dicts = DatasetCatalog.get(dataset_name)
+    listing = "\n".join(f"{d.get('image_id')}\t{d.get('file_name')}" for d in dicts)
+    images = hashlib.sha1(listing.encode()).hexdigest()
+    weights = cfg.MODEL.WEIGHTS
+    weights_file = None
+    if weights and os.path.isfile(weights):
+        stat = os.stat(weights)
+        weights_file = [os.path.abspath(weights), stat.st_size, stat.st_mtime_ns]
+    model = hashlib.sha1((cfg.MODEL.dump() + cfg.INPUT.dump()).encode()).hexdigest()
+    return {"dataset": dataset_name, "images": [len(dicts), images[:16]], "weights": weights,
+            "weights_file": weights_file, "model_config": model[:16],
+            "score_floor": float(score_floor)}
+
+
+def save_cache(cache, path, fingerprint: Optional[dict] = None):
+    """Pickle a sweep cache (list of CachedImage) with its fingerprint; written atomically."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        pickle.dump({"format": _CACHE_FORMAT, "fingerprint": fingerprint, "images": cache}, f,
+                    protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+
+
+def load_cache(path, expected: Optional[dict] = None):
+    """The cached images of a file written by :func:`save_cache`. With ``expected`` (a
+    :func:`cache_fingerprint`), raises SweepCacheError naming every difference when the cache was
+    written for another dataset, other weights or another model config."""
+    try:
+        with open(path, "rb") as f:
+            stored = pickle.load(f)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError,
+            ValueError) as e:
+        raise SweepCacheError(f"sweep cache {path} is not readable ({type(e).__name__}: {e}); "
+                              "delete it to recompute it") from None
+    if not (isinstance(stored, dict) and stored.get("format") == _CACHE_FORMAT
+            and "images" in stored):
+        raise SweepCacheError(f"sweep cache {path} was not written by this version of forgery_d2 "
+                              "(no fingerprint); delete it to recompute it")
+    if expected is not None:
+        found = stored.get("fingerprint") or {}
+        differences = [f"{key} {found.get(key)!r} (this run: {value!r})"
+                       for key, value in expected.items() if found.get(key) != value]
+        if differences:
+            raise SweepCacheError(f"sweep cache {path} was written for another run: "
+                                  + "; ".join(differences)
+                                  + ". Delete it or pass another --sweep-cache")
+    return stored["images"]
 
 
 def evaluate_rule(cache, rule: DecisionRule):
@@ -167,7 +231,9 @@ def best_image_thresh(image_scores, forged_scores, authentic_scores):
     """The IMAGE_THRESH maximizing the mean of ``forged if score >= t else authentic``.
 
     Returns ``(threshold, mean oF1)``; the threshold is the midpoint of the optimal gap between
-    sorted image scores (any value in it scores the same), clipped to [0, 1].
+    sorted image scores (any value in it scores the same), at least 0. When calling every image
+    authentic is best, it lies above the top score: midway to 1, or top + 0.5 when the top score is
+    already >= 1 (a threshold of 1 would still flag an image scored 1.0).
     """
     q = np.asarray(image_scores, dtype=np.float64)
     order = np.argsort(q, kind="stable")
@@ -181,10 +247,11 @@ def best_image_thresh(image_scores, forged_scores, authentic_scores):
     elif best == 0:  # every image forged: any t <= q[0]
         thresh = max(float(q[0]), 0.0) / 2
     elif best == len(q):  # every image authentic: any t > q[-1]
-        thresh = (float(q[-1]) + 1.0) / 2
+        top = float(q[-1])
+        thresh = (top + 1.0) / 2 if top < 1.0 else top + 0.5
     else:
         thresh = (float(q[best - 1]) + float(q[best])) / 2
-    thresh = float(np.clip(thresh, 0.0, 1.0))
+    thresh = max(float(thresh), 0.0)
     forged = np.asarray(image_scores) >= thresh
     total = np.where(forged, forged_scores, authentic_scores)
     return thresh, mean_score(total)
