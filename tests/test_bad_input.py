@@ -327,6 +327,8 @@ def test_make_synthetic_placement_failure_and_bad_fraction(tmp_path, capsys):
             "1",
             "--num-test",
             "0",
+            "--style",
+            "legacy",
             "--source-dir",
             str(flat),
             "--kind-probs",
@@ -337,7 +339,7 @@ def test_make_synthetic_placement_failure_and_bad_fraction(tmp_path, capsys):
         ]
     )
     line = _one_error_line(capsys.readouterr().err)
-    assert code == 2 and "no copy-move fitted" in line and "too small or too flat" in line
+    assert code == 2 and "no copy-move fitted" in line and "too small or too flat" in line, line
     for value in ("-0.5", "1.5", "half"):
         with pytest.raises(SystemExit) as exit_info:
             tool.main(["--output", str(tmp_path / "out2"), "--test-forged-fraction", value])
