@@ -82,7 +82,7 @@ def test_predict_folder_with_random_model(tmp_path, capsys):
     out = tmp_path / "submission.csv"
     # A random model scores everything low: open the thresholds so instances reach the submission.
     run = _tool("predict.py", "--config-file", "configs/quick/forgery_R_18_FPN_quick.yaml", "--input", images,
-                "--output", out, "--vis", tmp_path / "vis", "--batch-size", 2, "--num-workers", 0,
+                "--output", out, "--vis", tmp_path / "vis", "--report", tmp_path / "report", "--batch-size", 2, "--num-workers", 0,
                 "MODEL.ROI_HEADS.SCORE_THRESH_TEST", 0.0, "FORGERY.DECISION.IMAGE_THRESH", 0.0,
                 "FORGERY.DECISION.SCORE_THRESH", 0.0, "FORGERY.DECISION.MASK_THRESH", 0.0)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -96,6 +96,8 @@ def test_predict_folder_with_random_model(tmp_path, capsys):
     rows = align_submission(solution, submission)
     assert any(r.pred_runs for r in rows)  # the open thresholds produced instances
     assert sorted(os.listdir(tmp_path / "vis")) == ["a.png", "b.png", "c.png"]
+    page = (tmp_path / "report" / "index.html").read_text()  # the analyst's report of the run
+    assert "d.png" in page and page.count('class="card') == sum(bool(r.pred_runs) for r in rows)
     code, _, err = _tool_in_process("predict.py", capsys, "--config-file", "configs/quick/forgery_R_18_FPN_quick.yaml",
                                     "--input", images, "--output", tmp_path / "strict.csv", "--strict",
                                     "--num-workers", 0)

@@ -29,6 +29,11 @@ submission with a missing case_id), so an image that cannot be read is logged wi
 the reason, gets ``authentic`` (record status ``unreadable``), and is listed in the final summary;
 with ``--strict`` the tool instead stops with exit code 2 and writes no submission.
 
+``--report DIR`` writes the analyst's screening report of the run into DIR once it is done
+(``index.html``: flagged figures as cards with the source region, its copy and the transform
+between them; see docs/REPORT.md and ``tools/report.py``, which writes it from saved records);
+with ``--gt-masks DIR`` the report shows the ground truth and its oF1.
+
 ``--vis DIR`` writes one PNG per image: predicted masks, boxes and scores in red, the image verdict,
 and with ``--gt-masks DIR`` the ground-truth channels of ``DIR/<case_id>.npy`` in green.
 Invalid input: a one-line error and exit code 2, never a traceback.
@@ -47,6 +52,7 @@ from forgery_d2.competition.submission import SubmissionError  # noqa: E402
 from forgery_d2.config import ConfigError  # noqa: E402
 from forgery_d2.data.io import DataError  # noqa: E402
 from forgery_d2.engine.launch import launch  # noqa: E402
+from forgery_d2.report import PredictionsError, write_report  # noqa: E402
 from forgery_d2.engine.screening import (
     EXIT_INVALID,
     ScreeningError,
@@ -80,6 +86,7 @@ def parse_args(argv=None):
         "--decision", help="decision-rule YAML fragment (FORGERY.DECISION) merged after the config"
     )
     parser.add_argument("--vis", help="folder for overlay PNGs")
+    parser.add_argument("--report", help="folder for the screening report (index.html) of the run")
     parser.add_argument(
         "--gt-masks", help="folder of <case_id>.npy ground-truth masks drawn on the overlays"
     )
@@ -146,7 +153,7 @@ def main(argv=None):
     )
     try:
         prepare_run(options)
-        return launch(
+        result = launch(
             screen_worker,
             args.num_gpus,
             num_machines=args.num_machines,
@@ -154,7 +161,11 @@ def main(argv=None):
             dist_url=args.dist_url,
             args=(options,),
         )
-    except (DataError, ConfigError, SubmissionError, ScreeningError) as e:
+        if args.report and args.machine_rank == 0:
+            report = write_report(options.records, args.report, gt_masks=args.gt_masks)
+            print(f"wrote the screening report {report.index}")
+        return result
+    except (DataError, ConfigError, SubmissionError, ScreeningError, PredictionsError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(EXIT_INVALID)
     except mp.ProcessExitedException as e:  # a worker stopped; it printed its own one-line error
