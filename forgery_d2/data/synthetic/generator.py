@@ -34,6 +34,7 @@ __all__ = [
     "SyntheticCase",
     "SyntheticOptions",
     "TEST_CASE_ID_OFFSET",
+    "map_cases",
     "case_rng",
     "generate_case",
     "generate_dataset",
@@ -124,6 +125,17 @@ def _write_case(task):
     return record
 
 
+def map_cases(function, tasks, workers, desc, progress, chunksize=2):
+    """``[function(task) for task in tasks]``, in order, in ``workers`` processes when > 1, with a
+    tqdm progress bar. Workers are spawned, not forked: forking a process whose OpenCV / torch
+    thread pools already ran can deadlock the children (seen in the test suite)."""
+    bar = dict(total=len(tasks), desc=desc, unit="case", disable=not progress)
+    if workers > 1 and len(tasks) > 1:
+        with multiprocessing.get_context("spawn").Pool(workers, initializer=init_worker) as pool:
+            return list(tqdm(pool.imap(function, tasks, chunksize=chunksize), **bar))
+    return [function(task) for task in tqdm(tasks, **bar)]
+
+
 def init_worker():
     """Worker process setup: one OpenCV thread per process."""
     cv2.setNumThreads(1)
@@ -168,14 +180,7 @@ def generate_dataset(output_dir, num_images=100, num_test=50, seed=0, options=No
     tasks = [(output_dir, seed, "train", i, True, opts) for i in range(num_images)]
     tasks += [(output_dir, seed, "test", j, bool(test_forged[j]), opts) for j in range(num_test)]
 
-    bar = dict(total=len(tasks), desc="synthetic", unit="case", disable=not progress)
-    if workers > 1 and len(tasks) > 1:
-        # "spawn", not fork: forking a process whose OpenCV/torch thread pools already ran can
-        # deadlock the children (seen in the test suite); spawned workers start clean.
-        with multiprocessing.get_context("spawn").Pool(workers, initializer=init_worker) as pool:
-            records = list(tqdm(pool.imap(_write_case, tasks, chunksize=4), **bar))
-    else:
-        records = [_write_case(t) for t in tqdm(tasks, **bar)]
+    records = map_cases(_write_case, tasks, workers, "synthetic", progress, chunksize=4)
 
     with open(os.path.join(output_dir, "cases.jsonl"), "w") as f:
         for r in records:

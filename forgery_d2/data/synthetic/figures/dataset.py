@@ -23,16 +23,14 @@ byte-identical for a given seed whatever the number of worker processes.
 """
 
 import json
-import multiprocessing
 import os
 from collections import Counter
 
 import numpy as np
-from tqdm import tqdm
 
 from forgery_d2.competition.rle import AUTHENTIC, encode_annotation
 
-from ..generator import forged_test_flags, init_worker, prepare_output, write_png, write_solution
+from ..generator import forged_test_flags, map_cases, prepare_output, write_png, write_solution
 from .case import LAYOUT_CATEGORIES, FigureOptions, generate_figure_case
 
 __all__ = ["LAYOUT_FILES", "OUTPUTS", "generate_figures_dataset", "summarize_figures"]
@@ -144,13 +142,7 @@ def generate_figures_dataset(
     tasks = [(output_dir, seed, "train", i, True, opts) for i in range(num_images)]
     tasks += [(output_dir, seed, "test", j, bool(test_forged[j]), opts) for j in range(num_test)]
 
-    bar = dict(total=len(tasks), desc="figures", unit="case", disable=not progress)
-    if workers > 1 and len(tasks) > 1:
-        # spawned (not forked) workers, as in forgery_d2.data.synthetic.generator
-        with multiprocessing.get_context("spawn").Pool(workers, initializer=init_worker) as pool:
-            results = list(tqdm(pool.imap(_write_case, tasks, chunksize=2), **bar))
-    else:
-        results = [_write_case(t) for t in tqdm(tasks, **bar)]
+    results = map_cases(_write_case, tasks, workers, "figures", progress)
 
     entries = {"train": [], "test": []}
     for case_entries, _ in results:
