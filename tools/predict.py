@@ -96,7 +96,8 @@ def predict(args):
                     raise InvalidInput(item["error"])
                 logger.error(f"unreadable image, written as '{AUTHENTIC}': {item['error']}")
                 failures.append(item["file_name"])
-        outputs = predictor([item["image"] for item in readable]) if readable else []
+        outputs = (predictor([item["image"] for item in readable], [item["file_name"] for item in readable])
+                   if readable else [])
         decisions = {item["case_id"]: rule(out) for item, out in zip(readable, outputs)}
         for item in batch:
             decision = decisions.get(item["case_id"])

@@ -22,6 +22,7 @@ from forgery_d2.data.mapper import ForgeryDatasetMapper
 from forgery_d2.evaluation.evaluator import ForgeryEvaluator
 
 from . import freeze
+from .inputs import build_mapper
 from .hooks import BestCheckpointer, FeatureSeparability, FreezeSchedule, TrainingCurves, ValidationLoss
 
 __all__ = ["ForgeryTrainer", "TrainingSubsetError", "select_training_subset", "build_fixed_inputs"]
@@ -64,7 +65,7 @@ def build_fixed_inputs(cfg, dataset_name: str, num_images: int) -> List[dict]:
     mapped once with annotations and with the test-time resize only: the fixed inputs of the
     validation-loss and separability hooks."""
     dicts = DatasetCatalog.get(dataset_name)[:num_images]
-    mapper = ForgeryDatasetMapper(cfg, is_train=True, augmentations=ForgeryDatasetMapper.test_resize(cfg))
+    mapper = build_mapper(cfg, is_train=True, augmentations=ForgeryDatasetMapper.test_resize(cfg))
     return [mapper(d) for d in dicts]
 
 
@@ -137,11 +138,11 @@ class ForgeryTrainer(DefaultTrainer):
                 f"Training on {len(subset)} of {len(dataset)} images: "
                 + ", ".join(str(r.get("image_id", r["file_name"])) for r in subset[:10])
             )
-        return build_detection_train_loader(cfg, mapper=ForgeryDatasetMapper(cfg, is_train=True), dataset=subset)
+        return build_detection_train_loader(cfg, mapper=build_mapper(cfg, is_train=True), dataset=subset)
 
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):
-        return build_detection_test_loader(cfg, dataset_name, mapper=ForgeryDatasetMapper(cfg, is_train=False))
+        return build_detection_test_loader(cfg, dataset_name, mapper=build_mapper(cfg, is_train=False))
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
