@@ -140,6 +140,11 @@ def _add_training_config(cfg):
     data.TRAIN_SUBSET_IDS = []  # explicit case_ids / image_ids to train on (overrides TRAIN_SUBSET)
     data.TRAIN_SUBSET_SEED = 0  # seed of the fixed shuffle that picks TRAIN_SUBSET images
 
+    # Optimizer: "SGD" (detectron2's, SOLVER.*) or "AdamW" (same parameter groups, SOLVER.BASE_LR,
+    # SOLVER.WEIGHT_DECAY): from-scratch networks on a few hundred CPU iterations learn much faster.
+    cfg.FORGERY.SOLVER = CN()
+    cfg.FORGERY.SOLVER.OPTIMIZER = "SGD"
+
     # Staged freezing (forgery_d2.engine.freeze): which parts train, from which iteration on.
     cfg.FORGERY.FREEZE = CN()
     # [[start_iter, "part,part,..."], ...]; first start must be 0; [] = everything trains.
@@ -246,6 +251,8 @@ def _add_modeling_config(cfg):
     cfg.MODEL.COPY_EVIDENCE.PATCH = 7
     # Patches are centred on local maxima of the residual energy over (2 r + 1)^2 squares.
     cfg.MODEL.COPY_EVIDENCE.NMS_RADIUS = 1
+    # At most this many patches (the strongest maxima) are compared: bounded cost on huge figures.
+    cfg.MODEL.COPY_EVIDENCE.MAX_POINTS = 60000
     # Low-frequency DCT coefficients per side that are hashed (DCT_SIZE^2 - 1 of them).
     cfg.MODEL.COPY_EVIDENCE.DCT_SIZE = 4
     # Hash tables, and bits per table (signs of random projections of the DCT coefficients).

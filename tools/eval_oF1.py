@@ -42,6 +42,8 @@ def parse_args(argv=None):
     model.add_argument("--decision", help="decision-rule YAML fragment (FORGERY.DECISION) merged after the config")
     model.add_argument("--sweep", action="store_true", help="tune FORGERY.DECISION on the dataset (writes decision.yaml)")
     model.add_argument("--sweep-cache", help="reuse / write the raw-output cache here (pickle) instead of re-running the model")
+    model.add_argument("--cache-score-floor", type=float, default=0.05,
+                       help="instances scoring below this are not cached (0 keeps every instance, e.g. for fusion)")
     parser.add_argument("--output", help="directory for the metrics JSON and per-image CSV")
     parser.add_argument("--verbose", action="store_true", help="also print forgery_d2's debug log lines")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
@@ -122,7 +124,8 @@ def evaluate_model(args):
         model = build_inference_model(cfg)
         loader = build_detection_test_loader(cfg, args.dataset, mapper=build_mapper(cfg, is_train=False))
         evaluator = ForgeryEvaluator(args.dataset, decision=rule, output_dir=output)
-        collector = RawOutputCollector(args.dataset) if (args.sweep or args.sweep_cache) else None
+        collector = (RawOutputCollector(args.dataset, score_floor=args.cache_score_floor)
+                     if (args.sweep or args.sweep_cache) else None)
         evaluators = DatasetEvaluators([evaluator] + ([collector] if collector else []))
         metrics = inference_on_dataset(model, loader, evaluators)["forgery"]
         cache = collector.cache if collector else None

@@ -5,6 +5,7 @@ import weakref
 from typing import List
 
 import numpy as np
+import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import (
     DatasetCatalog,
@@ -14,6 +15,7 @@ from detectron2.data import (
 )
 from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
 from detectron2.engine import hooks as d2_hooks
+from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 from fvcore.nn.precise_bn import get_bn_modules
@@ -77,8 +79,9 @@ class ForgeryTrainer(DefaultTrainer):
     - evaluation: ``forgery_d2.evaluation.evaluator.ForgeryEvaluator`` (TEST.EVAL_PERIOD);
     - hooks: staged freezing, validation loss, ROI feature separability, best checkpoint by
       ``FORGERY.HOOKS.BEST_METRIC``, training curves (forgery_d2.engine.hooks);
-    - optimizer: detectron2's default (SGD with momentum, SOLVER.*), built once over all
-      parameters, so the freeze schedule never rebuilds it.
+    - optimizer: detectron2's default (SGD with momentum, SOLVER.*) or AdamW
+      (``FORGERY.SOLVER.OPTIMIZER``), built once over all parameters, so the freeze schedule never
+      rebuilds it.
     """
 
     def __init__(self, cfg):
@@ -121,6 +124,22 @@ class ForgeryTrainer(DefaultTrainer):
             self._trainer.load_state_dict(state_dict["_trainer"])
         else:
             logger.warning("The checkpoint has no optimizer state (older detectron2 trainer): SGD momentum restarts")
+
+    @classmethod
+    def build_optimizer(cls, cfg, model):
+        """detectron2's SGD (``FORGERY.SOLVER.OPTIMIZER: SGD``), or AdamW with the same parameter
+        groups (no weight decay on norms and biases), learning rate and gradient clipping."""
+        name = cfg.FORGERY.SOLVER.OPTIMIZER
+        if name == "SGD":
+            return super().build_optimizer(cfg, model)
+        if name != "AdamW":
+            raise ValueError(f"FORGERY.SOLVER.OPTIMIZER must be 'SGD' or 'AdamW', got {name!r}")
+        params = get_default_optimizer_params(
+            model, base_lr=cfg.SOLVER.BASE_LR, weight_decay_norm=cfg.SOLVER.WEIGHT_DECAY_NORM,
+            bias_lr_factor=cfg.SOLVER.BIAS_LR_FACTOR, weight_decay_bias=cfg.SOLVER.WEIGHT_DECAY_BIAS,
+        )
+        return maybe_add_gradient_clipping(cfg, torch.optim.AdamW)(
+            params, lr=cfg.SOLVER.BASE_LR, weight_decay=cfg.SOLVER.WEIGHT_DECAY)
 
     @classmethod
     def build_train_loader(cls, cfg):

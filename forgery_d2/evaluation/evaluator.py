@@ -51,7 +51,7 @@ from .ground_truth import GroundTruthLoader
 from .metric import image_of1, mean_score, runs_area, runs_intersection, runs_union
 from .oracle import ORACLE_KEYS, matched_only_of1
 
-__all__ = ["ForgeryEvaluator", "image_metrics", "oracle_decisions", "submission_records", "summarize",
+__all__ = ["ForgeryEvaluator", "image_metrics", "oracle_decisions", "roc_auc", "submission_records", "summarize",
            "PER_IMAGE_COLUMNS"]
 
 logger = logging.getLogger(__name__)
@@ -134,7 +134,8 @@ def _ratio(a, b):
     return float(a) / float(b) if b else float("nan")
 
 
-def _roc_auc(labels, scores):
+def roc_auc(labels, scores) -> float:
+    """ROC-AUC of ``scores`` for boolean ``labels`` (Mann-Whitney U, ties averaged); NaN with one class."""
     labels = np.asarray(labels, dtype=bool)
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
     if n_pos == 0 or n_neg == 0:
@@ -170,7 +171,7 @@ def summarize(records) -> "OrderedDict[str, float]":
     out["image_precision"] = precision
     out["image_recall"] = recall
     out["image_F1"] = _ratio(2 * tp, 2 * tp + fp + fn)
-    out["image_AUC"] = _roc_auc(y_true, [r["image_score"] for r in records])
+    out["image_AUC"] = roc_auc(y_true, [r["image_score"] for r in records])
     out.update(image_TN=tn, image_FP=fp, image_FN=fn, image_TP=tp)
     # Authentic images flagged as forged / all authentic images: the false accusations.
     out["false_alarm_rate"] = _ratio(fp, fp + tn)

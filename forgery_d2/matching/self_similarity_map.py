@@ -16,7 +16,8 @@ input channels (forgery_d2.modeling.copy_evidence), from the first iteration:
 2. Patches (``patch x patch``, odd) are centred on the local maxima of the smoothed residual energy
    (``nms_radius``): the energy moves with the content, so a copy's patches are centred exactly
    where its source's are (a regular grid would align source and copy only for shifts that are
-   multiples of its step, and grain decorrelates one pixel off). They are normalized and hashed by
+   multiples of its step, and grain decorrelates one pixel off). At most ``max_points`` maxima, the
+   strongest, are kept: the cost is bounded on huge figures. They are normalized and hashed by
    the signs of random projections of their low-frequency DCT coefficients (``tables`` hash tables
    of ``bits`` bits). A patch is compared with the patches next to it in the sorted order of each
    table (``window``), also against the horizontally / vertically flipped and half-turned patches
@@ -71,6 +72,7 @@ class SelfSimilarityParams:
     blur_levels: Tuple[float, ...]
     patch: int
     nms_radius: int
+    max_points: int
     dct_size: int
     tables: int
     bits: int
@@ -203,6 +205,9 @@ def _grain_points(residual: np.ndarray, allowed: np.ndarray, p: SelfSimilarityPa
     half = p.patch // 2
     peaks[:half], peaks[-half:], peaks[:, :half], peaks[:, -half:] = False, False, False, False
     ys, xs = np.nonzero(peaks)
+    if len(ys) > p.max_points:  # bounded cost: the strongest maxima (a copy's are as strong as its source's)
+        keep = np.sort(np.argpartition(-energy[ys, xs], p.max_points - 1)[: p.max_points])
+        ys, xs = ys[keep], xs[keep]
     return ys.astype(np.int64), xs.astype(np.int64)
 
 
