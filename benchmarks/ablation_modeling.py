@@ -45,7 +45,7 @@ from detectron2.utils.env import seed_all_rng  # noqa: E402
 from detectron2.utils.logger import setup_logger  # noqa: E402
 from forgery_d2.config import load_config  # noqa: E402
 from forgery_d2.data.builtin import register_builtin_from_config  # noqa: E402
-from forgery_d2.data.mapper import ForgeryDatasetMapper  # noqa: E402
+from forgery_d2.engine.inputs import build_mapper  # noqa: E402
 from forgery_d2.engine.trainer import ForgeryTrainer  # noqa: E402
 from forgery_d2.evaluation.decision import DecisionRule  # noqa: E402
 from forgery_d2.evaluation.evaluator import ForgeryEvaluator  # noqa: E402
@@ -122,7 +122,7 @@ def evaluate(cfg, model, num_images, memory):
     dicts = DatasetCatalog.get(dataset)
     if num_images > 0:
         dicts = dicts[:num_images]
-    loader = build_detection_test_loader(dataset=dicts, mapper=ForgeryDatasetMapper(cfg, is_train=False))
+    loader = build_detection_test_loader(dataset=dicts, mapper=build_mapper(cfg, is_train=False))
     collector = RawOutputCollector(dataset, score_floor=min(0.05, cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST), distributed=False)
     model.eval()
     inputs_kept, seconds = [], []

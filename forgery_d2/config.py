@@ -257,6 +257,11 @@ def _add_training_config(cfg):
     data.TRAIN_SUBSET_IDS = []  # explicit case_ids / image_ids to train on (overrides TRAIN_SUBSET)
     data.TRAIN_SUBSET_SEED = 0  # seed of the fixed shuffle that picks TRAIN_SUBSET images
 
+    # Optimizer: "SGD" (detectron2's, SOLVER.*) or "AdamW" (same parameter groups, SOLVER.BASE_LR,
+    # SOLVER.WEIGHT_DECAY): from-scratch networks on a few hundred CPU iterations learn much faster.
+    cfg.FORGERY.SOLVER = CN()
+    cfg.FORGERY.SOLVER.OPTIMIZER = "SGD"
+
     # Staged freezing (forgery_d2.engine.freeze): which parts train, from which iteration on.
     cfg.FORGERY.FREEZE = CN()
     # [[start_iter, "part,part,..."], ...]; first start must be 0; [] = everything trains.
@@ -347,6 +352,74 @@ def _add_modeling_config(cfg):
     cfg.MODEL.IMAGE_GATE.HIDDEN_DIM = 256
     # Weight of the gate's BCE loss in the total loss.
     cfg.MODEL.IMAGE_GATE.LOSS_WEIGHT = 1.0
+
+    cfg.MODEL.COPY_EVIDENCE = CN()
+    # Dense copy evidence (forgery_d2.matching.self_similarity_map) as extra input channels of the
+    # backbone: how well each location's patch matches another one of the same figure. Needs a
+    # ForgeryFPN backbone (MODEL.BACKBONE.NAME build_forensic_*_fpn_backbone).
+    cfg.MODEL.COPY_EVIDENCE.ENABLED = False
+    # Folder caching each image's map (keyed by path, size, mtime and these settings); "" = no cache.
+    cfg.MODEL.COPY_EVIDENCE.CACHE_DIR = ""
+    # px: the map is computed on the figure brought to at most this long side (grain needs full size).
+    cfg.MODEL.COPY_EVIDENCE.MAX_SIZE = 2048
+    # Gaussian blur sigmas (px) applied before taking the grain residual; one pass per value.
+    cfg.MODEL.COPY_EVIDENCE.BLUR_LEVELS = [0.0]
+    # px: side (odd) of the compared residual patches.
+    cfg.MODEL.COPY_EVIDENCE.PATCH = 7
+    # Patches are centred on local maxima of the residual energy over (2 r + 1)^2 squares.
+    cfg.MODEL.COPY_EVIDENCE.NMS_RADIUS = 1
+    # At most this many patches (the strongest maxima) are compared: bounded cost on huge figures.
+    cfg.MODEL.COPY_EVIDENCE.MAX_POINTS = 60000
+    # Low-frequency DCT coefficients per side that are hashed (DCT_SIZE^2 - 1 of them).
+    cfg.MODEL.COPY_EVIDENCE.DCT_SIZE = 4
+    # Hash tables, and bits per table (signs of random projections of the DCT coefficients).
+    cfg.MODEL.COPY_EVIDENCE.TABLES = 4
+    cfg.MODEL.COPY_EVIDENCE.BITS = 16
+    # Each patch is compared with this many neighbours in the sorted order of each table.
+    cfg.MODEL.COPY_EVIDENCE.WINDOW = 3
+    # Residual correlation a matching pair of patches needs.
+    cfg.MODEL.COPY_EVIDENCE.MIN_CORRELATION = 0.7
+    # Residual left unexplained by the partner / grain of two independent patches: copies ~0.
+    cfg.MODEL.COPY_EVIDENCE.MAX_NOISE_RATIO = 0.8
+    # px (working scale): closer patches are the same spot, not a copy.
+    cfg.MODEL.COPY_EVIDENCE.MIN_SHIFT = 12.0
+    # Pairs that must imply the same transform (translation or mirror axis, 2 px bins).
+    cfg.MODEL.COPY_EVIDENCE.MIN_VOTES = 3
+    # Vote count at which the "votes" channel saturates at 1.
+    cfg.MODEL.COPY_EVIDENCE.SATURATION_VOTES = 64
+    # Grey levels: residual std below which a pixel is flat (no evidence possible).
+    cfg.MODEL.COPY_EVIDENCE.MIN_TEXTURE = 0.5
+    # Every colour channel textured on either side must correlate this well (merged panels).
+    cfg.MODEL.COPY_EVIDENCE.MIN_COLOUR_CORRELATION = 0.75
+    # px: runs of exactly equal pixels this long are rendered graphics (never evidence).
+    cfg.MODEL.COPY_EVIDENCE.GRAPHICS_MIN_RUN = 5
+    # Seed of the random hash projections (the map is deterministic).
+    cfg.MODEL.COPY_EVIDENCE.SEED = 0
+
+    cfg.MODEL.FORGERY_DENSE = CN()
+    # ForgeryDenseNet: a per-pixel forgery head on FPN levels (semantic-segmentation style) and an
+    # image head; instances are the predicted forged pixels.
+    cfg.MODEL.FORGERY_DENSE.IN_FEATURES = ["p2", "p3", "p4", "p5"]
+    # Channels of the head's convs; stride the levels are brought to before the 1x1 predictor.
+    cfg.MODEL.FORGERY_DENSE.CONV_DIM = 64
+    cfg.MODEL.FORGERY_DENSE.COMMON_STRIDE = 4
+    # Normalization of the head's convs ("" = none, "GN").
+    cfg.MODEL.FORGERY_DENSE.NORM = "GN"
+    # Weights of the pixel losses: binary cross-entropy (forged pixels weighted by POS_WEIGHT) and Dice.
+    cfg.MODEL.FORGERY_DENSE.BCE_WEIGHT = 1.0
+    cfg.MODEL.FORGERY_DENSE.POS_WEIGHT = 5.0
+    cfg.MODEL.FORGERY_DENSE.DICE_WEIGHT = 1.0
+    # Weight of the image head's BCE (forged vs authentic figure).
+    cfg.MODEL.FORGERY_DENSE.IMAGE_LOSS_WEIGHT = 1.0
+    # The image head pools the pixel logits (max, mean of the top TOPK_FRACTION, mean) and the mean
+    # / max of these backbone features.
+    cfg.MODEL.FORGERY_DENSE.IMAGE_FEATURES = ["p4", "p5"]
+    cfg.MODEL.FORGERY_DENSE.TOPK_FRACTION = 0.01
+    # Hidden width of the image head's MLP.
+    cfg.MODEL.FORGERY_DENSE.IMAGE_HIDDEN_DIM = 64
+    # With copy evidence: also give the evidence straight to the pixel predictor (max-pooled to its
+    # stride) and to the image head (pooled), besides the backbone's stem.
+    cfg.MODEL.FORGERY_DENSE.EVIDENCE_SHORTCUT = True
 
     cfg.MODEL.MOBILENET = CN()
     # torchvision MobileNetV3 variant: "small" or "large".
@@ -464,7 +537,8 @@ def _add_matcher_config(cfg):
 
     f = cfg.MODEL.FUSION = CN()
     f.RCNN_META_ARCHITECTURE = "GeneralizedRCNN"  # network part of FusionRCNN (e.g. "ForgeryRCNN")
-    # "union", "boost", "network_if_matcher" or "matcher_if_network" (see modeling/meta_arch/fusion.py)
+    # "union", "boost", "network_if_matcher", "matcher_if_network" or "verify_and_add"
+    # (see modeling/meta_arch/fusion.py)
     f.MODE = "union"
     # Test-time resize of the network's input inside FusionRCNN (shortest edge, max size; 0 = use the
     # image as the data loader gives it). Fusion configs set INPUT.MIN_SIZE_TEST 0 so the matcher
@@ -478,6 +552,9 @@ def _add_matcher_config(cfg):
     f.PENALTY = 0.5  # boost: disagreeing score s -> s * PENALTY
     f.NETWORK_SCORE_THRESH = 0.5  # matcher_if_network: matcher output kept if a network score >= this
     f.MATCHER_SCORE_WEIGHT = 1.0  # union: matcher scores are multiplied by this
+    # verify_and_add: a matcher instance's score becomes (1 - w) * its score + w * the network's mean
+    # forged-pixel probability over its mask.
+    f.VERIFY_WEIGHT = 0.5
 
 
 def _add_layout_config(cfg):

@@ -15,7 +15,7 @@ from detectron2.structures import Boxes, Instances
 from forgery_d2.config import add_forgery_config, get_forgery_cfg
 from forgery_d2.data.synthetic.copy_move import plant_copy_move
 from forgery_d2.modeling.meta_arch.fusion import (FROM_BOTH, FROM_MATCHER, FROM_NETWORK, FusionRCNN, FusionRule,
-                                                  fuse_instances)
+                                                  fuse_instances, fused_image_score)
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs", "fusion")
 SIZE = (40, 60)
@@ -68,6 +68,22 @@ def test_one_view_kept_where_the_other_fires():
     gated = fuse_instances(network, matcher, _rule("matcher_if_network", network_score_thresh=0.5))
     assert gated.pred_sources.tolist() == [FROM_MATCHER, FROM_MATCHER]
     assert len(fuse_instances(network, matcher, _rule("matcher_if_network", network_score_thresh=0.7))) == 0
+
+
+def test_verify_and_add_rescores_matcher_by_network_support_and_adds_network_finds():
+    probability = torch.zeros((1, *SIZE), dtype=torch.uint8)
+    probability[0, 0:10, 0:10] = 255  # the network agrees with the first matcher instance only
+    probability[0, 20:35, 30:50] = 204  # and finds something the matcher missed
+    network = Instances(SIZE)
+    network.pred_masks, network.scores = probability, torch.tensor([0.7])
+    fused = fuse_instances(network, _instances(MATCHER, [0.9, 0.8]), _rule("verify_and_add", verify_weight=0.5))
+    # First matcher box (1, 0, 10, 10) lies inside the agreeing area: support 1 -> 0.5 * 0.9 + 0.5.
+    assert fused.scores.tolist() == pytest.approx([0.95, 0.7, 0.4])
+    assert fused.pred_sources.tolist() == [FROM_BOTH, FROM_NETWORK, FROM_BOTH]
+    assert fused.pred_masks.dtype == torch.uint8 and int(fused.pred_masks[0].max()) == 255
+    assert fused_image_score("verify_and_add", 0.7, fused, _instances(MATCHER, [0.9, 0.8])) == pytest.approx(0.95)
+    alone = fuse_instances(network, _instances([], []), _rule("verify_and_add"))
+    assert alone.scores.tolist() == pytest.approx([0.7]) and alone.pred_sources.tolist() == [FROM_NETWORK]
 
 
 def test_unknown_mode_and_size_mismatch_are_clear_errors():

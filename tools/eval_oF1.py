@@ -10,7 +10,10 @@ Two modes:
   python tools/eval_oF1.py --config-file configs/forgery_R_50_FPN.yaml --dataset forgery_val \
       [--sweep] [--decision decision.yaml] --output DIR MODEL.WEIGHTS model_final.pth
 
-Prints the metrics table; with --output writes metrics.json and per_image.csv (mode b: the
+Prints the metrics table and the oracle diagnostics (forgery_d2.evaluation.oracle): the real oF1
+beside its upper bounds with the ground-truth image label in place of the image decision, and with
+only the ground-truth-matched instances kept at their predicted masks, and the oF1 each stage (image
+decision, instance scoring, mask quality) loses. With --output writes metrics.json and per_image.csv (mode b: the
 ForgeryEvaluator's files, and with --sweep the tuned rule as decision.yaml to pass to --decision /
 tools/predict.py). Invalid input: a one-line error and exit code 2, never a traceback.
 """
@@ -39,6 +42,8 @@ def parse_args(argv=None):
     model.add_argument("--decision", help="decision-rule YAML fragment (FORGERY.DECISION) merged after the config")
     model.add_argument("--sweep", action="store_true", help="tune FORGERY.DECISION on the dataset (writes decision.yaml)")
     model.add_argument("--sweep-cache", help="reuse / write the raw-output cache here (pickle) instead of re-running the model")
+    model.add_argument("--cache-score-floor", type=float, default=0.05,
+                       help="instances scoring below this are not cached (0 keeps every instance, e.g. for fusion)")
     parser.add_argument("--output", help="directory for the metrics JSON and per-image CSV")
     parser.add_argument("--verbose", action="store_true", help="also print forgery_d2's debug log lines")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
@@ -59,6 +64,22 @@ def print_table(metrics, title):
     rows = [(k, f"{v:.6f}" if isinstance(v, float) else v) for k, v in metrics.items()]
     print(f"\n{title}")
     print(tabulate(rows, headers=["metric", "value"], tablefmt="github"))
+    print_stages(metrics)
+
+
+def print_stages(metrics):
+    """The oracle diagnostics: the real oF1 beside its two upper bounds, and the loss per stage."""
+    from forgery_d2.evaluation.oracle import ORACLE_KEYS, stage_losses
+
+    if not all(k in metrics for k in ORACLE_KEYS):
+        return
+    bounds = [("real (the decision rule)", metrics["oF1"]),
+              ("oracle image decision (ground-truth label)", metrics[ORACLE_KEYS[0]]),
+              ("oracle image decision + instance selection (matched instances only)", metrics[ORACLE_KEYS[1]])]
+    print("\nWhich stage limits oF1 (upper bounds of the same outputs):")
+    print(tabulate([(name, f"{value:.6f}") for name, value in bounds], headers=["oF1", "value"], tablefmt="github"))
+    print(tabulate([(stage, f"{loss:.6f}") for stage, loss in stage_losses(metrics).items()],
+                   headers=["stage", "oF1 lost"], tablefmt="github"))
 
 
 def score_files(args):
@@ -106,12 +127,13 @@ def evaluate_model(args):
         logging.getLogger("forgery_d2").info(f"loaded {len(cache)} cached outputs from {args.sweep_cache}")
         metrics = evaluate_cache(cache, rule, args.dataset, output)
     else:
-        from forgery_d2.data.mapper import ForgeryDatasetMapper
+        from forgery_d2.engine.inputs import build_mapper
 
         model = build_inference_model(cfg)
-        loader = build_detection_test_loader(cfg, args.dataset, mapper=ForgeryDatasetMapper(cfg, is_train=False))
+        loader = build_detection_test_loader(cfg, args.dataset, mapper=build_mapper(cfg, is_train=False))
         evaluator = ForgeryEvaluator(args.dataset, decision=rule, output_dir=output)
-        collector = RawOutputCollector(args.dataset) if (args.sweep or args.sweep_cache) else None
+        collector = (RawOutputCollector(args.dataset, score_floor=args.cache_score_floor)
+                     if (args.sweep or args.sweep_cache) else None)
         evaluators = DatasetEvaluators([evaluator] + ([collector] if collector else []))
         metrics = inference_on_dataset(model, loader, evaluators)["forgery"]
         cache = collector.cache if collector else None

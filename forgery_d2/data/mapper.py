@@ -18,10 +18,17 @@ hide or cut away one region of a pair while the other stays marked), per-region 
 noise (different values on source and copy).
 
 Images are read with :func:`forgery_d2.data.io.read_image`; instance masks become bitmasks.
+
+**Image maps.** A mapper built with ``image_maps`` (a function of the original image and its dataset
+dict, e.g. forgery_d2.modeling.copy_evidence's dense copy-evidence map) computes that map on the
+image *as read*, before any augmentation, and sends it along the same geometric transforms
+(:func:`transform_image_maps`): flips and 90-degree turns are applied to it, the resize becomes
+"resized to the augmented image's size"; photometric steps do not touch it. The result is the
+input's ``"image_maps"``: ``uint8 (C, H, W)`` aligned pixel for pixel with ``"image"``.
 """
 import copy
 import logging
-from typing import List, Optional, Union
+from typing import Callable, List, Optional, Union
 
 import cv2
 import numpy as np
@@ -29,7 +36,8 @@ import torch
 from detectron2.config import configurable
 from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
-from fvcore.transforms.transform import NoOpTransform, Transform
+from fvcore.transforms.transform import (BlendTransform, HFlipTransform, NoOpTransform, Transform,
+                                         VFlipTransform)
 
 from forgery_d2.data.io import read_image
 
@@ -41,6 +49,8 @@ __all__ = [
     "GaussianBlurTransform",
     "RandomGaussianBlur",
     "build_forgery_augmentation",
+    "resize_image_maps",
+    "transform_image_maps",
 ]
 
 
@@ -122,6 +132,46 @@ class RandomGaussianBlur(T.Augmentation):
         return GaussianBlurTransform(self._rand_range(*self.sigma_range))
 
 
+def resize_image_maps(maps: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``maps (C, h, w)`` resized to ``(C, height, width)``. Shrinking keeps local maxima (a max
+    filter twice as wide as the shrink factor, so that every output cell it overlaps is filled,
+    then area averaging): sparse evidence must not vanish."""
+    channels, h, w = maps.shape
+    if (h, w) == (height, width):
+        return maps
+    planes = np.ascontiguousarray(maps.transpose(1, 2, 0))
+    factor = max(h / max(height, 1), w / max(width, 1))
+    if factor > 1.5:
+        size = 2 * int(np.ceil(factor)) + 1
+        planes = cv2.dilate(planes, np.ones((size, size), np.uint8)).reshape(h, w, channels)
+    interpolation = cv2.INTER_AREA if factor > 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(planes, (width, height), interpolation=interpolation)
+    return np.ascontiguousarray(resized.reshape(height, width, channels).transpose(2, 0, 1))
+
+
+# Transforms that change pixel values only: image maps ignore them.
+_PHOTOMETRIC = (BlendTransform, GaussianBlurTransform, NoOpTransform)
+
+
+def transform_image_maps(maps: np.ndarray, transforms, height: int, width: int) -> np.ndarray:
+    """Send ``maps (C, h, w)`` of an original image along the ``transforms`` that augmented it,
+    to the augmented image's ``(height, width)``: flips and :class:`Rot90Transform` are applied at
+    the map's own resolution (they commute with resizing), resizes are replaced by one final
+    :func:`resize_image_maps`, photometric steps are skipped. Any other transform (a crop, an
+    arbitrary rotation) is an error: its effect on a map of another resolution is not defined."""
+    planes = maps.transpose(1, 2, 0)
+    for transform in transforms.transforms if isinstance(transforms, T.TransformList) else transforms:
+        if isinstance(transform, (HFlipTransform, VFlipTransform, Rot90Transform)):
+            planes = transform.apply_image(planes)
+        elif isinstance(transform, T.ResizeTransform) or isinstance(transform, _PHOTOMETRIC):
+            continue
+        else:
+            raise AugmentationConfigError(
+                f"image maps (e.g. MODEL.COPY_EVIDENCE) cannot follow the augmentation {type(transform).__name__}: "
+                "only resizing, flips, 90-degree rotations and photometric changes are supported")
+    return resize_image_maps(np.ascontiguousarray(planes.transpose(2, 0, 1)), height, width)
+
+
 def _check_range(name, value):
     if len(value) == 0:
         return None
@@ -174,6 +224,7 @@ class ForgeryDatasetMapper:
         use_instance_mask: bool = True,
         instance_mask_format: str = "bitmask",
         recompute_boxes: bool = False,
+        image_maps: Optional[Callable[[np.ndarray, dict], np.ndarray]] = None,
     ):
         """
         Args:
@@ -183,6 +234,8 @@ class ForgeryDatasetMapper:
             use_instance_mask: produce ``gt_masks``.
             instance_mask_format: "bitmask" (recommended) or "polygon".
             recompute_boxes: tight boxes from the transformed masks.
+            image_maps: ``(image as read, dataset dict) -> (C, h, w)`` array (any resolution) of
+                per-pixel maps; sent along the augmentation as ``"image_maps"`` (module docstring).
         """
         self.is_train = is_train
         self.augmentations = T.AugmentationList(augmentations)
@@ -190,6 +243,7 @@ class ForgeryDatasetMapper:
         self.use_instance_mask = use_instance_mask
         self.instance_mask_format = instance_mask_format
         self.recompute_boxes = recompute_boxes and use_instance_mask
+        self.image_maps = image_maps
         mode = "training" if is_train else "inference"
         logging.getLogger(__name__).info(f"[ForgeryDatasetMapper] Augmentations for {mode}: {augmentations}")
 
@@ -199,8 +253,9 @@ class ForgeryDatasetMapper:
         return build_forgery_augmentation(cfg, is_train=False)
 
     @classmethod
-    def from_config(cls, cfg, is_train: bool = True, augmentations: Optional[list] = None):
+    def from_config(cls, cfg, is_train: bool = True, augmentations: Optional[list] = None, image_maps=None):
         return {
+            "image_maps": image_maps,
             "is_train": is_train,
             "augmentations": (
                 augmentations if augmentations is not None else build_forgery_augmentation(cfg, is_train)
@@ -217,11 +272,14 @@ class ForgeryDatasetMapper:
         image = read_image(dataset_dict["file_name"], format=self.image_format)
         utils.check_image_size(dataset_dict, image)
 
+        maps = self.image_maps(image, dataset_dict) if self.image_maps is not None else None
         aug_input = T.AugInput(image)
         transforms = self.augmentations(aug_input)
         image = aug_input.image
         image_shape = image.shape[:2]
         dataset_dict["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+        if maps is not None:
+            dataset_dict["image_maps"] = torch.as_tensor(transform_image_maps(maps, transforms, *image_shape))
 
         if not self.is_train:
             dataset_dict.pop("annotations", None)

@@ -13,7 +13,6 @@ The config comes from :func:`forgery_d2.config.load_config` (CPU fallback includ
 import logging
 import os
 
-import numpy as np
 import torch
 
 from detectron2.checkpoint import DetectionCheckpointer
@@ -22,6 +21,9 @@ from detectron2.modeling import build_model
 
 from forgery_d2.config import check_weights_file
 from forgery_d2.data.io import DataError, read_image
+from forgery_d2.modeling.copy_evidence import CopyEvidence
+
+from .inputs import predictor_input
 
 __all__ = ["build_inference_model", "BatchPredictor", "ImageFolder"]
 
@@ -43,20 +45,19 @@ def build_inference_model(cfg):
 
 class BatchPredictor:
     """Runs a model on a batch of images (arrays in ``cfg.INPUT.FORMAT``), test-time resize like
-    ``DefaultPredictor``; outputs at the original resolution."""
+    ``DefaultPredictor``, with the copy-evidence map of each original image when the config asks
+    for it (forgery_d2.engine.inputs); outputs at the original resolution."""
 
     def __init__(self, cfg, model=None):
         self.model = model if model is not None else build_inference_model(cfg)
         self.resize = (T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
                        if cfg.INPUT.MIN_SIZE_TEST > 0 else None)
+        self.evidence = CopyEvidence.from_config(cfg)
 
-    def __call__(self, images):
-        inputs = []
-        for image in images:
-            h, w = image.shape[:2]
-            resized = self.resize.get_transform(image).apply_image(image) if self.resize else image
-            tensor = torch.as_tensor(np.ascontiguousarray(resized.transpose(2, 0, 1)).astype("float32"))
-            inputs.append({"image": tensor, "height": h, "width": w})
+    def __call__(self, images, file_names=None):
+        """Outputs for ``images``; ``file_names`` (optional) key the copy-evidence cache."""
+        names = file_names if file_names is not None else [None] * len(images)
+        inputs = [predictor_input(image, self.resize, self.evidence, name) for image, name in zip(images, names)]
         with torch.no_grad():
             return self.model(inputs)
 

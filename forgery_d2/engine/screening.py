@@ -285,7 +285,7 @@ def screen_shard(
                     counts["unreadable"] += 1
             for group in _pixel_groups(readable):
                 start = time.perf_counter()
-                outputs = predictor([item["image"] for item in group])
+                outputs = predictor([item["image"] for item in group], [item["file_name"] for item in group])
                 seconds = (time.perf_counter() - start) / len(group)
                 for item, output in zip(group, outputs):
                     decision = rule(output)

@@ -5,6 +5,7 @@ import weakref
 from typing import List
 
 import numpy as np
+import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import (
     DatasetCatalog,
@@ -16,6 +17,7 @@ from detectron2.data import (
 from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
 from detectron2.engine import hooks as d2_hooks
 from detectron2.evaluation import COCOEvaluator
+from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 from fvcore.nn.precise_bn import get_bn_modules
@@ -24,6 +26,7 @@ from forgery_d2.data.mapper import ForgeryDatasetMapper
 from forgery_d2.evaluation.evaluator import ForgeryEvaluator
 
 from . import freeze
+from .inputs import build_mapper
 from .hooks import BestCheckpointer, FeatureSeparability, FreezeSchedule, TrainingCurves, ValidationLoss
 
 __all__ = ["ForgeryTrainer", "TrainingSubsetError", "select_training_subset", "build_fixed_inputs"]
@@ -66,7 +69,7 @@ def build_fixed_inputs(cfg, dataset_name: str, num_images: int) -> List[dict]:
     mapped once with annotations and with the test-time resize only: the fixed inputs of the
     validation-loss and separability hooks."""
     dicts = DatasetCatalog.get(dataset_name)[:num_images]
-    mapper = ForgeryDatasetMapper(cfg, is_train=True, augmentations=ForgeryDatasetMapper.test_resize(cfg))
+    mapper = build_mapper(cfg, is_train=True, augmentations=ForgeryDatasetMapper.test_resize(cfg))
     return [mapper(d) for d in dicts]
 
 
@@ -80,8 +83,9 @@ class ForgeryTrainer(DefaultTrainer):
       ``COCOEvaluator`` (box AP, official pycocotools implementation);
     - hooks: staged freezing, validation loss, ROI feature separability, best checkpoint by
       ``FORGERY.HOOKS.BEST_METRIC``, training curves (forgery_d2.engine.hooks);
-    - optimizer: detectron2's default (SGD with momentum, SOLVER.*), built once over all
-      parameters, so the freeze schedule never rebuilds it.
+    - optimizer: detectron2's default (SGD with momentum, SOLVER.*) or AdamW
+      (``FORGERY.SOLVER.OPTIMIZER``), built once over all parameters, so the freeze schedule never
+      rebuilds it.
     """
 
     def __init__(self, cfg):
@@ -130,6 +134,22 @@ class ForgeryTrainer(DefaultTrainer):
             logger.warning("The checkpoint has no optimizer state (older detectron2 trainer): SGD momentum restarts")
 
     @classmethod
+    def build_optimizer(cls, cfg, model):
+        """detectron2's SGD (``FORGERY.SOLVER.OPTIMIZER: SGD``), or AdamW with the same parameter
+        groups (no weight decay on norms and biases), learning rate and gradient clipping."""
+        name = cfg.FORGERY.SOLVER.OPTIMIZER
+        if name == "SGD":
+            return super().build_optimizer(cfg, model)
+        if name != "AdamW":
+            raise ValueError(f"FORGERY.SOLVER.OPTIMIZER must be 'SGD' or 'AdamW', got {name!r}")
+        params = get_default_optimizer_params(
+            model, base_lr=cfg.SOLVER.BASE_LR, weight_decay_norm=cfg.SOLVER.WEIGHT_DECAY_NORM,
+            bias_lr_factor=cfg.SOLVER.BIAS_LR_FACTOR, weight_decay_bias=cfg.SOLVER.WEIGHT_DECAY_BIAS,
+        )
+        return maybe_add_gradient_clipping(cfg, torch.optim.AdamW)(
+            params, lr=cfg.SOLVER.BASE_LR, weight_decay=cfg.SOLVER.WEIGHT_DECAY)
+
+    @classmethod
     def build_train_loader(cls, cfg):
         dataset = get_detection_dataset_dicts(
             cfg.DATASETS.TRAIN,
@@ -145,11 +165,11 @@ class ForgeryTrainer(DefaultTrainer):
                 f"Training on {len(subset)} of {len(dataset)} images: "
                 + ", ".join(str(r.get("image_id", r["file_name"])) for r in subset[:10])
             )
-        return build_detection_train_loader(cfg, mapper=ForgeryDatasetMapper(cfg, is_train=True), dataset=subset)
+        return build_detection_train_loader(cfg, mapper=build_mapper(cfg, is_train=True), dataset=subset)
 
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):
-        return build_detection_test_loader(cfg, dataset_name, mapper=ForgeryDatasetMapper(cfg, is_train=False))
+        return build_detection_test_loader(cfg, dataset_name, mapper=build_mapper(cfg, is_train=False))
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):

@@ -18,6 +18,9 @@ Reported under ``results["forgery"]``:
   flagged / authentic images: the false accusations);
 - pixel level on forged images, over the union of instances: ``pixel_F1`` and ``pixel_IoU`` (pooled
   over all forged images' pixels), ``pixel_Dice`` (mean of the per-image Dice);
+- oracle diagnostics (forgery_d2.evaluation.oracle): ``oF1_oracle_image`` (the ground-truth image
+  label in place of the image decision) and ``oF1_oracle_instances`` (also only the instances matched
+  to ground truth kept, at their predicted masks): upper bounds that show which stage limits oF1;
 - instance level on forged images: ``instance_matched_F1`` (mean Hungarian-matched F1 per
   ground-truth instance, misses = 0), ``instance_precision@0.5`` / ``instance_recall@0.5`` (a match
   with F1 >= 0.5 is a hit; every instance predicted on any image counts), ``n_pred_instances`` /
@@ -46,12 +49,15 @@ from forgery_d2.competition.submission import (SOLUTION_COLUMNS, align_submissio
 from .decision import DecisionRule
 from .ground_truth import GroundTruthLoader, check_labelled
 from .metric import image_of1, mean_score, runs_area, runs_intersection, runs_union
+from .oracle import ORACLE_KEYS, matched_only_of1
 
-__all__ = ["ForgeryEvaluator", "image_metrics", "submission_records", "summarize", "PER_IMAGE_COLUMNS"]
+__all__ = ["ForgeryEvaluator", "image_metrics", "oracle_decisions", "roc_auc", "submission_records", "summarize",
+           "PER_IMAGE_COLUMNS"]
 
 logger = logging.getLogger(__name__)
 
-PER_IMAGE_COLUMNS = ("key", "case_id", "image_id", "true_label", "pred_label", "image_score", "n_gt", "n_pred", "oF1")
+PER_IMAGE_COLUMNS = ("key", "case_id", "image_id", "true_label", "pred_label", "image_score", "n_gt", "n_pred", "oF1",
+                     *ORACLE_KEYS)
 
 
 def _annotation_of_runs(runs_list):
@@ -60,14 +66,24 @@ def _annotation_of_runs(runs_list):
     return ";".join(json.dumps(runs_to_rle(r)) for r in runs_list)
 
 
-def image_metrics(case_id, image_id, shape, gt_runs, pred_runs, image_score) -> dict:
+def image_metrics(case_id, image_id, shape, gt_runs, pred_runs, image_score, ungated_runs=None,
+                  candidate_runs=None) -> dict:
     """The per-image statistics the summary needs, from competition runs (no masks kept).
 
     ``gt_runs`` / ``pred_runs``: None for authentic, else one runs array per instance (as
     :func:`forgery_d2.competition.rle.parse_annotation` returns them); ``shape``: (H, W), or None
     for an authentic solution row written with the shape ``authentic``.
+    ``ungated_runs`` / ``candidate_runs``: the instances of the same output with the image decision
+    passed, and all the model's instances (forgery_d2.evaluation.oracle); default ``pred_runs``
+    (what a submission file allows).
     """
     value, matched = image_of1(gt_runs, pred_runs, return_matched=True)
+    if gt_runs is None:
+        oracle_image = oracle_instances = 1.0
+    else:
+        ungated = pred_runs if ungated_runs is None else ungated_runs
+        oracle_image = image_of1(gt_runs, ungated or None)
+        oracle_instances = matched_only_of1(gt_runs, candidate_runs if candidate_runs is not None else ungated)
     stats = {
         "case_id": str(case_id),
         "image_id": str(image_id),
@@ -77,6 +93,8 @@ def image_metrics(case_id, image_id, shape, gt_runs, pred_runs, image_score) -> 
         "n_gt": 0 if gt_runs is None else len(gt_runs),
         "n_pred": 0 if pred_runs is None else len(pred_runs),
         "oF1": float(value),
+        ORACLE_KEYS[0]: float(oracle_image),
+        ORACLE_KEYS[1]: float(oracle_instances),
         "matched_f1": [float(v) for v in matched],
         "shape": None if shape is None else [int(v) for v in shape],
         "annotation": _annotation_of_runs(pred_runs),
@@ -87,6 +105,19 @@ def image_metrics(case_id, image_id, shape, gt_runs, pred_runs, image_score) -> 
         tp = runs_intersection(gt_union, pred_union)
         stats.update(tp=tp, fp=runs_area(pred_union) - tp, fn=runs_area(gt_union) - tp)
     return stats
+
+
+def _runs(decision):
+    return decision.runs if decision.forged else None
+
+
+def oracle_decisions(rule: DecisionRule, output: dict):
+    """The decisions the oracle diagnostics score for one model output: the rule with the image
+    decision passed (``IMAGE_THRESH`` 0), and every instance the model gave (also ``SCORE_THRESH`` 0
+    and no ``MAX_INSTANCES`` cap; binarized, size-filtered and merged as configured)."""
+    ungated = rule.replace(image_thresh=0.0)
+    candidates = ungated.replace(score_thresh=0.0, max_instances=0)
+    return ungated(output), candidates(output)
 
 
 def submission_records(solution, submission) -> list:
@@ -104,7 +135,8 @@ def _ratio(a, b):
     return float(a) / float(b) if b else float("nan")
 
 
-def _roc_auc(labels, scores):
+def roc_auc(labels, scores) -> float:
+    """ROC-AUC of ``scores`` for boolean ``labels`` (Mann-Whitney U, ties averaged); NaN with one class."""
     labels = np.asarray(labels, dtype=bool)
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
     if n_pos == 0 or n_neg == 0:
@@ -134,11 +166,13 @@ def summarize(records) -> "OrderedDict[str, float]":
     out["oF1"] = mean_score(scores) if records else float("nan")
     out["oF1_forged"] = mean_score([r["oF1"] for r in forged]) if forged else float("nan")
     out["oF1_authentic"] = mean_score([r["oF1"] for r in authentic]) if authentic else float("nan")
+    for key in ORACLE_KEYS:
+        out[key] = mean_score([r[key] for r in records]) if records else float("nan")
     out["image_accuracy"] = _ratio(tp + tn, len(records))
     out["image_precision"] = precision
     out["image_recall"] = recall
     out["image_F1"] = _ratio(2 * tp, 2 * tp + fp + fn)
-    out["image_AUC"] = _roc_auc(y_true, [r["image_score"] for r in records])
+    out["image_AUC"] = roc_auc(y_true, [r["image_score"] for r in records])
     out.update(image_TN=tn, image_FP=fp, image_FN=fn, image_TP=tp)
     # Authentic images flagged as forged / all authentic images: the false accusations.
     out["false_alarm_rate"] = _ratio(fp, fp + tn)
@@ -189,15 +223,18 @@ class ForgeryEvaluator(DatasetEvaluator):
     def process(self, inputs, outputs):
         for inp, out in zip(inputs, outputs):
             record, gt_masks = self._ground_truth(inp)
-            self.process_decision(record, gt_masks, self._decision(out))
+            oracles = oracle_decisions(self._decision, out) if gt_masks is not None else None
+            self.process_decision(record, gt_masks, self._decision(out), oracles)
 
-    def process_decision(self, record, gt_masks, decision):
+    def process_decision(self, record, gt_masks, decision, oracles=None):
         """Add one image from an already-made decision (``record`` needs ``image_id``, ``case_id``;
-        ``gt_masks`` is ``(N, H, W)`` or None for authentic)."""
+        ``gt_masks`` is ``(N, H, W)`` or None for authentic); ``oracles``: the two decisions of
+        :func:`oracle_decisions` for the oracle diagnostics (default: ``decision`` itself)."""
         gt_runs = None if gt_masks is None else [mask_to_runs(m) for m in gt_masks]
+        ungated, candidates = (None, None) if oracles is None else (_runs(d) for d in oracles)
         self._records.append(image_metrics(
             record.get("case_id", record.get("image_id")), record.get("image_id"), decision.masks.shape[1:],
-            gt_runs, decision.runs if decision.forged else None, decision.image_score,
+            gt_runs, _runs(decision), decision.image_score, ungated, candidates,
         ))
 
     def evaluate(self):

@@ -260,11 +260,18 @@ def best_image_thresh(image_scores, forged_scores, authentic_scores):
 def evaluate_cache(cache, rule: DecisionRule, dataset_name=None, output_dir=None):
     """The ForgeryEvaluator's metrics (and files, with ``output_dir``) of ``rule`` on cached outputs."""
     evaluator = ForgeryEvaluator(dataset_name, decision=rule, output_dir=output_dir, distributed=False)
+    ungated = rule.replace(image_thresh=0.0)
+    candidates = ungated.replace(score_thresh=0.0, max_instances=0)
     for im in cache:
         out = im.output
-        decision = rule.apply(out.scores, out.dense_masks(), image_score=out.image_score)
-        gt = None if im.gt_runs is None else np.stack([runs_to_mask(r, out.hw) for r in im.gt_runs])
-        evaluator.process_decision({"case_id": im.case_id, "image_id": im.image_id}, gt, decision)
+        masks = out.dense_masks()
+        decision = rule.apply(out.scores, masks, image_score=out.image_score)
+        gt, oracles = None, None
+        if im.gt_runs is not None:
+            gt = np.stack([runs_to_mask(r, out.hw) for r in im.gt_runs])
+            oracles = [r.apply(out.scores, masks, image_score=out.image_score, gate_checked=True)
+                       for r in (ungated, candidates)]
+        evaluator.process_decision({"case_id": im.case_id, "image_id": im.image_id}, gt, decision, oracles)
     return evaluator.evaluate()["forgery"]
 
 

@@ -73,27 +73,49 @@ def panel_pair_candidates(gray: np.ndarray, panels, thumb_size: int = 64, scales
             if b == a or not usable[b]:
                 continue
             best = None
-            for flip, (fx, fy) in DIHEDRAL.items():
-                flipped = crop_b[::-1 if fy else 1, ::-1 if fx else 1]
+            for flip in DIHEDRAL:
                 for scale in scales:
-                    # B is scale x (a crop of A): in A's pixels it is B / scale.
-                    height = int(round(crop_b.shape[0] * factor / scale))
-                    width = int(round(crop_b.shape[1] * factor / scale))
-                    if min(height, width) < 6 or height > thumb_a.shape[0] or width > thumb_a.shape[1]:
-                        continue
-                    template = cv2.resize(np.ascontiguousarray(flipped), (width, height), interpolation=cv2.INTER_AREA)
-                    if float(template.std()) < min_std:
-                        continue
-                    ncc = cv2.matchTemplate(thumb_a, template, cv2.TM_CCOEFF_NORMED)
-                    _, value, _, (u, v) = cv2.minMaxLoc(ncc)
-                    if best is None or value > best[0]:
-                        best = (value, flip, scale, u, v)
+                    best = _better(best, _match_scaled(thumb_a, crop_b, flip, scale, factor, min_std))
+            if best is not None and best[0] >= REFINE_FRACTION * min_ncc:
+                # The coarse grid is ~13% apart and thumbnails of fine texture decorrelate within a
+                # few percent of scale: refine around the best scale, at its flip, before the test.
+                coarse = best[2]
+                for step in REFINE_STEPS:
+                    best = _better(best, _match_scaled(thumb_a, crop_b, best[1], coarse * step, factor, min_std))
             if best is None or best[0] < min_ncc:
                 continue
             value, flip, scale, u, v = best
             origin = (box_a[0] + u / factor, box_a[1] + v / factor)
             candidates.append(PanelCandidate(_matrix(origin, box_b, flip, scale), a, b, float(value), flip, scale))
     return candidates
+
+
+# Relative scale steps tried around the best coarse scale, and how close to ``min_ncc`` a coarse
+# match must be to be refined.
+REFINE_STEPS = (0.94, 0.97, 1.03, 1.06)
+REFINE_FRACTION = 0.75
+
+
+def _match_scaled(thumb_a, crop_b, flip, scale, factor, min_std):
+    """Best thumbnail NCC of panel B (flipped, then shrunk by ``scale``) inside panel A's thumbnail:
+    ``(ncc, flip, scale, u, v)``, or None when the template does not fit or is flat."""
+    fx, fy = DIHEDRAL[flip]
+    flipped = crop_b[::-1 if fy else 1, ::-1 if fx else 1]
+    # B is scale x (a crop of A): in A's pixels it is B / scale.
+    height = int(round(crop_b.shape[0] * factor / scale))
+    width = int(round(crop_b.shape[1] * factor / scale))
+    if min(height, width) < 6 or height > thumb_a.shape[0] or width > thumb_a.shape[1]:
+        return None
+    template = cv2.resize(np.ascontiguousarray(flipped), (width, height), interpolation=cv2.INTER_AREA)
+    if float(template.std()) < min_std:
+        return None
+    ncc = cv2.matchTemplate(thumb_a, template, cv2.TM_CCOEFF_NORMED)
+    _, value, _, (u, v) = cv2.minMaxLoc(ncc)
+    return value, flip, scale, u, v
+
+
+def _better(best, found):
+    return found if found is not None and (best is None or found[0] > best[0]) else best
 
 
 def refine_by_ecc(gray: np.ndarray, matrix: np.ndarray, copy_box, iterations: int = 60, eps: float = 1e-4,

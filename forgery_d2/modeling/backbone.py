@@ -6,6 +6,9 @@
   ``"early"`` (concatenated as extra input channels of the bottom-up's stem) or ``"late"`` (a
   second bottom-up on the forensic channels whose features are merged into the RGB features level
   by level with a 1x1 conv over the concatenation, before the FPN: the RGB-N two-stream design);
+- copy evidence (:mod:`.copy_evidence`, ``MODEL.COPY_EVIDENCE``): the dense self-similarity map
+  of the figure, given by the meta-architecture as extra channels after the normalized image and
+  fed to the bottom-up's stem with it;
 - copy-move self-correlation (:mod:`.self_correlation`, ``MODEL.SELF_CORRELATION``) on one level,
   either a bottom-up level (e.g. ``res4``: the top-down path carries it to the finer levels) or an
   FPN output (e.g. ``p4``).
@@ -29,6 +32,7 @@ from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
 from detectron2.modeling.backbone.resnet import build_resnet_backbone
 
+from .copy_evidence import evidence_channels
 from .forensic import ForensicStreams
 from .mobilenet import build_mobilenetv3_backbone
 from .self_correlation import SelfCorrelation
@@ -58,6 +62,7 @@ class ForgeryFPN(FPN):
         forensic_bottom_up: Optional[Backbone] = None,
         correlation_feature: Optional[str] = None,
         self_correlation_factory: Optional[Callable[[int], nn.Module]] = None,
+        evidence_channels: int = 0,
     ):
         """
         Args:
@@ -68,6 +73,8 @@ class ForgeryFPN(FPN):
             forensic_bottom_up: late fusion's second bottom-up (``forensic.out_channels`` inputs).
             correlation_feature: the bottom-up or FPN feature to augment, or None.
             self_correlation_factory: ``channels -> module`` building the self-correlation.
+            evidence_channels: copy-evidence channels that follow the image channels in the input
+                (the bottom-up takes them after the image and forensic channels).
         """
         super().__init__(bottom_up, in_features, out_channels, norm, top_block, fuse_type)
         if fusion not in ("early", "late"):
@@ -76,6 +83,7 @@ class ForgeryFPN(FPN):
             raise ValueError("late fusion needs a forensic_bottom_up")
         self.forensic = forensic
         self.fusion = fusion
+        self.evidence_channels = int(evidence_channels)
         self.forensic_bottom_up = forensic_bottom_up if forensic is not None and fusion == "late" else None
         if self.forensic_bottom_up is not None:
             rgb_shapes, forensic_shapes = bottom_up.output_shape(), self.forensic_bottom_up.output_shape()
@@ -106,14 +114,22 @@ class ForgeryFPN(FPN):
             self.self_correlation = self_correlation_factory(channels)
 
     def bottom_up_features(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Bottom-up features of the normalized images ``x``, with the forensic streams fused and the
-        self-correlation applied when it is on a bottom-up level."""
+        """Bottom-up features of the normalized images ``x`` (followed by the copy-evidence
+        channels, if any), with the forensic streams fused and the self-correlation applied when it
+        is on a bottom-up level."""
+        evidence = None
+        if self.evidence_channels:
+            if x.shape[1] <= self.evidence_channels:
+                raise ValueError(f"ForgeryFPN expects image channels followed by {self.evidence_channels} "
+                                 f"copy-evidence channels, got {x.shape[1]} channels")
+            x, evidence = x[:, : -self.evidence_channels], x[:, -self.evidence_channels:]
+        extra = [evidence] if evidence is not None else []
         if self.forensic is None:
-            features = self.bottom_up(x)
+            features = self.bottom_up(torch.cat([x] + extra, dim=1) if extra else x)
         elif self.fusion == "early":
-            features = self.bottom_up(torch.cat([x, self.forensic(x)], dim=1))
+            features = self.bottom_up(torch.cat([x, self.forensic(x)] + extra, dim=1))
         else:
-            features = self.bottom_up(x)
+            features = self.bottom_up(torch.cat([x] + extra, dim=1) if extra else x)
             forensic_features = self.forensic_bottom_up(self.forensic(x))
             for name, merge in self.forensic_merge.items():
                 features[name] = merge(torch.cat([features[name], forensic_features[name]], dim=1))
@@ -151,15 +167,16 @@ def build_forgery_fpn(cfg, input_shape: ShapeSpec, build_bottom_up: Callable) ->
     forensic = ForensicStreams.from_config(cfg) if cfg.MODEL.FORENSIC.STREAMS else None
     fusion = cfg.MODEL.FORENSIC.FUSION
     rgb_channels = input_shape.channels
+    evidence = evidence_channels(cfg)
     if forensic is not None and forensic.in_channels != rgb_channels:
         raise ValueError(
             f"MODEL.PIXEL_MEAN has {forensic.in_channels} values but the input has {rgb_channels} channels"
         )
     forensic_bottom_up = None
     if forensic is not None and fusion == "early":
-        bottom_up = build_bottom_up(cfg, ShapeSpec(channels=rgb_channels + forensic.out_channels))
+        bottom_up = build_bottom_up(cfg, ShapeSpec(channels=rgb_channels + forensic.out_channels + evidence))
     else:
-        bottom_up = build_bottom_up(cfg, input_shape)
+        bottom_up = build_bottom_up(cfg, ShapeSpec(channels=rgb_channels + evidence))
         if forensic is not None and fusion == "late":
             forensic_bottom_up = build_bottom_up(cfg, ShapeSpec(channels=forensic.out_channels))
     correlation = cfg.MODEL.SELF_CORRELATION
@@ -175,6 +192,7 @@ def build_forgery_fpn(cfg, input_shape: ShapeSpec, build_bottom_up: Callable) ->
         forensic_bottom_up=forensic_bottom_up,
         correlation_feature=correlation.IN_FEATURE if correlation.ENABLED else None,
         self_correlation_factory=lambda channels: SelfCorrelation.from_config(cfg, channels),
+        evidence_channels=evidence,
     )
 
 

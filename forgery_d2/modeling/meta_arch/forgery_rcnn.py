@@ -5,6 +5,8 @@ Differences from ``GeneralizedRCNN`` (training is otherwise identical):
 - an optional image-level gate (``MODEL.IMAGE_GATE``) on the backbone features, trained with BCE
   on each input's ``"label"`` (1 forged, 0 authentic; falls back to "has instances" when the
   mapper did not pass ``label``) and returned as ``"image_score"`` at inference;
+- copy evidence (``MODEL.COPY_EVIDENCE``): the inputs' ``"image_maps"`` follow the normalized image
+  as extra backbone channels (forgery_d2.modeling.copy_evidence);
 - ``MODEL.FORGERY_RCNN.SOFT_MASKS``: inference returns ``pred_masks`` as ``uint8 (N, H, W)``
   probabilities scaled to 0..255 (see :func:`soft_mask_postprocess`), so that the decision
   rule's ``MASK_THRESH`` decides, instead of detectron2's fixed 0.5.
@@ -22,12 +24,14 @@ from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN
 from detectron2.layers import paste_masks_in_image
 from detectron2.modeling.postprocessing import detector_postprocess
-from detectron2.structures import Instances
+from detectron2.structures import ImageList, Instances
 from detectron2.utils.events import get_event_storage
 
+from ..backbone import ForgeryFPN
+from ..copy_evidence import CopyEvidence, evidence_tensor
 from ..image_gate import build_image_gate
 
-__all__ = ["ForgeryRCNN", "image_labels", "soft_mask_postprocess"]
+__all__ = ["ForgeryRCNN", "image_labels", "soft_mask_postprocess", "checked_copy_evidence"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,29 +82,55 @@ def soft_mask_postprocess(result: Instances, height: int, width: int) -> Instanc
     return result
 
 
+def checked_copy_evidence(cfg, backbone) -> Optional[CopyEvidence]:
+    """The copy-evidence map function of ``cfg`` (None when off); an error when the backbone cannot
+    take its channels."""
+    evidence = CopyEvidence.from_config(cfg)
+    if evidence is not None and not (isinstance(backbone, ForgeryFPN) and backbone.evidence_channels):
+        raise ValueError(
+            "MODEL.COPY_EVIDENCE.ENABLED needs a backbone that takes the evidence channels: MODEL.BACKBONE.NAME "
+            f"build_forensic_resnet_fpn_backbone / build_mobilenetv3_fpn_backbone / build_forensic_fpn_backbone, "
+            f"got {cfg.MODEL.BACKBONE.NAME!r}")
+    return evidence
+
+
 @META_ARCH_REGISTRY.register()
 class ForgeryRCNN(GeneralizedRCNN):
     """GeneralizedRCNN with an optional image-level gate and soft (0..255) mask outputs."""
 
     @configurable
-    def __init__(self, *, image_gate: Optional[nn.Module] = None, soft_masks: bool = True, **kwargs):
+    def __init__(self, *, image_gate: Optional[nn.Module] = None, soft_masks: bool = True,
+                 copy_evidence: Optional[CopyEvidence] = None, **kwargs):
         """
         Args:
             image_gate: head from :func:`build_image_gate`, or None (no ``image_score``).
             soft_masks: return ``uint8`` 0..255 mask probabilities instead of ``bool`` masks.
+            copy_evidence: the copy-evidence map function when the backbone takes its channels
+                (for inputs that come without ``"image_maps"``), else None.
             kwargs: the arguments of :class:`GeneralizedRCNN`.
         """
         super().__init__(**kwargs)
         self.image_gate = image_gate
         self.soft_masks = soft_masks
+        self.copy_evidence = copy_evidence
 
     @classmethod
     def from_config(cls, cfg):
         ret = super().from_config(cfg)
         ret["soft_masks"] = cfg.MODEL.FORGERY_RCNN.SOFT_MASKS
+        ret["copy_evidence"] = checked_copy_evidence(cfg, ret["backbone"])
         if cfg.MODEL.IMAGE_GATE.ENABLED:
             ret["image_gate"] = build_image_gate(cfg, ret["backbone"].output_shape())
         return ret
+
+    def preprocess_image(self, batched_inputs: List[Dict[str, torch.Tensor]]) -> ImageList:
+        """GeneralizedRCNN's normalized, padded images, followed by the copy-evidence channels when
+        the backbone takes them."""
+        images = super().preprocess_image(batched_inputs)
+        if self.copy_evidence is None:
+            return images
+        evidence = evidence_tensor(batched_inputs, images, self.copy_evidence)
+        return ImageList(torch.cat([images.tensor, evidence], dim=1), images.image_sizes)
 
     def forward(self, batched_inputs: List[Dict[str, torch.Tensor]]):
         """Training: the loss dict of GeneralizedRCNN (+ ``loss_image_gate``). Inference: see

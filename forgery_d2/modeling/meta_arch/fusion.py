@@ -11,6 +11,12 @@ cannot see. ``MODEL.FUSION.MODE`` picks how their per-image instances are combin
 - ``network_if_matcher``: the network's instances, only on images where the matcher found something.
 - ``matcher_if_network``: the matcher's instances, only where the network is confident (top score
   >= ``NETWORK_SCORE_THRESH``).
+- ``verify_and_add``: the network as a learned verifier of the matcher's candidates, and a finder of
+  what it misses. Each matcher instance keeps its (precise) mask and is rescored by the network's
+  support for it, ``(1 - VERIFY_WEIGHT) * matcher score + VERIFY_WEIGHT * s``, ``s`` the network's
+  mean forged-pixel probability over the instance's mask (its soft masks' pixelwise maximum); a
+  network instance overlapping no matcher instance (mask IoU <= ``UNION_MERGE_IOU``) is added as it
+  is. The image score is the larger of the network's and the best rescored matcher score.
 
 The network is any meta-architecture (``MODEL.FUSION.RCNN_META_ARCHITECTURE``: GeneralizedRCNN,
 forgery_d2's ForgeryRCNN...) built from the same config; it lives in the ``rcnn`` submodule and is
@@ -30,15 +36,17 @@ from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.structures import BitMasks, Instances
 
+from forgery_d2.data.mapper import resize_image_maps
 from forgery_d2.structures.masks import binarize_masks, pairwise_mask_iou
 
+from ..copy_evidence import MAP_KEY
 from .copy_move_matcher import CopyMoveMatcher
 
-__all__ = ["FusionRCNN", "FusionRule", "fuse_instances", "FUSION_MODES"]
+__all__ = ["FusionRCNN", "FusionRule", "fuse_instances", "FUSION_MODES", "network_support", "fused_image_score"]
 
 logger = logging.getLogger(__name__)
 
-FUSION_MODES = ("union", "boost", "network_if_matcher", "matcher_if_network")
+FUSION_MODES = ("union", "boost", "network_if_matcher", "matcher_if_network", "verify_and_add")
 
 # pred_sources values of fused instances.
 FROM_NETWORK, FROM_MATCHER, FROM_BOTH = 0, 1, 2
@@ -77,6 +85,7 @@ class FusionRule:
     penalty: float
     network_score_thresh: float
     matcher_score_weight: float
+    verify_weight: float
 
     def __post_init__(self):
         if self.mode not in FUSION_MODES:
@@ -94,6 +103,7 @@ class FusionRule:
             penalty=fusion.PENALTY,
             network_score_thresh=fusion.NETWORK_SCORE_THRESH,
             matcher_score_weight=fusion.MATCHER_SCORE_WEIGHT,
+            verify_weight=fusion.VERIFY_WEIGHT,
         )
 
 
@@ -145,6 +155,14 @@ def fuse_instances(network: Instances, matcher: Instances, rule: FusionRule) -> 
         masks = net_masks if keep else net_masks[:0]
         scores = net_scores if keep else net_scores[:0]
         sources = net_sources if keep else net_sources[:0]
+    elif mode == "verify_and_add":
+        support = network_support(net_masks, match_masks)
+        verified = (1.0 - rule.verify_weight) * match_scores + rule.verify_weight * support
+        separate = (iou <= rule.union_merge_iou).all(dim=1) if len(match_scores) else torch.ones(
+            len(net_scores), dtype=torch.bool, device=device)
+        masks = torch.cat([_as_dtype(match_masks, net_masks), net_masks[separate]])
+        scores = torch.cat([verified, net_scores[separate]])
+        sources = torch.cat([torch.full_like(match_sources, FROM_BOTH), net_sources[separate]])
     else:  # matcher_if_network
         keep = len(net_scores) > 0 and float(net_scores.max()) >= rule.network_score_thresh
         index = slice(None) if keep else slice(0, 0)
@@ -152,6 +170,31 @@ def fuse_instances(network: Instances, matcher: Instances, rule: FusionRule) -> 
         scores = match_scores[index] * rule.matcher_score_weight
         sources = match_sources[index]
     return _make_instances(network.image_size, masks, scores, sources)
+
+
+def network_support(network_masks: torch.Tensor, matcher_masks: torch.Tensor) -> torch.Tensor:
+    """``(M,)``: the network's mean forged-pixel probability over each matcher mask, from the
+    pixelwise maximum of its masks (uint8 x 255 soft, float 0..1, or bool); 0 without network masks."""
+    if len(network_masks) == 0 or len(matcher_masks) == 0:
+        return torch.zeros(len(matcher_masks), device=matcher_masks.device)
+    if network_masks.dtype == torch.uint8:
+        probability = network_masks.float().amax(dim=0) / 255.0
+    else:
+        probability = network_masks.float().amax(dim=0)
+    area = matcher_masks.flatten(1).sum(dim=1).clamp(min=1)
+    return (matcher_masks.float() * probability).flatten(1).sum(dim=1) / area
+
+
+def fused_image_score(mode: str, network_score: float, fused: Instances, matcher: Instances) -> float:
+    """The image score of a fused output: ``union`` raises the network's to the best matcher score,
+    ``verify_and_add`` to the best rescored matcher instance; other modes keep the network's."""
+    if mode == "union" and len(matcher):
+        return max(network_score, float(matcher.scores.max()))
+    if mode == "verify_and_add":
+        rescored = fused.scores[fused.pred_sources == FROM_BOTH]
+        if len(rescored):
+            return max(network_score, float(rescored.max()))
+    return network_score
 
 
 @META_ARCH_REGISTRY.register()
@@ -206,7 +249,7 @@ class FusionRCNN(nn.Module):
 
     def inference(self, batched_inputs: List[Dict[str, torch.Tensor]]):
         """Per image ``{"instances": fused Instances}`` (plus the network's ``"image_score"``, if
-        any: raised to the top matcher score in ``union`` mode)."""
+        any, raised by :func:`fused_image_score`)."""
         network_outputs = self.rcnn([self._network_input(x) for x in batched_inputs])
         matcher_outputs = self.copy_move(batched_inputs)
         outputs = []
@@ -215,27 +258,29 @@ class FusionRCNN(nn.Module):
                                    self.rule)
             output = {"instances": fused}
             if "image_score" in net:
-                image_score = float(net["image_score"])
-                if self.rule.mode == "union" and len(match["instances"]):
-                    image_score = max(image_score, float(match["instances"].scores.max()))
-                output["image_score"] = image_score
+                output["image_score"] = fused_image_score(self.rule.mode, float(net["image_score"]), fused,
+                                                          match["instances"])
             outputs.append(output)
         return outputs
 
 
     def _network_input(self, batched_input):
-        """The input dict the network sees: the image resized by ``rcnn_resize`` (outputs still
-        come back at the original ``height``/``width``)."""
+        """The input dict the network sees: the image (and its ``"image_maps"``, if any) resized by
+        ``rcnn_resize`` (outputs still come back at the original ``height``/``width``)."""
         if self.rcnn_resize is None:
             return batched_input
         image = batched_input["image"].permute(1, 2, 0).numpy()
         resized = self.rcnn_resize.get_transform(image).apply_image(image)
-        return dict(
+        network_input = dict(
             batched_input,
             image=torch.as_tensor(np.ascontiguousarray(resized.transpose(2, 0, 1))),
             height=batched_input.get("height", image.shape[0]),
             width=batched_input.get("width", image.shape[1]),
         )
+        if MAP_KEY in batched_input:
+            maps = batched_input[MAP_KEY].numpy()
+            network_input[MAP_KEY] = torch.as_tensor(resize_image_maps(maps, *resized.shape[:2]))
+        return network_input
 
 
 def _nest_plain_rcnn_keys(module, state_dict, prefix, local_metadata, strict, missing_keys,
