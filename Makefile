@@ -9,7 +9,7 @@ STAMP := $(VENV)/.forgery_d2-installed
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?=
 
-.PHONY: install test demo clean-venv
+.PHONY: install test lint demo clean-venv
 
 install: $(STAMP)
 
@@ -22,8 +22,13 @@ $(STAMP): requirements.txt setup.py scripts/install_detectron2.sh
 	$(PY) -c "import forgery_d2, detectron2; print('forgery_d2', forgery_d2.__version__, 'on detectron2', detectron2.__version__)"
 	touch $@
 
-test: install
+test: install lint
 	$(PY) -m pytest $(PYTEST_ARGS) tests
+
+# ruff's rules and formatting (pyproject.toml); `$(VENV)/bin/ruff format .` fixes the formatting.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 demo: install
 	bash scripts/demo.sh $(PY)

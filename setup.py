@@ -3,6 +3,7 @@
 torch/torchvision and detectron2 are deliberately not in install_requires: torch must match the
 user's CUDA, and detectron2 is not on PyPI (see scripts/install_detectron2.sh and README.md).
 """
+
 from setuptools import find_packages, setup
 
 setup(

@@ -21,6 +21,7 @@ forged images), training seconds per iteration (median after the first 10%), inf
 image (batch 1, median after the first 2 images), peak RSS in MB of the training / inference process
 (psutil, sampled after every step and image; data-loader worker processes not included).
 """
+
 import argparse
 import json
 import logging
@@ -123,7 +124,9 @@ def evaluate(cfg, model, num_images, memory):
     if num_images > 0:
         dicts = dicts[:num_images]
     loader = build_detection_test_loader(dataset=dicts, mapper=build_mapper(cfg, is_train=False))
-    collector = RawOutputCollector(dataset, score_floor=min(0.05, cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST), distributed=False)
+    collector = RawOutputCollector(
+        dataset, score_floor=min(0.05, cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST), distributed=False
+    )
     model.eval()
     inputs_kept, seconds = [], []
     for inputs in loader:
@@ -143,8 +146,14 @@ def evaluate(cfg, model, num_images, memory):
         by_id = {str(inp["image_id"]): inp for inp in inputs_kept}
         for cached in collector.cache:
             out = cached.output
-            instances = Instances(out.hw, scores=torch.as_tensor(out.scores), pred_masks=torch.as_tensor(out.dense_masks()))
-            evaluator.process([by_id[cached.image_id]], [{"instances": instances, "image_score": out.image_score}])
+            instances = Instances(
+                out.hw,
+                scores=torch.as_tensor(out.scores),
+                pred_masks=torch.as_tensor(out.dense_masks()),
+            )
+            evaluator.process(
+                [by_id[cached.image_id]], [{"instances": instances, "image_score": out.image_score}]
+            )
         return evaluator.evaluate()["forgery"]
 
     swept, configured = metrics(best.rule), metrics(config_rule)
@@ -157,7 +166,9 @@ def evaluate(cfg, model, num_images, memory):
         "pixel_F1": swept["pixel_F1"],
         "infer_s_per_image": statistics.median(timed),
         "val_images": len(dicts),
-        "val_forged": int(sum(1 for d in dicts if d.get("label", 1 if d.get("annotations") else 0))),
+        "val_forged": int(
+            sum(1 for d in dicts if d.get("label", 1 if d.get("annotations") else 0))
+        ),
         "decision_rule": best.rule.to_config_dict(),
         "all_metrics": dict(swept),
     }
@@ -220,16 +231,37 @@ def print_table(path):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--config-file", help="the row's config (configs/ablation/*.yaml)")
     p.add_argument("--name", help="row name (default: the config's file stem)")
-    p.add_argument("--iters", type=int, default=300, help="training iterations (the same for every row)")
-    p.add_argument("--val-images", type=int, default=0, help="first N images of DATASETS.TEST[0]; 0 = all")
-    p.add_argument("--output", default="output/ablation_modeling", help="folder of the rows' OUTPUT_DIRs")
-    p.add_argument("--results", default="", help="JSON-lines file to append to (default: OUTPUT/results.jsonl)")
-    p.add_argument("--datasets-root", default="", help="FORGERY.DATA.ROOT (folder holding synthetic/)")
-    p.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2")), help="torch threads")
-    p.add_argument("--table", metavar="RESULTS_JSONL", help="print the Markdown table of recorded rows and exit")
+    p.add_argument(
+        "--iters", type=int, default=300, help="training iterations (the same for every row)"
+    )
+    p.add_argument(
+        "--val-images", type=int, default=0, help="first N images of DATASETS.TEST[0]; 0 = all"
+    )
+    p.add_argument(
+        "--output", default="output/ablation_modeling", help="folder of the rows' OUTPUT_DIRs"
+    )
+    p.add_argument(
+        "--results", default="", help="JSON-lines file to append to (default: OUTPUT/results.jsonl)"
+    )
+    p.add_argument(
+        "--datasets-root", default="", help="FORGERY.DATA.ROOT (folder holding synthetic/)"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=int(os.environ.get("OMP_NUM_THREADS", "2")),
+        help="torch threads",
+    )
+    p.add_argument(
+        "--table",
+        metavar="RESULTS_JSONL",
+        help="print the Markdown table of recorded rows and exit",
+    )
     p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE ...")
     args = p.parse_args(argv)
     if not args.table:

@@ -21,6 +21,7 @@ matcher on synthetic figures of 1 to 16 panels at 1500 x 1000 px measures its co
 panel count (the panel-pair search grows quadratically). Writes ``results.json`` and
 ``results.md`` under ``--output``.
 """
+
 import argparse
 import json
 import multiprocessing
@@ -49,6 +50,7 @@ PANEL_BUCKETS = ((1, 1), (2, 5), (6, 11), (12, 99))
 
 _worker = {}
 
+
 def _init(config_file):
     import cv2
 
@@ -56,6 +58,7 @@ def _init(config_file):
     cfg = load_config(config_file)
     _worker["matcher"] = build_copy_move_matcher(cfg)
     _worker["rule"] = DecisionRule.from_config(cfg)
+
 
 def _predict(path):
     """(case_id, predicted runs or None, image score, seconds) of one figure."""
@@ -66,9 +69,12 @@ def _predict(path):
     case_id = os.path.splitext(os.path.basename(path))[0]
     if not result.instances:
         return case_id, None, 0.0, seconds, image.shape[:2]
-    decision = _worker["rule"].apply([i.score for i in result.instances], np.stack([i.mask for i in result.instances]))
+    decision = _worker["rule"].apply(
+        [i.score for i in result.instances], np.stack([i.mask for i in result.instances])
+    )
     runs = decision.runs if decision.forged else None
     return case_id, runs, float(decision.image_score), seconds, image.shape[:2]
+
 
 def run_row(config_file, paths, workers):
     if workers > 1:
@@ -77,10 +83,12 @@ def run_row(config_file, paths, workers):
     _init(config_file)
     return [_predict(p) for p in paths]
 
+
 def load_cases(data, limit):
     cases = [json.loads(line) for line in open(os.path.join(data, "cases.jsonl"))]
     cases = [c for c in cases if c["split"] == "test"]
     return cases[:limit] if limit else cases
+
 
 def score_row(cases, predictions, data):
     """Per-image statistics (forgery_d2.evaluation.evaluator.image_metrics) of one row."""
@@ -91,19 +99,31 @@ def score_row(cases, predictions, data):
             masks = read_mask(os.path.join(data, "test_masks", case["case_id"] + ".npy"), shape)
             gt = [mask_to_runs(m) for m in masks]
         record = image_metrics(case_id, case_id, shape, gt, runs, image_score)
-        record.update(seconds=seconds, kinds=sorted({e.get("kind", e.get("shape", "?")) for e in case.get("events", [])}),
-                      panels=case.get("panel_count"))
+        record.update(
+            seconds=seconds,
+            kinds=sorted({e.get("kind", e.get("shape", "?")) for e in case.get("events", [])}),
+            panels=case.get("panel_count"),
+        )
         records.append(record)
     return records
 
+
 def row_summary(records):
     metrics = summarize(records)
-    out = {k: metrics[k] for k in ("oF1", "oF1_forged", "oF1_authentic", "false_alarm_rate", "image_F1")}
-    out["seconds_per_figure"] = float(np.mean([r["seconds"] for r in records])) if "seconds" in records[0] else None
+    out = {
+        k: metrics[k]
+        for k in ("oF1", "oF1_forged", "oF1_authentic", "false_alarm_rate", "image_F1")
+    }
+    out["seconds_per_figure"] = (
+        float(np.mean([r["seconds"] for r in records])) if "seconds" in records[0] else None
+    )
     forged = [r for r in records if r["true_label"]]
     out["by_kind"] = {
-        kind: {"n": len(rs), "flagged": float(np.mean([r["pred_label"] for r in rs])),
-               "oF1": float(np.mean([r["oF1"] for r in rs]))}
+        kind: {
+            "n": len(rs),
+            "flagged": float(np.mean([r["pred_label"] for r in rs])),
+            "oF1": float(np.mean([r["oF1"] for r in rs])),
+        }
         for kind in sorted({k for r in forged for k in r["kinds"]})
         for rs in [[r for r in forged if kind in r["kinds"]]]
     }
@@ -114,9 +134,12 @@ def row_summary(records):
             if rs:
                 authentic = [r for r in rs if not r["true_label"]]
                 out["by_panels"][f"{low}-{high}" if high < 99 else f"{low}+"] = {
-                    "n": len(rs), "oF1": float(np.mean([r["oF1"] for r in rs])),
-                    "false_alarms": f"{sum(r['pred_label'] for r in authentic)}/{len(authentic)}"}
+                    "n": len(rs),
+                    "oF1": float(np.mean([r["oF1"] for r in rs])),
+                    "false_alarms": f"{sum(r['pred_label'] for r in authentic)}/{len(authentic)}",
+                }
     return out
+
 
 def panel_count_costs(counts=(1, 4, 8, 12, 16), size=(1000, 1500), seed=0):
     """Seconds of the figure matcher on synthetic figures of ``counts`` panels at ``size``."""
@@ -128,10 +151,16 @@ def panel_count_costs(counts=(1, 4, 8, 12, 16), size=(1000, 1500), seed=0):
         image, panels = _grid_figure(rng, count, size)
         start = time.process_time()
         result = _worker["matcher"](image, "RGB")
-        rows.append({"panels": count, "detected_panels": int(result.stats.get("panels", 0)),
-                     "panel_pair_candidates": int(result.stats.get("panel_pairs", 0)),
-                     "seconds": round(time.process_time() - start, 3)})
+        rows.append(
+            {
+                "panels": count,
+                "detected_panels": int(result.stats.get("panels", 0)),
+                "panel_pair_candidates": int(result.stats.get("panel_pairs", 0)),
+                "seconds": round(time.process_time() - start, 3),
+            }
+        )
     return rows
+
 
 def _grid_figure(rng, count, size):
     """A ``size`` (H, W) white canvas with ``count`` textured micrograph-like panels in a grid."""
@@ -150,59 +179,108 @@ def _grid_figure(rng, count, size):
         blobs = cv2.GaussianBlur(rng.random((cell_h, cell_w)).astype(np.float32), (0, 0), 6)
         blobs = (blobs - blobs.min()) / (np.ptp(blobs) + 1e-6)
         panel = np.clip(blobs * 200 + rng.normal(0, 4, blobs.shape), 0, 255).astype(np.uint8)
-        canvas[y0:y0 + cell_h, x0:x0 + cell_w] = panel[:, :, None] * np.array([0.3, 1.0, 0.4])
+        canvas[y0 : y0 + cell_h, x0 : x0 + cell_w] = panel[:, :, None] * np.array([0.3, 1.0, 0.4])
         panels.append((x0, y0, x0 + cell_w, y0 + cell_h))
     return canvas, panels
 
+
 def to_markdown(results):
-    lines = [f"data: `{results['data']}` ({results['n_images']} test figures, {results['n_forged']} forged)", "",
-             "| row | oF1 | oF1 forged | oF1 authentic | false alarms (authentic) | image F1 | s / figure |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"data: `{results['data']}` ({results['n_images']} test figures, {results['n_forged']} forged)",
+        "",
+        "| row | oF1 | oF1 forged | oF1 authentic | false alarms (authentic) | image F1 | s / figure |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, row in results["rows"].items():
         seconds = "-" if row["seconds_per_figure"] is None else f"{row['seconds_per_figure']:.2f}"
-        lines.append(f"| {name} | {row['oF1']:.3f} | {row['oF1_forged']:.3f} | {row['oF1_authentic']:.3f} | "
-                     f"{row['false_alarm_rate']:.3f} | {row['image_F1']:.3f} | {seconds} |")
+        lines.append(
+            f"| {name} | {row['oF1']:.3f} | {row['oF1_forged']:.3f} | {row['oF1_authentic']:.3f} | "
+            f"{row['false_alarm_rate']:.3f} | {row['image_F1']:.3f} | {seconds} |"
+        )
     kinds = sorted({k for row in results["rows"].values() for k in row["by_kind"]})
     if kinds:
-        lines += ["", "By forgery kind (forged figures holding that kind: share flagged / mean oF1):", "",
-                  "| kind | n | " + " | ".join(results["rows"]) + " |", "|---|---|" + "---|" * len(results["rows"])]
+        lines += [
+            "",
+            "By forgery kind (forged figures holding that kind: share flagged / mean oF1):",
+            "",
+            "| kind | n | " + " | ".join(results["rows"]) + " |",
+            "|---|---|" + "---|" * len(results["rows"]),
+        ]
         for kind in kinds:
             cells = []
             for row in results["rows"].values():
                 entry = row["by_kind"].get(kind)
-                cells.append("-" if entry is None else f"{entry['flagged']:.2f} / {entry['oF1']:.3f}")
-            n = next(row["by_kind"][kind]["n"] for row in results["rows"].values() if kind in row["by_kind"])
+                cells.append(
+                    "-" if entry is None else f"{entry['flagged']:.2f} / {entry['oF1']:.3f}"
+                )
+            n = next(
+                row["by_kind"][kind]["n"]
+                for row in results["rows"].values()
+                if kind in row["by_kind"]
+            )
             lines.append(f"| {kind} | {n} | " + " | ".join(cells) + " |")
-    buckets = sorted({b for row in results["rows"].values() for b in row.get("by_panels", {})},
-                     key=lambda b: int(b.split("-")[0].rstrip("+")))
+    buckets = sorted(
+        {b for row in results["rows"].values() for b in row.get("by_panels", {})},
+        key=lambda b: int(b.split("-")[0].rstrip("+")),
+    )
     if buckets:
-        lines += ["", "By panel count (oF1 / authentic false alarms):", "",
-                  "| panels | n | " + " | ".join(results["rows"]) + " |", "|---|---|" + "---|" * len(results["rows"])]
+        lines += [
+            "",
+            "By panel count (oF1 / authentic false alarms):",
+            "",
+            "| panels | n | " + " | ".join(results["rows"]) + " |",
+            "|---|---|" + "---|" * len(results["rows"]),
+        ]
         for bucket in buckets:
-            cells = [f"{row['by_panels'][bucket]['oF1']:.3f} / {row['by_panels'][bucket]['false_alarms']}"
-                     for row in results["rows"].values()]
+            cells = [
+                f"{row['by_panels'][bucket]['oF1']:.3f} / {row['by_panels'][bucket]['false_alarms']}"
+                for row in results["rows"].values()
+            ]
             n = next(row["by_panels"][bucket]["n"] for row in results["rows"].values())
             lines.append(f"| {bucket} | {n} | " + " | ".join(cells) + " |")
     if results.get("panel_costs"):
-        lines += ["", "Figure matcher cost against the panel count (1500 x 1000 px, one thread):", "",
-                  "| panels | panels found | panel-pair candidates | seconds |", "|---|---|---|---|"]
-        lines += [f"| {r['panels']} | {r['detected_panels']} | {r['panel_pair_candidates']} | {r['seconds']:.2f} |"
-                  for r in results["panel_costs"]]
+        lines += [
+            "",
+            "Figure matcher cost against the panel count (1500 x 1000 px, one thread):",
+            "",
+            "| panels | panels found | panel-pair candidates | seconds |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['panels']} | {r['detected_panels']} | {r['panel_pair_candidates']} | {r['seconds']:.2f} |"
+            for r in results["panel_costs"]
+        ]
     return "\n".join(lines) + "\n"
 
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="a generated dataset root (test_images, test_masks, cases.jsonl)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="a generated dataset root (test_images, test_masks, cases.jsonl)",
+    )
     parser.add_argument("--output", required=True, help="folder for results.json / results.md")
     parser.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
     parser.add_argument("--limit", type=int, default=0, help="first N test figures only (0 = all)")
     parser.add_argument("--rows", default="all_authentic,keypoint_matcher,figure_matcher")
-    parser.add_argument("--panel-costs", action="store_true", help="also time the figure matcher against the panel count")
+    parser.add_argument(
+        "--panel-costs",
+        action="store_true",
+        help="also time the figure matcher against the panel count",
+    )
     args = parser.parse_args(argv)
     cases = load_cases(args.data, args.limit)
     paths = [os.path.join(args.data, "test_images", c["case_id"] + ".png") for c in cases]
-    results = {"data": os.path.abspath(args.data), "n_images": len(cases), "n_forged": sum(c["forged"] for c in cases),
-               "command": " ".join([os.path.basename(sys.executable), *sys.argv]), "rows": {}}
+    results = {
+        "data": os.path.abspath(args.data),
+        "n_images": len(cases),
+        "n_forged": sum(c["forged"] for c in cases),
+        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+        "rows": {},
+    }
     for name in args.rows.split(","):
         start = time.perf_counter()
         if name == "all_authentic":
@@ -215,8 +293,11 @@ def main(argv=None):
             summary["seconds_per_figure"] = None
         summary["wall_seconds"] = round(time.perf_counter() - start, 1)
         results["rows"][name] = summary
-        print(f"{name}: oF1 {summary['oF1']:.3f}, false alarms {summary['false_alarm_rate']:.3f}, "
-              f"{summary['wall_seconds']} s", flush=True)
+        print(
+            f"{name}: oF1 {summary['oF1']:.3f}, false alarms {summary['false_alarm_rate']:.3f}, "
+            f"{summary['wall_seconds']} s",
+            flush=True,
+        )
     if args.panel_costs:
         results["panel_costs"] = panel_count_costs()
     os.makedirs(args.output, exist_ok=True)
@@ -227,6 +308,7 @@ def main(argv=None):
         f.write(markdown)
     print(markdown)
     return results
+
 
 if __name__ == "__main__":
     main()

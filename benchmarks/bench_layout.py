@@ -188,10 +188,14 @@ def main():
         cfg = load_detector_config(args.detector_config, weights)
         # Every detection kept (scores 0): the benchmark ranks them; the rest as configured.
         analyzers[name] = DetectorLayoutAnalyzer(
-            cfg, panel_score_thresh=0.0, text_score_thresh=0.0, mark_score_thresh=0.0,
+            cfg,
+            panel_score_thresh=0.0,
+            text_score_thresh=0.0,
+            mark_score_thresh=0.0,
             ink_tolerance=default_value("MODEL.LAYOUT.DETECTOR.INK_TOLERANCE"),
             ink_dilation=default_value("MODEL.LAYOUT.DETECTOR.INK_DILATION"),
-            canvas_tolerance=default_value("MODEL.LAYOUT.CLASSICAL.CANVAS_TOLERANCE"))
+            canvas_tolerance=default_value("MODEL.LAYOUT.CLASSICAL.CANVAS_TOLERANCE"),
+        )
     report = {
         "command": " ".join(["python"] + sys.argv),
         "json": json_file,

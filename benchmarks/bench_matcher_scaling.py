@@ -12,6 +12,7 @@ working scales (detection / verification), the keypoint count and whether the co
 
 Writes ``scaling.json``, ``scaling.md`` and ``scaling.png`` in ``--output``.
 """
+
 import argparse
 import dataclasses
 import json
@@ -33,12 +34,19 @@ from forgery_d2.matching import KeypointMatcher, KeypointMatcherParams  # noqa: 
 
 def planted_image(size: int, aspect: float = 0.75):
     """(forged RGB image of longer side ``size``, ground-truth mask)."""
-    base = cv2.cvtColor(cv2.imread(os.path.join(os.path.dirname(skimage.__file__), "data", "ihc.png")), cv2.COLOR_BGR2RGB)
+    base = cv2.cvtColor(
+        cv2.imread(os.path.join(os.path.dirname(skimage.__file__), "data", "ihc.png")),
+        cv2.COLOR_BGR2RGB,
+    )
     width, height = size, max(32, int(round(size * aspect)))
-    image = cv2.resize(base, (width, height), interpolation=cv2.INTER_AREA if size < 512 else cv2.INTER_CUBIC)
+    image = cv2.resize(
+        base, (width, height), interpolation=cv2.INTER_AREA if size < 512 else cv2.INTER_CUBIC
+    )
     block = max(8, int(0.18 * height))
     x0, y0 = int(0.08 * width), int(0.1 * height)
-    forged, event = plant_copy_move(image, (x0, y0, x0 + block, y0 + block), (int(0.6 * width), int(0.55 * height)))
+    forged, event = plant_copy_move(
+        image, (x0, y0, x0 + block, y0 + block), (int(0.6 * width), int(0.55 * height))
+    )
     return forged, event.mask.astype(bool)
 
 
@@ -52,21 +60,38 @@ def measure(sizes, repeats, params):
             start = time.perf_counter()
             result = matcher(image)
             times.append(time.perf_counter() - start)
-        f1 = max((2 * (i.mask & gt).sum() / (i.mask.sum() + gt.sum()) for i in result.instances), default=0.0)
-        rows.append({
-            "size": size, "height": image.shape[0], "width": image.shape[1], "megapixels": image.shape[0] * image.shape[1] / 1e6,
-            "s_per_image": statistics.median(times), "detect_scale": result.detect_scale, "verify_scale": result.verify_scale,
-            "keypoints": result.stats["keypoints"], "transforms": result.stats["transforms"], "found_f1": float(f1),
-        })
+        f1 = max(
+            (2 * (i.mask & gt).sum() / (i.mask.sum() + gt.sum()) for i in result.instances),
+            default=0.0,
+        )
+        rows.append(
+            {
+                "size": size,
+                "height": image.shape[0],
+                "width": image.shape[1],
+                "megapixels": image.shape[0] * image.shape[1] / 1e6,
+                "s_per_image": statistics.median(times),
+                "detect_scale": result.detect_scale,
+                "verify_scale": result.verify_scale,
+                "keypoints": result.stats["keypoints"],
+                "transforms": result.stats["transforms"],
+                "found_f1": float(f1),
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
 def report(rows, output, command):
-    lines = ["| longer side px | MP | s / image | detect scale | verify scale | keypoints | planted copy F1 |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| longer side px | MP | s / image | detect scale | verify scale | keypoints | planted copy F1 |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['size']} | {r['megapixels']:.2f} | {r['s_per_image']:.2f} | {r['detect_scale']:.2f} | "
-                     f"{r['verify_scale']:.2f} | {r['keypoints']} | {r['found_f1']:.2f} |")
+        lines.append(
+            f"| {r['size']} | {r['megapixels']:.2f} | {r['s_per_image']:.2f} | {r['detect_scale']:.2f} | "
+            f"{r['verify_scale']:.2f} | {r['keypoints']} | {r['found_f1']:.2f} |"
+        )
     lines += ["", f"Command: `{command}`"]
     with open(os.path.join(output, "scaling.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -89,17 +114,29 @@ def report(rows, output, command):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="256,512,1024,2000,3000,4000", help="longer sides, px")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--output", default="output/bench_matcher_scaling")
     args = parser.parse_args()
     os.makedirs(args.output, exist_ok=True)
-    rows = measure([int(s) for s in args.sizes.split(",")], args.repeats, KeypointMatcherParams.default())
+    rows = measure(
+        [int(s) for s in args.sizes.split(",")], args.repeats, KeypointMatcherParams.default()
+    )
     command = "python " + " ".join(sys.argv)
     with open(os.path.join(args.output, "scaling.json"), "w") as f:
-        json.dump({"rows": rows, "params": dataclasses.asdict(KeypointMatcherParams.default()), "command": command,
-                   "threads": os.environ.get("OMP_NUM_THREADS", "")}, f, indent=1)
+        json.dump(
+            {
+                "rows": rows,
+                "params": dataclasses.asdict(KeypointMatcherParams.default()),
+                "command": command,
+                "threads": os.environ.get("OMP_NUM_THREADS", ""),
+            },
+            f,
+            indent=1,
+        )
     report(rows, args.output, command)
 
 

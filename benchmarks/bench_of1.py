@@ -13,6 +13,7 @@ noisy, shifted, missing, extra or ``authentic``. Scores it with
 
 asserts both scores are identical (bit for bit), and prints both times and their ratio.
 """
+
 import argparse
 import json
 import os
@@ -26,15 +27,19 @@ import scipy.optimize
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-# ---- the reference: a plain transcription of the competition's scoring semantics -------------------
+# ---- the reference: a plain transcription of the competition's scoring semantics
+# -------------------
 def reference_rle_decode(rle_text, shape):
     values = json.loads(rle_text)
-    starts, lengths = np.asarray(values[0::2], dtype=np.int64) - 1, np.asarray(values[1::2], dtype=np.int64)
+    starts, lengths = (
+        np.asarray(values[0::2], dtype=np.int64) - 1,
+        np.asarray(values[1::2], dtype=np.int64),
+    )
     if sorted(starts.tolist()) != starts.tolist():
         raise ValueError("Submitted values must be in ascending order.")
     flat = np.zeros(shape[0] * shape[1], dtype=bool)
     for lo, length in zip(starts, lengths):
-        flat[lo:lo + length] = True
+        flat[lo : lo + length] = True
     return flat.reshape(shape, order="F")
 
 
@@ -65,8 +70,13 @@ def reference_image_score(label, prediction, shape_text):
 
 
 def reference_score(solution, submission):
-    merged = solution.merge(submission.rename(columns={"annotation": "prediction"}), on="case_id", how="left")
-    scores = [reference_image_score(l, p, s) for l, p, s in zip(merged["annotation"], merged["prediction"], merged["shape"])]
+    merged = solution.merge(
+        submission.rename(columns={"annotation": "prediction"}), on="case_id", how="left"
+    )
+    scores = [
+        reference_image_score(truth, p, s)
+        for truth, p, s in zip(merged["annotation"], merged["prediction"], merged["shape"])
+    ]
     return float(np.mean(pd.Series(scores, dtype=float)))
 
 
@@ -114,12 +124,16 @@ def make_data(n_images, h, w, seed=0):
             prediction = encode_annotation([_blob(rng, h, w) for _ in range(rng.integers(1, 3))])
         solution.append((case_id, label, shape))
         submission.append((case_id, prediction))
-    return (pd.DataFrame(solution, columns=["case_id", "annotation", "shape"]),
-            pd.DataFrame(submission, columns=["case_id", "annotation"]))
+    return (
+        pd.DataFrame(solution, columns=["case_id", "annotation", "shape"]),
+        pd.DataFrame(submission, columns=["case_id", "annotation"]),
+    )
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=int, default=10000)
     parser.add_argument("--height", type=int, default=700)
     parser.add_argument("--width", type=int, default=1000)
@@ -140,7 +154,9 @@ def main(argv=None):
     t_ref = time.perf_counter() - t0
     assert ours == reference, f"scores differ: forgery_d2 {ours!r} vs reference {reference!r}"
     n_forged = int((solution["annotation"] != "authentic").sum())
-    print(f"{args.images} images of {args.width}x{args.height} ({n_forged} forged), data built in {t_data:.1f}s")
+    print(
+        f"{args.images} images of {args.width}x{args.height} ({n_forged} forged), data built in {t_data:.1f}s"
+    )
     print(f"reference (decode + per-pair loops): {t_ref:8.2f} s  score {reference!r}")
     print(f"forgery_d2.evaluation.metric.score : {t_ours:8.2f} s  score {ours!r}")
     print(f"identical scores; speed-up x{t_ref / t_ours:.1f}")

@@ -9,6 +9,7 @@ reports the wall time and the growth of its peak RSS (``ru_maxrss``), so the run
 allocator high-water mark. ``--no-unchunked`` skips the unchunked run (its L x L matrix is 1 GB at
 S = 128).
 """
+
 import argparse
 import json
 import os
@@ -30,7 +31,9 @@ def measure(side, dim, topk, radius, chunk_elements):
     import forgery_d2  # noqa: F401
     from forgery_d2.modeling.self_correlation import self_correlation_topk
 
-    features = torch.randn(1, dim, side, side, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    features = torch.randn(
+        1, dim, side, side, generator=torch.Generator().manual_seed(0), requires_grad=True
+    )
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     self_correlation_topk(features, topk, radius, chunk_elements).sum().backward()
@@ -39,7 +42,9 @@ def measure(side, dim, topk, radius, chunk_elements):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--sides", type=int, nargs="+", default=[32, 64])
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--topk", type=int, default=16)
@@ -56,11 +61,27 @@ def main():
     print("| side | L | chunk elements | fwd+bwd s | peak RSS growth MB |\n|---|---|---|---|---|")
     for side in args.sides:
         for chunk in chunks:
-            out = subprocess.run(
-                [sys.executable, __file__, "--dim", str(args.dim), "--topk", str(args.topk),
-                 "--radius", str(args.radius), "--child", json.dumps([side, chunk])],
-                capture_output=True, text=True, check=True,
-            ).stdout.strip().splitlines()[-1]
+            out = (
+                subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--dim",
+                        str(args.dim),
+                        "--topk",
+                        str(args.topk),
+                        "--radius",
+                        str(args.radius),
+                        "--child",
+                        json.dumps([side, chunk]),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                .stdout.strip()
+                .splitlines()[-1]
+            )
             seconds, growth = json.loads(out)
             label = "unchunked" if chunk == UNCHUNKED else str(chunk)
             print(f"| {side} | {side * side} | {label} | {seconds:.3f} | {growth:.0f} |")

@@ -17,6 +17,7 @@ size (``MODEL.COPY_EVIDENCE.MAX_SIZE``; every other setting as configured), over
 - ``image_AUC``: ROC-AUC of the image score "share of pixels with evidence" (no learning at all);
 - ``seconds_median`` / ``seconds_p95``: time per image (one thread; read from disk excluded).
 """
+
 import argparse
 import json
 import os
@@ -42,7 +43,7 @@ EVIDENCE = 0.3  # correlation x votes above which a pixel counts as evidence
 
 def measure(records, params):
     recall, false_forged, false_authentic, scores, labels, seconds = [], [], [], [], [], []
-    for record, image, truth in records:
+    for _record, image, truth in records:
         start = time.perf_counter()
         maps = self_similarity_map(image, params)
         seconds.append(time.perf_counter() - start)
@@ -52,7 +53,12 @@ def measure(records, params):
         if truth is None:
             false_authentic.append(float(evidence.mean()))
             continue
-        truth = cv2.resize(truth.astype(np.uint8), evidence.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+        truth = (
+            cv2.resize(
+                truth.astype(np.uint8), evidence.shape[::-1], interpolation=cv2.INTER_NEAREST
+            )
+            > 0
+        )
         recall.append(float(evidence[truth].mean()) if truth.any() else 0.0)
         false_forged.append(float(evidence[~truth].mean()) if (~truth).any() else 0.0)
     auc = roc_auc(labels, scores)
@@ -70,20 +76,33 @@ def measure(records, params):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-file", default="", help="config whose MODEL.COPY_EVIDENCE is measured")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--config-file", default="", help="config whose MODEL.COPY_EVIDENCE is measured"
+    )
     parser.add_argument("--dataset", default="forgery_figures_val")
     parser.add_argument("--num-images", type=int, default=120)
     parser.add_argument("--max-sizes", type=int, nargs="+", default=[256, 384, 768, 2048])
-    parser.add_argument("--datasets-root", default="", help="FORGERY.DATA.ROOT (default $FORGERY_DATASETS)")
+    parser.add_argument(
+        "--datasets-root", default="", help="FORGERY.DATA.ROOT (default $FORGERY_DATASETS)"
+    )
     parser.add_argument("--output", help="JSON file for the rows")
     args = parser.parse_args(argv)
-    cfg = load_config(args.config_file or None, ["FORGERY.DATA.ROOT", args.datasets_root] if args.datasets_root else [])
+    cfg = load_config(
+        args.config_file or None,
+        ["FORGERY.DATA.ROOT", args.datasets_root] if args.datasets_root else [],
+    )
     register_builtin_from_config(cfg)
     records = []
     for record in DatasetCatalog.get(args.dataset)[: args.num_images]:
         image = read_image(record["file_name"], "RGB")
-        truth = read_mask(record["mask_file"], image.shape[:2]).any(axis=0) if record.get("mask_file") else None
+        truth = (
+            read_mask(record["mask_file"], image.shape[:2]).any(axis=0)
+            if record.get("mask_file")
+            else None
+        )
         records.append((record, image, truth))
     base = SelfSimilarityParams.from_config(cfg)
     rows = []
@@ -94,8 +113,16 @@ def main(argv=None):
     if args.output:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
         with open(args.output, "w") as f:
-            json.dump({"command": " ".join(sys.argv), "dataset": args.dataset, "params": base.cache_key(),
-                       "rows": rows}, f, indent=1)
+            json.dump(
+                {
+                    "command": " ".join(sys.argv),
+                    "dataset": args.dataset,
+                    "params": base.cache_key(),
+                    "rows": rows,
+                },
+                f,
+                indent=1,
+            )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ copy, in pixels of the image the network sees (the config's test-time resize), c
 self-correlation's exclusion zone (``EXCLUDE_RADIUS`` cells of its feature stride on either side of
 a location), and the copy's size in cells of that stride.
 """
+
 import argparse
 import fnmatch
 import json
@@ -41,9 +42,11 @@ from forgery_d2.data.builtin import register_builtin_from_config  # noqa: E402
 from forgery_d2.engine import freeze  # noqa: E402
 from forgery_d2.engine.trainer import ForgeryTrainer  # noqa: E402
 
-SUBMODULES = {"self_correlation.project": "backbone.self_correlation.project",
-              "self_correlation.fuse_hidden": "backbone.self_correlation.fuse_hidden",
-              "self_correlation.fuse_out": "backbone.self_correlation.fuse_out"}
+SUBMODULES = {
+    "self_correlation.project": "backbone.self_correlation.project",
+    "self_correlation.fuse_hidden": "backbone.self_correlation.fuse_hidden",
+    "self_correlation.fuse_out": "backbone.self_correlation.fuse_out",
+}
 
 
 def _matches(name, patterns):
@@ -70,7 +73,9 @@ class GradientProbe(HookBase):
             weight = float(torch.sqrt(sum((p.detach().float() ** 2).sum() for p in params)))
             row[part] = grad / max(weight, 1e-12)
         storage = self.trainer.storage
-        row["losses"] = {k: float(v.latest()) for k, v in storage.histories().items() if k.startswith("loss")}
+        row["losses"] = {
+            k: float(v.latest()) for k, v in storage.histories().items() if k.startswith("loss")
+        }
         self.rows.append(row)
         print(json.dumps(row), flush=True)
 
@@ -100,8 +105,12 @@ def gradients(args):
 def geometry(args):
     cfg = load_config(args.config_file, args.opts)
     correlation = cfg.MODEL.SELF_CORRELATION
-    stride = {"res2": 4, "res3": 8, "res4": 16, "res5": 32, "p2": 4, "p3": 8, "p4": 16, "p5": 32}[correlation.IN_FEATURE]
-    reach = (correlation.EXCLUDE_RADIUS + 0.5) * stride  # px of the network image excluded on each side
+    stride = {"res2": 4, "res3": 8, "res4": 16, "res5": 32, "p2": 4, "p3": 8, "p4": 16, "p5": 32}[
+        correlation.IN_FEATURE
+    ]
+    reach = (
+        correlation.EXCLUDE_RADIUS + 0.5
+    ) * stride  # px of the network image excluded on each side
     distances, sizes = [], []
     with open(os.path.join(args.dataset_root, "cases.jsonl")) as f:
         for line in f:
@@ -109,33 +118,50 @@ def geometry(args):
             if not case.get("forged"):
                 continue
             height, width = case["height"], case["width"]
-            scale = min(cfg.INPUT.MIN_SIZE_TEST / min(height, width), cfg.INPUT.MAX_SIZE_TEST / max(height, width))
+            scale = min(
+                cfg.INPUT.MIN_SIZE_TEST / min(height, width),
+                cfg.INPUT.MAX_SIZE_TEST / max(height, width),
+            )
             for event in case["events"]:
-                source, target = np.asarray(event["source_box"], float), np.asarray(event["target_box"], float)
+                source, target = (
+                    np.asarray(event["source_box"], float),
+                    np.asarray(event["target_box"], float),
+                )
                 centre = lambda box: np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])  # noqa: E731
                 delta = np.abs(centre(target) - centre(source)) * scale
                 distances.append(float(delta.max()))  # Chebyshev distance, like the exclusion zone
-                sizes.append(float(min(target[2] - target[0], target[3] - target[1]) * scale / stride))
+                sizes.append(
+                    float(min(target[2] - target[0], target[3] - target[1]) * scale / stride)
+                )
     distances, sizes = np.asarray(distances), np.asarray(sizes)
     return {
-        "config": args.config_file, "in_feature": correlation.IN_FEATURE, "stride": stride,
-        "exclude_radius_cells": correlation.EXCLUDE_RADIUS, "excluded_px": reach,
+        "config": args.config_file,
+        "in_feature": correlation.IN_FEATURE,
+        "stride": stride,
+        "exclude_radius_cells": correlation.EXCLUDE_RADIUS,
+        "excluded_px": reach,
         "events": len(distances),
         "share_copies_inside_exclusion": float((distances < reach).mean()),
         "distance_px_percentiles_5_25_50": np.percentile(distances, [5, 25, 50]).round(1).tolist(),
-        "copy_short_side_cells_percentiles_5_25_50_75": np.percentile(sizes, [5, 25, 50, 75]).round(2).tolist(),
+        "copy_short_side_cells_percentiles_5_25_50_75": np.percentile(sizes, [5, 25, 50, 75])
+        .round(2)
+        .tolist(),
         "share_copies_under_one_cell": float((sizes < 1).mean()),
     }
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--mode", choices=["gradients", "geometry"], required=True)
     p.add_argument("--config-file", required=True)
     p.add_argument("--iters", type=int, default=60)
     p.add_argument("--at", type=int, nargs="+", default=[1, 5, 20, 60])
     p.add_argument("--work-dir", default="output/diagnose_learned_parts")
-    p.add_argument("--dataset-root", help="geometry: a figures dataset folder (holding cases.jsonl)")
+    p.add_argument(
+        "--dataset-root", help="geometry: a figures dataset folder (holding cases.jsonl)"
+    )
     p.add_argument("--output", help="JSON file for the result")
     p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE ...")
     args = p.parse_args(argv)

@@ -25,6 +25,7 @@ the median seconds per training iteration so far (detectron2's IterationTimer).
 ``--train-cases K`` trains on the forged and the authentic version of K training cases (the same
 figure before and after the forgery), ``0`` on every training figure.
 """
+
 import argparse
 import json
 import os
@@ -51,8 +52,21 @@ from forgery_d2.engine.trainer import ForgeryTrainer  # noqa: E402
 from forgery_d2.evaluation.decision import DecisionRule  # noqa: E402
 from forgery_d2.evaluation.sweep import RawOutputCollector, evaluate_cache, sweep  # noqa: E402
 
-COLUMNS = ["config", "train_cases", "augmentation", "iter", "split", "images", "image_AUC", "pixel_F1", "oF1",
-           "oF1_oracle_image", "oF1_oracle_instances", "train_loss", "train_s_per_iter"]
+COLUMNS = [
+    "config",
+    "train_cases",
+    "augmentation",
+    "iter",
+    "split",
+    "images",
+    "image_AUC",
+    "pixel_F1",
+    "oF1",
+    "oF1_oracle_image",
+    "oF1_oracle_instances",
+    "train_loss",
+    "train_s_per_iter",
+]
 
 
 def training_cases(dataset_name, count, seed=0):
@@ -62,14 +76,18 @@ def training_cases(dataset_name, count, seed=0):
         by_case.setdefault(str(record.get("case_id")), set()).add(int(record.get("label", 0)))
     both = sorted(case for case, labels in by_case.items() if labels == {0, 1})
     if len(both) < count:
-        raise SystemExit(f"--train-cases {count}: {dataset_name} has only {len(both)} cases with both versions")
+        raise SystemExit(
+            f"--train-cases {count}: {dataset_name} has only {len(both)} cases with both versions"
+        )
     return [str(c) for c in np.random.default_rng(seed).permutation(both)[:count]]
 
 
 @torch.no_grad()
 def evaluate(cfg, model, dicts):
     """Metrics of the model on ``dicts`` with the decision rule swept on those very outputs."""
-    loader = build_detection_test_loader(dataset=dicts, mapper=build_mapper(cfg, is_train=False), num_workers=1)
+    loader = build_detection_test_loader(
+        dataset=dicts, mapper=build_mapper(cfg, is_train=False), num_workers=1
+    )
     collector = RawOutputCollector(None, score_floor=0.0, distributed=False)
     was_training = model.training
     model.eval()
@@ -95,9 +113,19 @@ class EvaluateAt(HookBase):
         if done in self.iters:
             for split, dicts in self.splits.items():
                 metrics = evaluate(self.trainer.cfg, self.trainer.model, dicts)
-                seconds = [v for v, _ in storage.history("time").values()] if "time" in storage.histories() else []
-                self.write(done, split, len(dicts), metrics, statistics.mean(self.losses[-20:]),
-                           statistics.median(seconds) if seconds else float("nan"))
+                seconds = (
+                    [v for v, _ in storage.history("time").values()]
+                    if "time" in storage.histories()
+                    else []
+                )
+                self.write(
+                    done,
+                    split,
+                    len(dicts),
+                    metrics,
+                    statistics.mean(self.losses[-20:]),
+                    statistics.median(seconds) if seconds else float("nan"),
+                )
 
 
 def build_cfg(args):
@@ -140,10 +168,19 @@ def run(args):
     command = " ".join(shlex.quote(a) for a in [sys.executable.split("/")[-1]] + sys.argv)
 
     def write(iteration, split, images, metrics, loss, seconds_per_iter):
-        row = {"config": args.name, "train_cases": args.train_cases or "all",
-               "augmentation": not args.no_augmentation, "iter": iteration, "split": split, "images": images,
-               **{k: metrics[k] for k in COLUMNS[6:11]}, "train_loss": loss, "train_s_per_iter": seconds_per_iter, "command": command,
-               "all_metrics": dict(metrics)}
+        row = {
+            "config": args.name,
+            "train_cases": args.train_cases or "all",
+            "augmentation": not args.no_augmentation,
+            "iter": iteration,
+            "split": split,
+            "images": images,
+            **{k: metrics[k] for k in COLUMNS[6:11]},
+            "train_loss": loss,
+            "train_s_per_iter": seconds_per_iter,
+            "command": command,
+            "all_metrics": dict(metrics),
+        }
         with open(results, "a") as f:
             f.write(json.dumps(row) + "\n")
         print(markdown([row]), flush=True)
@@ -157,25 +194,43 @@ def run(args):
 def markdown(rows):
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in rows:
-        cells = [f"{row.get(c, float('nan')):.3f}" if isinstance(row.get(c, 0.0), float) else str(row[c])
-                 for c in COLUMNS]
+        cells = [
+            f"{row.get(c, float('nan')):.3f}" if isinstance(row.get(c, 0.0), float) else str(row[c])
+            for c in COLUMNS
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--config-file")
     p.add_argument("--name", help="row name (default: the config's file stem)")
-    p.add_argument("--train-cases", type=int, default=4, help="train on the two versions of K cases; 0 = all")
-    p.add_argument("--no-augmentation", action="store_true", help="test-time resize only (the sanity fit)")
+    p.add_argument(
+        "--train-cases", type=int, default=4, help="train on the two versions of K cases; 0 = all"
+    )
+    p.add_argument(
+        "--no-augmentation", action="store_true", help="test-time resize only (the sanity fit)"
+    )
     p.add_argument("--iters", type=int, default=400)
-    p.add_argument("--eval-at", type=int, nargs="*", help="iterations to evaluate at (default: the last)")
-    p.add_argument("--fit-images", type=int, default=40, help="training figures evaluated (fit split)")
-    p.add_argument("--val-images", type=int, default=80, help="first N images of DATASETS.TEST[0]; 0 = all")
+    p.add_argument(
+        "--eval-at", type=int, nargs="*", help="iterations to evaluate at (default: the last)"
+    )
+    p.add_argument(
+        "--fit-images", type=int, default=40, help="training figures evaluated (fit split)"
+    )
+    p.add_argument(
+        "--val-images", type=int, default=80, help="first N images of DATASETS.TEST[0]; 0 = all"
+    )
     p.add_argument("--output", default="output/fit_vs_generalize")
     p.add_argument("--datasets-root", default="", help="FORGERY.DATA.ROOT")
-    p.add_argument("--table", metavar="RESULTS_JSONL", help="print the Markdown table of recorded rows and exit")
+    p.add_argument(
+        "--table",
+        metavar="RESULTS_JSONL",
+        help="print the Markdown table of recorded rows and exit",
+    )
     p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE ...")
     args = p.parse_args(argv)
     if args.table:

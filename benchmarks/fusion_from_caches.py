@@ -19,6 +19,7 @@ decision rule of every row is tuned on these images by forgery_d2.evaluation.swe
 absolute terms; tune on validation images and score held-out ones with ``--rules``). Rows: oF1,
 false-alarm rate on authentic figures, image recall, image AUC, pixel F1 and the oracle bounds.
 """
+
 import argparse
 import dataclasses
 import json
@@ -34,11 +35,25 @@ from detectron2.structures import Instances  # noqa: E402
 
 from forgery_d2.config import get_forgery_cfg  # noqa: E402
 from forgery_d2.evaluation.decision import DecisionRule  # noqa: E402
-from forgery_d2.evaluation.sweep import CachedImage, CompactOutput, evaluate_cache, load_cache, sweep  # noqa: E402
+from forgery_d2.evaluation.sweep import (
+    CachedImage,
+    CompactOutput,
+    evaluate_cache,
+    load_cache,
+    sweep,
+)  # noqa: E402
 from forgery_d2.modeling.meta_arch.fusion import FusionRule, fuse_instances, fused_image_score  # noqa: E402
 
-KEYS = ("oF1", "false_alarm_rate", "image_recall", "image_AUC", "pixel_F1", "oF1_oracle_image",
-        "oF1_oracle_instances", "n_images")
+KEYS = (
+    "oF1",
+    "false_alarm_rate",
+    "image_recall",
+    "image_AUC",
+    "pixel_F1",
+    "oF1_oracle_image",
+    "oF1_oracle_instances",
+    "n_images",
+)
 
 
 def to_output(compact: CompactOutput) -> dict:
@@ -55,11 +70,17 @@ def fuse_cache(network, matcher, rule: FusionRule):
     fused = []
     for im in network:
         if im.image_id not in by_id:
-            raise SystemExit(f"image {im.image_id} is in the network cache but not in the matcher cache")
+            raise SystemExit(
+                f"image {im.image_id} is in the network cache but not in the matcher cache"
+            )
         net, match = to_output(im.output), to_output(by_id[im.image_id].output)
         instances = fuse_instances(net["instances"], match["instances"], rule)
-        score = fused_image_score(rule.mode, float(net["image_score"]), instances, match["instances"])
-        output = CompactOutput.from_output({"instances": instances, "image_score": score}, score_floor=0.0)
+        score = fused_image_score(
+            rule.mode, float(net["image_score"]), instances, match["instances"]
+        )
+        output = CompactOutput.from_output(
+            {"instances": instances, "image_score": score}, score_floor=0.0
+        )
         fused.append(CachedImage(im.image_id, im.case_id, output, im.gt_runs))
     return fused
 
@@ -75,13 +96,24 @@ def row(name, cache, rules, base_rule):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--network", required=True, help="sweep cache of the network (tools/eval_oF1.py --sweep-cache)")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--network",
+        required=True,
+        help="sweep cache of the network (tools/eval_oF1.py --sweep-cache)",
+    )
     p.add_argument("--matcher", required=True, help="sweep cache of the matcher on the same images")
-    p.add_argument("--modes", nargs="+", default=["union", "boost", "network_if_matcher", "matcher_if_network",
-                                                   "verify_and_add"])
+    p.add_argument(
+        "--modes",
+        nargs="+",
+        default=["union", "boost", "network_if_matcher", "matcher_if_network", "verify_and_add"],
+    )
     p.add_argument("--verify-weights", type=float, nargs="+", default=[0.5])
-    p.add_argument("--rules", help="JSON of a previous run: score with its tuned rules instead of sweeping")
+    p.add_argument(
+        "--rules", help="JSON of a previous run: score with its tuned rules instead of sweeping"
+    )
     p.add_argument("--output", help="JSON file for the rows (and their tuned rules)")
     args = p.parse_args(argv)
     network, matcher = load_cache(args.network), load_cache(args.matcher)
@@ -90,23 +122,47 @@ def main(argv=None):
         with open(args.rules) as f:
             rules = {r["row"]: r["rule"] for r in json.load(f)["rows"]}
     base_rule, base_fusion = DecisionRule.default(), FusionRule.from_config(get_forgery_cfg())
-    rows = [row("network alone", network, rules, base_rule), row("matcher alone", matcher, rules, base_rule)]
+    rows = [
+        row("network alone", network, rules, base_rule),
+        row("matcher alone", matcher, rules, base_rule),
+    ]
     for mode in args.modes:
         weights = args.verify_weights if mode == "verify_and_add" else [None]
         for weight in weights:
             changes = {"mode": mode} if weight is None else {"mode": mode, "verify_weight": weight}
             name = mode if weight is None else f"{mode} (verify weight {weight})"
-            rows.append(row(name, fuse_cache(network, matcher, dataclasses.replace(base_fusion, **changes)), rules,
-                            base_rule))
+            rows.append(
+                row(
+                    name,
+                    fuse_cache(network, matcher, dataclasses.replace(base_fusion, **changes)),
+                    rules,
+                    base_rule,
+                )
+            )
             print(json.dumps(rows[-1]), flush=True)
     header = "| " + " | ".join(("row",) + KEYS) + " |"
-    print("\n".join([header, "|" + "---|" * (len(KEYS) + 1)] + [
-        "| " + " | ".join([r["row"]] + [f"{r[k]:.3f}" if isinstance(r[k], float) else str(r[k]) for k in KEYS]) + " |"
-        for r in rows]))
+    print(
+        "\n".join(
+            [header, "|" + "---|" * (len(KEYS) + 1)]
+            + [
+                "| "
+                + " | ".join(
+                    [r["row"]]
+                    + [f"{r[k]:.3f}" if isinstance(r[k], float) else str(r[k]) for k in KEYS]
+                )
+                + " |"
+                for r in rows
+            ]
+        )
+    )
     if args.output:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
         with open(args.output, "w") as f:
-            json.dump({"command": " ".join([sys.executable.split("/")[-1]] + sys.argv), "rows": rows}, f, indent=1)
+            json.dump(
+                {"command": " ".join([sys.executable.split("/")[-1]] + sys.argv), "rows": rows},
+                f,
+                indent=1,
+            )
 
 
 if __name__ == "__main__":

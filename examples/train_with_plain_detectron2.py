@@ -9,6 +9,7 @@ datasets (``forgery_synthetic_train`` ...) and model components (``ForgeryRCNN``
 This is how forgery_d2 plugs into an existing detectron2 codebase. (forgery_d2's own
 tools/train_net.py adds its trainer, augmentations, evaluator and hooks on top.)
 """
+
 import forgery_d2  # first: detectron2 build shims, dataset and model registration
 import torch
 from detectron2.config import get_cfg
@@ -36,5 +37,11 @@ def main(args):
 
 if __name__ == "__main__":
     args = default_argument_parser().parse_args()
-    launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
-           dist_url=args.dist_url, args=(args,))
+    launch(
+        main,
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )

@@ -18,6 +18,7 @@ Things we avoid rather than patch: numpy>=1.24 has no ``np.bool`` (used by v0.6 
 masks: forgery_d2 uses ``INPUT.MASK_FORMAT: bitmask``); the fast COCOeval (never requested);
 model-zoo YAMLs (not shipped by the build: configs/ has the project's own bases).
 """
+
 import importlib.machinery
 import importlib.util
 import sys

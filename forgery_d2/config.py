@@ -3,6 +3,7 @@ forgery_d2 YAML, like ``add_pointrend_config`` in detectron2's projects.
 
 Each section below belongs to one part of the plugin; every key has a comment.
 """
+
 import difflib
 import functools
 import logging
@@ -85,8 +86,10 @@ def _check_mapping(loaded, node, prefix, where, cfg):
             raise _unknown_key(cfg, full_key, where)
         if isinstance(node[key], CN):
             if not isinstance(value, dict):
-                raise ConfigError(f"{where}: {full_key} is a section of keys "
-                                  f"({full_key}.KEY: value), got the value {value!r}")
+                raise ConfigError(
+                    f"{where}: {full_key} is a section of keys "
+                    f"({full_key}.KEY: value), got the value {value!r}"
+                )
             _check_mapping(value, node[key], full_key + ".", where, cfg)
 
 
@@ -109,16 +112,20 @@ def _merge_file(cfg, path, what, allow_unsafe):
         problem = " ".join(str(e).split())
         raise ConfigError(f"{what} {path} is not valid YAML: {problem}") from None
     except FileNotFoundError as e:
-        raise ConfigError(f"{what} {path}: file not found: {e.filename} (a _BASE_ of it?)") \
-            from None
+        raise ConfigError(
+            f"{what} {path}: file not found: {e.filename} (a _BASE_ of it?)"
+        ) from None
     except (OSError, UnicodeDecodeError, RecursionError) as e:
         raise ConfigError(f"cannot read {what} {path}: {e}") from None
     except (AttributeError, TypeError) as e:  # a top level that is not a mapping
         raise ConfigError(
-            f"{what} {path} must hold a mapping of config keys (KEY: value) ({e})") from None
+            f"{what} {path} must hold a mapping of config keys (KEY: value) ({e})"
+        ) from None
     if not isinstance(loaded, dict):
-        raise ConfigError(f"{what} {path} must hold a mapping of config keys (KEY: value), got a "
-                          f"{type(loaded).__name__}")
+        raise ConfigError(
+            f"{what} {path} must hold a mapping of config keys (KEY: value), got a "
+            f"{type(loaded).__name__}"
+        )
     _check_mapping(loaded, cfg, "", f"{what} {path}", cfg)
     try:
         cfg.merge_from_file(path, allow_unsafe=allow_unsafe)
@@ -131,8 +138,10 @@ def _merge_opts(cfg, opts):
     """``cfg.merge_from_list(opts)`` pair by pair, each failure a ConfigError naming the key."""
     opts = list(opts)
     if len(opts) % 2:
-        raise ConfigError(f"config overrides are KEY VALUE pairs; got {len(opts)} words, the last "
-                          f"one ({opts[-1]!r}) has no value")
+        raise ConfigError(
+            f"config overrides are KEY VALUE pairs; got {len(opts)} words, the last "
+            f"one ({opts[-1]!r}) has no value"
+        )
     for key, value in zip(opts[0::2], opts[1::2]):
         node, parts = cfg, str(key).split(".")
         for part in parts:
@@ -141,12 +150,15 @@ def _merge_opts(cfg, opts):
             node = node[part]
         if isinstance(node, CN):
             raise ConfigError(
-                f"override {key}: a section of keys, not a value; set {key}.KEY VALUE")
+                f"override {key}: a section of keys, not a value; set {key}.KEY VALUE"
+            )
         try:
             cfg.merge_from_list([key, value])
         except (ValueError, TypeError, AssertionError):
-            raise ConfigError(f"override {key} {value!r}: expected type {type(node).__name__}, "
-                              f"like the default {node!r}") from None
+            raise ConfigError(
+                f"override {key} {value!r}: expected type {type(node).__name__}, "
+                f"like the default {node!r}"
+            ) from None
 
 
 def load_config(config_file=None, opts=(), overlays=(), freeze=True, device_fallback=True):
@@ -253,7 +265,9 @@ def _add_training_config(cfg):
     # Training subsets (the stepwise recipe overfits 1, then 5 images). Handled by ForgeryTrainer.
     data = cfg.FORGERY.DATA if "DATA" in cfg.FORGERY else CN()
     cfg.FORGERY.DATA = data
-    data.TRAIN_SUBSET = 0  # train on N images of DATASETS.TRAIN (forged first, fixed order); 0 = all
+    data.TRAIN_SUBSET = (
+        0  # train on N images of DATASETS.TRAIN (forged first, fixed order); 0 = all
+    )
     data.TRAIN_SUBSET_IDS = []  # explicit case_ids / image_ids to train on (overrides TRAIN_SUBSET)
     data.TRAIN_SUBSET_SEED = 0  # seed of the fixed shuffle that picks TRAIN_SUBSET images
 
@@ -269,10 +283,12 @@ def _add_training_config(cfg):
     # mask_head image_gate; groups: bottom_up (stem..res5), backbone (bottom_up, fpn, forensic,
     # self_correlation), heads (rpn..image_gate), box_predictor, all; plus EXTRA_PARTS.
     cfg.FORGERY.FREEZE.STAGES = []
-    # Extra parts: [["name", "glob,glob"], ...] over parameter names, e.g. [["forensic", "forensic.*"]].
+    # Extra parts: [["name", "glob,glob"], ...] over parameter names, e.g. [["forensic",
+    # "forensic.*"]].
     cfg.FORGERY.FREEZE.EXTRA_PARTS = []
 
-    # Forgery-safe train-time augmentation (forgery_d2.data.mapper); scale jitter is INPUT.MIN_SIZE_TRAIN.
+    # Forgery-safe train-time augmentation (forgery_d2.data.mapper); scale jitter is
+    # INPUT.MIN_SIZE_TRAIN.
     cfg.FORGERY.AUG = CN()
     cfg.FORGERY.AUG.ENABLED = True  # False: resize only
     cfg.FORGERY.AUG.HFLIP_PROB = 0.5  # horizontal flip probability
@@ -294,23 +310,32 @@ def _add_training_config(cfg):
     cfg.FORGERY.HOOKS.SEPARABILITY.DATASET = ""  # probe dataset; "" = DATASETS.TEST[0]
     cfg.FORGERY.HOOKS.SEPARABILITY.NUM_IMAGES = 16  # fixed probe subset size
     cfg.FORGERY.HOOKS.SEPARABILITY.NEG_BOXES_PER_IMAGE = 8  # random authentic boxes per image
-    cfg.FORGERY.HOOKS.SEPARABILITY.THRESHOLD = 1.0  # |mean diff| / pooled std for a "separating" dim
-    cfg.FORGERY.HOOKS.BEST_METRIC = "forgery/oF1"  # EventStorage key picking model_best.pth; "" = off
+    cfg.FORGERY.HOOKS.SEPARABILITY.THRESHOLD = (
+        1.0  # |mean diff| / pooled std for a "separating" dim
+    )
+    cfg.FORGERY.HOOKS.BEST_METRIC = (
+        "forgery/oF1"  # EventStorage key picking model_best.pth; "" = off
+    )
     cfg.FORGERY.HOOKS.BEST_MODE = "max"  # "max" or "min" for BEST_METRIC
     cfg.FORGERY.HOOKS.PLOT_CURVES = True  # write training_curves.png from metrics.json at the end
-    cfg.FORGERY.HOOKS.LOG_PERIOD = 20  # iterations between metrics.json / console / TensorBoard writes
+    cfg.FORGERY.HOOKS.LOG_PERIOD = (
+        20  # iterations between metrics.json / console / TensorBoard writes
+    )
 
 
 def _add_modeling_config(cfg):
     """Forensic streams, self-correlation, image gate, light backbone (forgery_d2.modeling)."""
     cfg.MODEL.FORGERY_RCNN = CN()
-    # Inference returns uint8 0..255 mask probabilities (thresholded by FORGERY.DECISION) instead of bool.
+    # Inference returns uint8 0..255 mask probabilities (thresholded by FORGERY.DECISION) instead of
+    # bool.
     cfg.MODEL.FORGERY_RCNN.SOFT_MASKS = True
 
     cfg.MODEL.FORENSIC = CN()
-    # Forensic input streams to compute from the raw pixels: any of "srm", "bayar", "ela"; [] = RGB only.
+    # Forensic input streams to compute from the raw pixels: any of "srm", "bayar", "ela"; [] = RGB
+    # only.
     cfg.MODEL.FORENSIC.STREAMS = []
-    # "early": streams are extra stem input channels; "late": a second bottom-up merged per level (RGB-N).
+    # "early": streams are extra stem input channels; "late": a second bottom-up merged per level
+    # (RGB-N).
     cfg.MODEL.FORENSIC.FUSION = "early"
     # Bottom-up builder (BACKBONE_REGISTRY name) used by build_forensic_fpn_backbone.
     cfg.MODEL.FORENSIC.BOTTOM_UP = "build_resnet_backbone"
@@ -358,9 +383,11 @@ def _add_modeling_config(cfg):
     # backbone: how well each location's patch matches another one of the same figure. Needs a
     # ForgeryFPN backbone (MODEL.BACKBONE.NAME build_forensic_*_fpn_backbone).
     cfg.MODEL.COPY_EVIDENCE.ENABLED = False
-    # Folder caching each image's map (keyed by path, size, mtime and these settings); "" = no cache.
+    # Folder caching each image's map (keyed by path, size, mtime and these settings); "" = no
+    # cache.
     cfg.MODEL.COPY_EVIDENCE.CACHE_DIR = ""
-    # px: the map is computed on the figure brought to at most this long side (grain needs full size).
+    # px: the map is computed on the figure brought to at most this long side (grain needs full
+    # size).
     cfg.MODEL.COPY_EVIDENCE.MAX_SIZE = 2048
     # Gaussian blur sigmas (px) applied before taking the grain residual; one pass per value.
     cfg.MODEL.COPY_EVIDENCE.BLUR_LEVELS = [0.0]
@@ -405,7 +432,8 @@ def _add_modeling_config(cfg):
     cfg.MODEL.FORGERY_DENSE.COMMON_STRIDE = 4
     # Normalization of the head's convs ("" = none, "GN").
     cfg.MODEL.FORGERY_DENSE.NORM = "GN"
-    # Weights of the pixel losses: binary cross-entropy (forged pixels weighted by POS_WEIGHT) and Dice.
+    # Weights of the pixel losses: binary cross-entropy (forged pixels weighted by POS_WEIGHT) and
+    # Dice.
     cfg.MODEL.FORGERY_DENSE.BCE_WEIGHT = 1.0
     cfg.MODEL.FORGERY_DENSE.POS_WEIGHT = 5.0
     cfg.MODEL.FORGERY_DENSE.DICE_WEIGHT = 1.0
@@ -426,11 +454,13 @@ def _add_modeling_config(cfg):
     cfg.MODEL.MOBILENET.ARCH = "small"
     # Channel width multiplier of torchvision's MobileNetV3.
     cfg.MODEL.MOBILENET.WIDTH_MULT = 1.0
-    # Normalization: "BN" (trainable batch norm), "FrozenBN" or "GN" (GroupNorm, from-scratch training).
+    # Normalization: "BN" (trainable batch norm), "FrozenBN" or "GN" (GroupNorm, from-scratch
+    # training).
     cfg.MODEL.MOBILENET.NORM = "BN"
     # Stage outputs (stride 4, 8, 16, 32 = res2..res5) returned by the bottom-up.
     cfg.MODEL.MOBILENET.OUT_FEATURES = ["res2", "res3", "res4", "res5"]
-    # Optional torchvision MobileNetV3 state_dict (.pth) loaded into the bottom-up; "" = random init.
+    # Optional torchvision MobileNetV3 state_dict (.pth) loaded into the bottom-up; "" = random
+    # init.
     cfg.MODEL.MOBILENET.WEIGHTS = ""
     # Freeze the stem and the first FREEZE_AT stages (0 = train everything).
     cfg.MODEL.MOBILENET.FREEZE_AT = 0
@@ -475,15 +505,23 @@ def _add_matcher_config(cfg):
     m.VERIFY_MIN_STD = 3.0  # grey-level std below which a window is flat (no evidence)
     m.MORPH_KERNEL = 5  # px, closing/opening of the verified map
     m.MIN_REGION_AREA = 64  # px (verification scale): smaller copies are dropped
-    m.FILL_HULL = True  # add flat pixels inside the evidence's convex hull that agree with the source
-    m.MAX_SELF_OVERLAP = 0.5  # reject a "copy" overlapping its own source by more (symmetric objects)
-    m.SAME_COPY_IOU = 0.5  # two verified transforms whose masks overlap more (IoU) describe one copy: merged
+    m.FILL_HULL = (
+        True  # add flat pixels inside the evidence's convex hull that agree with the source
+    )
+    m.MAX_SELF_OVERLAP = (
+        0.5  # reject a "copy" overlapping its own source by more (symmetric objects)
+    )
+    m.SAME_COPY_IOU = (
+        0.5  # two verified transforms whose masks overlap more (IoU) describe one copy: merged
+    )
     m.MAX_INSTANCES = 5  # instances returned per image
     m.INLIER_SATURATION = 10.0  # score = mean ZNCC * (1 - exp(-inliers / INLIER_SATURATION))
 
     g = cfg.MODEL.FIGURE_MATCHER = CN()
     # forgery_d2.matching.figure_matcher (its keypoint stage reads MODEL.KEYPOINT_MATCHER).
-    g.VERIFY_MAX_SIZE = 1280  # px: layout, panel alignment and verification run at most at this long side
+    g.VERIFY_MAX_SIZE = (
+        1280  # px: layout, panel alignment and verification run at most at this long side
+    )
     g.KEYPOINTS = True  # candidates from keypoints (SIFT off text / marks / canvas, g2NN, RANSAC)
     # Copies rescaled by more than this (or less than its inverse) are not searched: a region shown
     # again 2x or more is a zoom inset, a legitimate repetition (panel reuse rescales by 0.75-1.3).
@@ -493,21 +531,36 @@ def _add_matcher_config(cfg):
     # evidence, not the descriptor test, decides.
     g.KEYPOINT_RATIO = 0.8
     g.KEYPOINT_MIN_INLIERS = 5
-    g.KEYPOINT_REGION_MARGIN = 0.5  # a keypoint copy is verified within its inliers' box grown by this x its size
-    g.PANEL_ALIGNMENT = True  # candidates from aligning every ordered pair of panels (whole / partial reuse)
+    g.KEYPOINT_REGION_MARGIN = (
+        0.5  # a keypoint copy is verified within its inliers' box grown by this x its size
+    )
+    g.PANEL_ALIGNMENT = (
+        True  # candidates from aligning every ordered pair of panels (whole / partial reuse)
+    )
     g.PANEL_THUMB_SIZE = 64  # px: long side of the thumbnails the panel alignment search runs on
     g.PANEL_SCALES = [0.77, 0.87, 1.0, 1.15, 1.3]  # copy / source scales tried by the panel search
     g.PANEL_MIN_NCC = 0.75  # thumbnail correlation a panel pair needs to become a candidate
-    g.GRAIN_HASHING = True  # candidates from hashing grain patches and voting on offsets (small copies)
+    g.GRAIN_HASHING = (
+        True  # candidates from hashing grain patches and voting on offsets (small copies)
+    )
     g.GRAIN_MIN_VOTES = 6  # patch pairs (8x8, every 2 px) a grain-hashing transform needs
     g.GRAIN_MIN_SHIFT = 10.0  # px: patches closer than this are the same spot, not a copy
     g.GRAIN_MAX_CANDIDATES = 12  # grain-hashing transforms kept per figure (most votes first)
-    g.EXCLUDE_GRAPHICS = True  # rendered graphics (constant-colour shapes, lines and their edges) are never evidence
-    g.GRAPHICS_MIN_RUN = 5  # px: runs of exactly equal pixels along a row or column this long are graphics
+    g.EXCLUDE_GRAPHICS = (
+        True  # rendered graphics (constant-colour shapes, lines and their edges) are never evidence
+    )
+    g.GRAPHICS_MIN_RUN = (
+        5  # px: runs of exactly equal pixels along a row or column this long are graphics
+    )
     # Pixel evidence (forgery_d2.matching.evidence / copy_verification):
     g.WINDOW = 7  # px: side of the window of the local correlations
-    g.BLUR_LEVELS = [0.0, 1.0]  # both sides blurred by each sigma before the residual; the best is kept
-    g.MIN_RESIDUAL_ZNCC = 0.6  # residual correlation an evidence pixel needs (look-alikes stay near 0)
+    g.BLUR_LEVELS = [
+        0.0,
+        1.0,
+    ]  # both sides blurred by each sigma before the residual; the best is kept
+    g.MIN_RESIDUAL_ZNCC = (
+        0.6  # residual correlation an evidence pixel needs (look-alikes stay near 0)
+    )
     g.MIN_INTENSITY_ZNCC = 0.7  # intensity correlation an evidence pixel needs
     g.MIN_TEXTURE = 0.1  # grey levels: residual std below which a pixel is flat (no evidence)
     # Residual difference of copy and source / that of two independent patches of the region's
@@ -520,16 +573,26 @@ def _add_matcher_config(cfg):
     g.SHIFT_CONTRAST = 2.0
     g.UNIQUENESS_SHIFT = 3.0  # px
     g.MIN_COMPONENT_PIXELS = 12  # evidence components smaller than this are noise
-    g.MIN_EVIDENCE_PIXELS = 24  # a duplication needs at least this many evidence pixels (verification frame)
-    g.MAX_GAP = 3  # px: gaps and holes in the evidence up to this are closed (only where pixels agree)
-    g.AGREE_TOLERANCE = 10.0  # grey levels: a closed-over pixel must agree this well with its fitted source
+    g.MIN_EVIDENCE_PIXELS = (
+        24  # a duplication needs at least this many evidence pixels (verification frame)
+    )
+    g.MAX_GAP = (
+        3  # px: gaps and holes in the evidence up to this are closed (only where pixels agree)
+    )
+    g.AGREE_TOLERANCE = (
+        10.0  # grey levels: a closed-over pixel must agree this well with its fitted source
+    )
     # A verified transform making this fraction of the panel holding its evidence agree with its
-    # source pixel for pixel marks the whole panel as copied (a reused panel, dark background included).
+    # source pixel for pixel marks the whole panel as copied (a reused panel, dark background
+    # included).
     g.MIN_REGION_AGREEMENT = 0.8
     # In colour figures every colour channel textured on either side must correlate this well over
-    # the evidence (a merged overlay panel matches each single-channel panel in grey, not in colour).
+    # the evidence (a merged overlay panel matches each single-channel panel in grey, not in
+    # colour).
     g.MIN_COLOUR_ZNCC = 0.5
-    g.MAX_SELF_OVERLAP = 0.5  # a "copy" overlapping its own source by more is a symmetric object: rejected
+    g.MAX_SELF_OVERLAP = (
+        0.5  # a "copy" overlapping its own source by more is a symmetric object: rejected
+    )
     g.EVIDENCE_SATURATION = 60.0  # score = mean residual ZNCC x (1 - exp(-evidence pixels / this))
     g.SAME_COPY_IOU = 0.3  # verified duplications overlapping more (mask IoU) are one: merged
     g.MAX_CANDIDATES = 12  # candidate transforms verified per figure and per search (best first)
@@ -540,19 +603,27 @@ def _add_matcher_config(cfg):
     # "union", "boost", "network_if_matcher", "matcher_if_network" or "verify_and_add"
     # (see modeling/meta_arch/fusion.py)
     f.MODE = "union"
-    # Test-time resize of the network's input inside FusionRCNN (shortest edge, max size; 0 = use the
+    # Test-time resize of the network's input inside FusionRCNN (shortest edge, max size; 0 = use
+    # the
     # image as the data loader gives it). Fusion configs set INPUT.MIN_SIZE_TEST 0 so the matcher
     # sees the original image while the network sees the size it was trained at.
     f.RCNN_MIN_SIZE_TEST = 0
     f.RCNN_MAX_SIZE_TEST = 1333
     f.MASK_THRESHOLD = 0.5  # soft network masks (uint8 0..255) are binarized at this for overlaps
-    f.UNION_MERGE_IOU = 0.5  # union: a matcher instance overlapping a network one more is merged into it
-    f.BOOST_AGREE_IOU = 0.3  # boost: a network instance agrees with the matcher at this mask IoU or more
+    f.UNION_MERGE_IOU = (
+        0.5  # union: a matcher instance overlapping a network one more is merged into it
+    )
+    f.BOOST_AGREE_IOU = (
+        0.3  # boost: a network instance agrees with the matcher at this mask IoU or more
+    )
     f.BOOST = 0.5  # boost: agreeing score s -> s + BOOST * (1 - s)
     f.PENALTY = 0.5  # boost: disagreeing score s -> s * PENALTY
-    f.NETWORK_SCORE_THRESH = 0.5  # matcher_if_network: matcher output kept if a network score >= this
+    f.NETWORK_SCORE_THRESH = (
+        0.5  # matcher_if_network: matcher output kept if a network score >= this
+    )
     f.MATCHER_SCORE_WEIGHT = 1.0  # union: matcher scores are multiplied by this
-    # verify_and_add: a matcher instance's score becomes (1 - w) * its score + w * the network's mean
+    # verify_and_add: a matcher instance's score becomes (1 - w) * its score + w * the network's
+    # mean
     # forged-pixel probability over its mask.
     f.VERIFY_WEIGHT = 0.5
 

@@ -17,6 +17,7 @@ Then it saves a screenshot of the page (from the top, up to ``--screenshot-max-h
 Needs Debian's ``chromium`` and ``chromium-driver`` and the ``selenium`` package; when one is
 missing it says how to install it and exits 2. Not part of ``make test`` (CI has no browser).
 """
+
 import argparse
 import os
 import shutil
@@ -28,9 +29,16 @@ from pathlib import Path
 EXIT_MISSING = 2
 NETWORK_SCHEMES = ("http", "https", "ws", "wss", "ftp")
 CHROMIUM_FLAGS = (
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--hide-scrollbars",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
 )
 
 
@@ -40,14 +48,19 @@ def find_browser(binary=None, driver=None):
     driver = driver or shutil.which("chromedriver") or "/usr/bin/chromedriver"
     missing = [p for p in (binary, driver) if not os.path.isfile(p)]
     if missing:
-        print(f"missing: {', '.join(missing)}\ninstall them with:\n"
-              "  apt-get install -y chromium chromium-driver", file=sys.stderr)
+        print(
+            f"missing: {', '.join(missing)}\ninstall them with:\n"
+            "  apt-get install -y chromium chromium-driver",
+            file=sys.stderr,
+        )
         sys.exit(EXIT_MISSING)
     try:
         import selenium  # noqa: F401
     except ImportError:
-        print("missing: the selenium package\ninstall it with:\n  pip install selenium==4.51.0",
-              file=sys.stderr)
+        print(
+            "missing: the selenium package\ninstall it with:\n  pip install selenium==4.51.0",
+            file=sys.stderr,
+        )
         sys.exit(EXIT_MISSING)
     return binary, driver
 
@@ -93,7 +106,8 @@ def card_states(browser):
     return browser.execute_script(
         "return Array.from(document.querySelectorAll('article.card')).map(function (c) {"
         "  return [c.getAttribute('data-case-id'), parseFloat(c.getAttribute('data-score')),"
-        "          c.offsetParent !== null]; });")
+        "          c.offsetParent !== null]; });"
+    )
 
 
 def check_images(browser, check, timeout):
@@ -103,8 +117,10 @@ def check_images(browser, check, timeout):
     for card in cards:  # lazy images only load near the viewport
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", card)
         time.sleep(0.05)
-    script = ("return Array.from(document.querySelectorAll('article.card img')).map(function (i) {"
-              "  return [i.getAttribute('src'), i.complete, i.naturalWidth]; });")
+    script = (
+        "return Array.from(document.querySelectorAll('article.card img')).map(function (i) {"
+        "  return [i.getAttribute('src'), i.complete, i.naturalWidth]; });"
+    )
 
     def all_loaded():
         states = browser.execute_script(script)
@@ -112,9 +128,12 @@ def check_images(browser, check, timeout):
 
     images = wait_for(all_loaded, timeout) or browser.execute_script(script)
     broken = [src for src, complete, width in images if not (complete and width > 0)]
-    check(images and not broken, "card images loaded (naturalWidth > 0)",
-          f"{len(images) - len(broken)} of {len(images)}" + (f"; not loaded: {broken[:3]}"
-                                                                if broken else ""))
+    check(
+        images and not broken,
+        "card images loaded (naturalWidth > 0)",
+        f"{len(images) - len(broken)} of {len(images)}"
+        + (f"; not loaded: {broken[:3]}" if broken else ""),
+    )
 
 
 def check_filter(browser, check):
@@ -124,8 +143,11 @@ def check_filter(browser, check):
     states = card_states(browser)
     scores = sorted({score for _, score, _ in states})
     # A threshold between two distinct scores hides some cards; with one score, hide them all.
-    threshold = (scores[len(scores) // 2 - 1] + scores[len(scores) // 2]) / 2 if len(scores) > 1 \
+    threshold = (
+        (scores[len(scores) // 2 - 1] + scores[len(scores) // 2]) / 2
+        if len(scores) > 1
         else scores[0] + 0.005
+    )
     threshold = round(threshold, 3)
     box = browser.find_element(By.ID, "score-filter-value")
     slider = browser.find_element(By.ID, "score-filter")
@@ -135,18 +157,27 @@ def check_filter(browser, check):
     states = card_states(browser)
     shown = {case for case, _, displayed in states if displayed}
     expected = {case for case, score, _ in states if score >= threshold}
-    check(shown == expected and len(shown) < len(states),
-          f"typing {threshold} in the score filter hides the cards scored below it",
-          f"{len(shown)} of {len(states)} shown")
+    check(
+        shown == expected and len(shown) < len(states),
+        f"typing {threshold} in the score filter hides the cards scored below it",
+        f"{len(shown)} of {len(states)} shown",
+    )
     count = browser.find_element(By.ID, "shown-count").text
-    check(count.startswith(f"{len(shown)} of {len(states)}"), "the shown-count follows",
-          repr(count))
-    check(abs(float(slider.get_attribute("value")) - threshold) < 0.006, "the slider follows",
-          slider.get_attribute("value"))
+    check(
+        count.startswith(f"{len(shown)} of {len(states)}"), "the shown-count follows", repr(count)
+    )
+    check(
+        abs(float(slider.get_attribute("value")) - threshold) < 0.006,
+        "the slider follows",
+        slider.get_attribute("value"),
+    )
     slider.send_keys(Keys.HOME)
     states = card_states(browser)
-    check(all(displayed for _, _, displayed in states),
-          "Home on the slider shows every card again", f"{len(states)} cards")
+    check(
+        all(displayed for _, _, displayed in states),
+        "Home on the slider shows every card again",
+        f"{len(states)} cards",
+    )
 
 
 def requested_urls(browser):
@@ -170,10 +201,16 @@ def full_page_screenshot(browser, path, scale=1.0, max_height=6000):
     try:
         metrics = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})
         size = metrics.get("cssContentSize") or metrics["contentSize"]
-        clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], max_height),
-                "scale": scale}
-        shot = browser.execute_cdp_cmd("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True, "clip": clip})
+        clip = {
+            "x": 0,
+            "y": 0,
+            "width": size["width"],
+            "height": min(size["height"], max_height),
+            "scale": scale,
+        }
+        shot = browser.execute_cdp_cmd(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+        )
         Path(path).write_bytes(base64.b64decode(shot["data"]))
     except Exception as e:  # noqa: BLE001 (any protocol failure: keep the viewport shot)
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -195,41 +232,59 @@ def run(args):
     browser = start_browser(binary, driver, profile, args.width, args.height)
     try:
         browser.get(index.as_uri())
-        wait_for(lambda: browser.execute_script("return document.readyState") == "complete",
-                 args.timeout)
+        wait_for(
+            lambda: browser.execute_script("return document.readyState") == "complete", args.timeout
+        )
         check(browser.title != "", "page loaded", f"{index.as_uri()}: {browser.title!r}")
         timing = browser.execute_script(
             "var t = performance.getEntriesByType('navigation')[0];"
-            "return t ? [t.domContentLoadedEventEnd, t.loadEventEnd] : null;")
+            "return t ? [t.domContentLoadedEventEnd, t.loadEventEnd] : null;"
+        )
         if timing:
             print(f"INFO  DOMContentLoaded {timing[0]:.0f} ms, load {timing[1]:.0f} ms")
         cards = browser.find_elements(By.CSS_SELECTOR, "article.card")
         heading = browser.find_element(By.ID, "flagged").text
-        check(len(cards) > 0 and heading.endswith(f"({len(cards)})"), "flagged-figure cards exist",
-              f"{len(cards)} cards; heading {heading!r}")
+        check(
+            len(cards) > 0 and heading.endswith(f"({len(cards)})"),
+            "flagged-figure cards exist",
+            f"{len(cards)} cards; heading {heading!r}",
+        )
         scores = [score for _, score, _ in card_states(browser)]
-        check(scores == sorted(scores, reverse=True), "cards sorted by score, best first",
-              ", ".join(f"{s:.3f}" for s in scores[:8]))
+        check(
+            scores == sorted(scores, reverse=True),
+            "cards sorted by score, best first",
+            ", ".join(f"{s:.3f}" for s in scores[:8]),
+        )
         if cards:
             check_images(browser, check, args.timeout)
             check_filter(browser, check)
         for list_id in ("authentic-list", "unreadable-list"):
             items = browser.find_elements(By.CSS_SELECTOR, f"#{list_id} li")
-            check(bool(browser.find_elements(By.ID, list_id)), f"#{list_id} present",
-                  f"{len(items)} figures")
+            check(
+                bool(browser.find_elements(By.ID, list_id)),
+                f"#{list_id} present",
+                f"{len(items)} figures",
+            )
         # (chrome:// requests are the browser's own start page, not the report's.)
         requests = requested_urls(browser)
         local = [url for url in requests if url.startswith("file:")]
         remote = [url for url in requests if url.split(":", 1)[0] in NETWORK_SCHEMES]
-        check(local and not remote, "nothing fetched from the network",
-              f"{len(local)} local files" + (f"; remote: {remote[:3]}" if remote else ""))
-        errors = [entry["message"] for entry in browser.get_log("browser")
-                  if entry.get("level") == "SEVERE"]
+        check(
+            local and not remote,
+            "nothing fetched from the network",
+            f"{len(local)} local files" + (f"; remote: {remote[:3]}" if remote else ""),
+        )
+        errors = [
+            entry["message"]
+            for entry in browser.get_log("browser")
+            if entry.get("level") == "SEVERE"
+        ]
         check(not errors, "no console errors", "; ".join(errors[:3]))
         if args.screenshot:
             os.makedirs(os.path.dirname(os.path.abspath(args.screenshot)), exist_ok=True)
-            full_page_screenshot(browser, args.screenshot, args.screenshot_scale,
-                                 args.screenshot_max_height)
+            full_page_screenshot(
+                browser, args.screenshot, args.screenshot_scale, args.screenshot_max_height
+            )
             print(f"saved screenshot {args.screenshot}")
     finally:
         browser.quit()
@@ -239,14 +294,23 @@ def run(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("report", help="report folder (or its index.html)")
     parser.add_argument("--screenshot", help="PNG to save the rendered page to")
-    parser.add_argument("--screenshot-scale", type=float, default=1.0,
-                        help="scale of the screenshot (e.g. 0.75 for a smaller file)")
-    parser.add_argument("--screenshot-max-height", type=int, default=6000,
-                        help="capture at most this many CSS pixels of the page, from the top")
+    parser.add_argument(
+        "--screenshot-scale",
+        type=float,
+        default=1.0,
+        help="scale of the screenshot (e.g. 0.75 for a smaller file)",
+    )
+    parser.add_argument(
+        "--screenshot-max-height",
+        type=int,
+        default=6000,
+        help="capture at most this many CSS pixels of the page, from the top",
+    )
     parser.add_argument("--width", type=int, default=1280, help="window width, px")
     parser.add_argument("--height", type=int, default=1000, help="window height, px")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for loading")

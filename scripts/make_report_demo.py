@@ -14,6 +14,7 @@ copy-moves, source and copy in one channel per event), ``predictions.jsonl`` (on
 figure: :class:`forgery_d2.matching.KeypointMatcher` run on it, each instance with its
 source/copy pair, transform and evidence), ``submission.csv`` and ``solution.csv``.
 """
+
 import argparse
 import csv
 import json
@@ -40,7 +41,7 @@ def _grey(name, height, width, top=0, left=0):
     if path is None:
         raise SystemExit(f"scikit-image's {name} is not installed; pip install scikit-image")
     image = np.asarray(Image.open(path).convert("RGB"))
-    return np.ascontiguousarray(image[top:top + height, left:left + width])
+    return np.ascontiguousarray(image[top : top + height, left : left + width])
 
 
 def _blot(seed, height, width, style):
@@ -58,18 +59,34 @@ def _figures():
     two_panel[20:340, 20:340] = _grey("ihc.png", 320, 320, 100, 60)
     two_panel[20:340, 360:680] = _grey("hubble_deep_field.jpg", 320, 320, 300, 400)
     return [
-        ("blot_band_shift", blot, "L",
-         [(band_box, band_target, CopyTransform())]),
-        ("ihc_flipped", _grey("ihc.png", 380, 480, 60, 20), "RGB",
-         [((40, 50, 150, 150), (320, 230), CopyTransform(flip="horizontal"))]),
-        ("cell_half_turn", _grey("cell.png", 400, 520, 60, 60)[..., 0], "L",
-         [((290, 230, 450, 390), (40, 40), CopyTransform(rot90=2))]),
-        ("retina_rotated_scaled", cv2.resize(_grey("retina.jpg", 1411, 1411), (640, 640),
-                                             interpolation=cv2.INTER_AREA), "RGB",
-         [((180, 200, 300, 300), (380, 400), CopyTransform(angle=20.0, scale=1.2))]),
-        ("two_panels_two_copies", two_panel, "RGBA",
-         [((60, 60, 150, 140), (200, 220), CopyTransform()),
-          ((420, 60, 520, 150), (560, 220), CopyTransform(flip="vertical"))]),
+        ("blot_band_shift", blot, "L", [(band_box, band_target, CopyTransform())]),
+        (
+            "ihc_flipped",
+            _grey("ihc.png", 380, 480, 60, 20),
+            "RGB",
+            [((40, 50, 150, 150), (320, 230), CopyTransform(flip="horizontal"))],
+        ),
+        (
+            "cell_half_turn",
+            _grey("cell.png", 400, 520, 60, 60)[..., 0],
+            "L",
+            [((290, 230, 450, 390), (40, 40), CopyTransform(rot90=2))],
+        ),
+        (
+            "retina_rotated_scaled",
+            cv2.resize(_grey("retina.jpg", 1411, 1411), (640, 640), interpolation=cv2.INTER_AREA),
+            "RGB",
+            [((180, 200, 300, 300), (380, 400), CopyTransform(angle=20.0, scale=1.2))],
+        ),
+        (
+            "two_panels_two_copies",
+            two_panel,
+            "RGBA",
+            [
+                ((60, 60, 150, 140), (200, 220), CopyTransform()),
+                ((420, 60, 520, 150), (560, 220), CopyTransform(flip="vertical")),
+            ],
+        ),
         ("coins_authentic", _grey("coins.png", 303, 384)[..., 0], "L", []),
         ("moon_authentic", _grey("moon.png", 400, 512)[..., 0], "L", []),
         ("gel_authentic", _blot(11, 300, 420, "gel")[0], "L", []),
@@ -98,30 +115,59 @@ def matcher_record(case_id, path, matcher):
     try:
         image = read_image(path, "RGB")
     except DataError as e:
-        return {"case_id": case_id, "file_name": path, "height": 0, "width": 0,  # size unknown
-                "status": "unreadable", "error": str(e), "annotation": AUTHENTIC,
-                "image_score": None, "seconds": None, "instances": []}
+        return {
+            "case_id": case_id,
+            "file_name": path,
+            "height": 0,
+            "width": 0,  # size unknown
+            "status": "unreadable",
+            "error": str(e),
+            "annotation": AUTHENTIC,
+            "image_score": None,
+            "seconds": None,
+            "instances": [],
+        }
     start = time.perf_counter()
     result = matcher(image)
     seconds = time.perf_counter() - start
-    instances = [{
-        "score": float(inst.score), "mask": rle_encode(inst.mask),
-        "parts": [{"source": rle_encode(inst.source_mask), "copy": rle_encode(inst.copy_mask),
-                   "transform": np.asarray(inst.matrix, float).tolist(), "score": float(inst.score),
-                   "evidence": {"method": "keypoint", "inliers": int(inst.num_inliers),
-                                "verified_pixels": int(inst.copy_mask.sum()),
-                                "mirrored": bool(inst.mirrored)}}],
-    } for inst in result.instances]
-    return {"case_id": case_id, "file_name": path, "height": image.shape[0],
-            "width": image.shape[1], "status": "ok",
-            "annotation": encode_annotation([inst.mask for inst in result.instances]),
-            "image_score": max((i["score"] for i in instances), default=0.0),
-            "seconds": round(seconds, 4), "instances": instances}
+    instances = [
+        {
+            "score": float(inst.score),
+            "mask": rle_encode(inst.mask),
+            "parts": [
+                {
+                    "source": rle_encode(inst.source_mask),
+                    "copy": rle_encode(inst.copy_mask),
+                    "transform": np.asarray(inst.matrix, float).tolist(),
+                    "score": float(inst.score),
+                    "evidence": {
+                        "method": "keypoint",
+                        "inliers": int(inst.num_inliers),
+                        "verified_pixels": int(inst.copy_mask.sum()),
+                        "mirrored": bool(inst.mirrored),
+                    },
+                }
+            ],
+        }
+        for inst in result.instances
+    ]
+    return {
+        "case_id": case_id,
+        "file_name": path,
+        "height": image.shape[0],
+        "width": image.shape[1],
+        "status": "ok",
+        "annotation": encode_annotation([inst.mask for inst in result.instances]),
+        "image_score": max((i["score"] for i in instances), default=0.0),
+        "seconds": round(seconds, 4),
+        "instances": instances,
+    }
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--output", default="output/report_demo", help="folder to write")
     args = parser.parse_args(argv)
     images, gt = os.path.join(args.output, "images"), os.path.join(args.output, "gt_masks")
@@ -150,18 +196,24 @@ def main(argv=None):
     for case_id, path in cases:
         record = matcher_record(case_id, path, matcher)
         records.append(record)
-        print(f"{case_id}: {record['status']}, {len(record['instances'])} instance(s), "
-              f"score {record['image_score']}, {record['seconds']} s")
+        print(
+            f"{case_id}: {record['status']}, {len(record['instances'])} instance(s), "
+            f"score {record['image_score']}, {record['seconds']} s"
+        )
     with open(os.path.join(args.output, "predictions.jsonl"), "w") as f:
         f.writelines(json.dumps(r) + "\n" for r in records)
-    write_submission_csv([(r["case_id"], r["annotation"]) for r in records],
-                         os.path.join(args.output, "submission.csv"))
+    write_submission_csv(
+        [(r["case_id"], r["annotation"]) for r in records],
+        os.path.join(args.output, "submission.csv"),
+    )
     with open(os.path.join(args.output, "solution.csv"), "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(("case_id", "annotation", "shape"))
         writer.writerows(solution)
-    print(f"wrote {args.output}/predictions.jsonl ({len(records)} figures), submission.csv, "
-          "solution.csv, images/, gt_masks/")
+    print(
+        f"wrote {args.output}/predictions.jsonl ({len(records)} figures), submission.csv, "
+        "solution.csv, images/, gt_masks/"
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ Images vary in colour mode (RGB, RGBA, grayscale) and size; each forged mask has
 rectangular instances (channels). Returns a dict ``{case_id: (N, H, W) uint8 mask}`` of the train
 forged masks so tests can compare pixels.
 """
+
 import os
 
 import numpy as np
@@ -51,8 +52,20 @@ def make_kaggle_layout(root, n_cases=6, n_supplemental=2, n_test=3, test_masks=F
         case_id = str(first_case + i)
         height, width = 32 + 4 * i, 40 + 3 * i
         mode = _MODES[i % len(_MODES)]
-        write_png(os.path.join(root, "train_images", "authentic", f"{case_id}.png"), height, width, mode, seed=i)
-        write_png(os.path.join(root, "train_images", "forged", f"{case_id}.png"), height, width, mode, seed=100 + i)
+        write_png(
+            os.path.join(root, "train_images", "authentic", f"{case_id}.png"),
+            height,
+            width,
+            mode,
+            seed=i,
+        )
+        write_png(
+            os.path.join(root, "train_images", "forged", f"{case_id}.png"),
+            height,
+            width,
+            mode,
+            seed=100 + i,
+        )
         mask = make_forged_mask(height, width, 1 + i % 2, seed=i)
         os.makedirs(os.path.join(root, "train_masks"), exist_ok=True)
         np.save(os.path.join(root, "train_masks", f"{case_id}.npy"), mask)
@@ -61,11 +74,17 @@ def make_kaggle_layout(root, n_cases=6, n_supplemental=2, n_test=3, test_masks=F
         case_id = str(9000 + i)
         write_png(os.path.join(root, "supplemental_images", f"{case_id}.png"), 36, 30, seed=200 + i)
         os.makedirs(os.path.join(root, "supplemental_masks"), exist_ok=True)
-        np.save(os.path.join(root, "supplemental_masks", f"{case_id}.npy"), make_forged_mask(36, 30, 1, seed=i))
+        np.save(
+            os.path.join(root, "supplemental_masks", f"{case_id}.npy"),
+            make_forged_mask(36, 30, 1, seed=i),
+        )
     for i in range(n_test):
         case_id = str(5000 + i)
         write_png(os.path.join(root, "test_images", f"{case_id}.png"), 30, 34, seed=300 + i)
         if test_masks and i % 2 == 0:  # even cases forged, odd authentic
             os.makedirs(os.path.join(root, "test_masks"), exist_ok=True)
-            np.save(os.path.join(root, "test_masks", f"{case_id}.npy"), make_forged_mask(30, 34, 1, seed=i))
+            np.save(
+                os.path.join(root, "test_masks", f"{case_id}.npy"),
+                make_forged_mask(30, 34, 1, seed=i),
+            )
     return masks

@@ -1,4 +1,5 @@
 """Shared test setup: CPU only, few threads, forgery_d2 imported first (detectron2 build shims)."""
+
 import os
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")

@@ -11,10 +11,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from _fixtures import make_kaggle_layout
 from detectron2.engine import default_argument_parser
 from detectron2.modeling import build_model
+from test_eval_tools import ENV, ROOT, _load_tool
+from test_eval_tools import _tool_in_process as _eval_tools_in_process
 
-from _fixtures import make_kaggle_layout
 from forgery_d2.competition.rle import RLEError, parse_annotation
 from forgery_d2.competition.submission import read_solution_csv, read_submission_csv
 from forgery_d2.config import ConfigError, load_config
@@ -25,8 +27,6 @@ from forgery_d2.engine.runner import preflight
 from forgery_d2.evaluation.decision import DecisionRule
 from forgery_d2.evaluation.metric import score
 from forgery_d2.evaluation.sweep import best_image_thresh, write_decision_yaml
-from test_eval_tools import ENV, ROOT, _load_tool
-from test_eval_tools import _tool_in_process as _eval_tools_in_process
 
 QUICK = os.path.join(ROOT, "configs", "quick", "forgery_R_18_FPN_quick.yaml")
 MATCHER = os.path.join(ROOT, "configs", "matcher", "keypoint_matcher.yaml")
@@ -403,8 +403,14 @@ def test_compare_submissions_takes_the_docstring_solution_format(tmp_path, capsy
     sol.write_text('case_id,annotation,shape\n0,authentic,authentic\n1,"[1, 4]","[2, 4]"\n')
     sub = tmp_path / "sub.csv"
     sub.write_text('case_id,annotation\n0,authentic\n1,"[1, 4]"\n')
-    code, out, err = _tool_in_process("compare_submissions.py", capsys, "--solution", sol, f"mine={sub}")
+    code, out, err = _tool_in_process(
+        "compare_submissions.py", capsys, "--solution", sol, f"mine={sub}"
+    )
     assert code == 0, err
     rows = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in out.splitlines()[3:]}
     # full-image mask: 0 on the authentic row, F1 2*4/(8+4) on the forged one
-    assert rows == {"all authentic": 0.5, "full-image mask": round((0 + 8 / 12) / 2, 4), "mine": 1.0}
+    assert rows == {
+        "all authentic": 0.5,
+        "full-image mask": round((0 + 8 / 12) / 2, 4),
+        "mine": 1.0,
+    }

@@ -1,22 +1,31 @@
 """Copy evidence: the dense self-similarity map (forgery_d2.matching.self_similarity_map), its trip
 through the mapper's augmentation (forgery_d2.data.mapper), its disk cache and the model inputs
 (forgery_d2.modeling.copy_evidence, forgery_d2.engine.inputs)."""
+
 import os
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from detectron2.data import transforms as T
 from fvcore.transforms.transform import HFlipTransform, VFlipTransform
+from PIL import Image
 
 from forgery_d2.config import get_forgery_cfg
-from forgery_d2.data.mapper import (AugmentationConfigError, ForgeryDatasetMapper, Rot90Transform,
-                                    resize_image_maps, transform_image_maps)
+from forgery_d2.data.mapper import (
+    AugmentationConfigError,
+    ForgeryDatasetMapper,
+    Rot90Transform,
+    resize_image_maps,
+    transform_image_maps,
+)
 from forgery_d2.engine.inputs import build_mapper, predictor_input
-from forgery_d2.matching.self_similarity_map import MAP_CHANNELS, SelfSimilarityParams, self_similarity_map
+from forgery_d2.matching.self_similarity_map import (
+    MAP_CHANNELS,
+    SelfSimilarityParams,
+    self_similarity_map,
+)
 from forgery_d2.modeling.copy_evidence import MAP_KEY, CopyEvidence
 
 
@@ -46,8 +55,10 @@ def test_map_marks_translated_and_flipped_copies_on_both_sides():
     evidence = maps[0] * maps[1]
     for box in ((130, 170, 180, 240), (20, 60, 20, 80), (20, 60, 150, 200), (120, 160, 40, 90)):
         y0, y1, x0, x1 = box
-        assert (evidence[y0 + 4:y1 - 4, x0 + 4:x1 - 4] > 0.3).mean() > 0.6, box
-    assert (evidence[~cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)] > 0.3).mean() < 0.01
+        assert (evidence[y0 + 4 : y1 - 4, x0 + 4 : x1 - 4] > 0.3).mean() > 0.6, box
+    assert (
+        evidence[~cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)] > 0.3
+    ).mean() < 0.01
 
 
 def test_map_ignores_look_alikes_flat_areas_and_graphics():
@@ -55,7 +66,9 @@ def test_map_ignores_look_alikes_flat_areas_and_graphics():
     image = _grain((200, 260), 1)
     template = cv2.GaussianBlur(rng.normal(128, 60, (40, 60)).astype(np.float32), (0, 0), 3)
     for y, x in ((20, 20), (130, 180)):  # one shape drawn twice, each with its own grain
-        image[y:y + 40, x:x + 60] = np.clip(template + rng.normal(0, 8, template.shape), 0, 255).astype(np.uint8)
+        image[y : y + 40, x : x + 60] = np.clip(
+            template + rng.normal(0, 8, template.shape), 0, 255
+        ).astype(np.uint8)
     image[100:120, :] = 255  # flat canvas strip
     for x in (20, 150):  # the same rendered label twice
         cv2.putText(image, "50 um", (x, 190), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 0, 1, cv2.LINE_8)
@@ -117,14 +130,22 @@ def test_mapper_sends_maps_along_the_augmentation(tmp_path):
     cfg.INPUT.FORMAT = "RGB"
     cfg.FORGERY.AUG.HFLIP_PROB = cfg.FORGERY.AUG.VFLIP_PROB = cfg.FORGERY.AUG.ROT90_PROB = 0.5
     cfg.FORGERY.AUG.BLUR_PROB = 0.0
-    augmentations = [T.ResizeShortestEdge(40, 60)] + ForgeryDatasetMapper.from_config(cfg, True)["augmentations"][1:]
-    augmentations = [a for a in augmentations if not isinstance(a, (T.RandomBrightness, T.RandomContrast))]
-    mapper = ForgeryDatasetMapper(cfg, is_train=True, augmentations=augmentations, image_maps=_gray_maps)
+    augmentations = [T.ResizeShortestEdge(40, 60)] + ForgeryDatasetMapper.from_config(cfg, True)[
+        "augmentations"
+    ][1:]
+    augmentations = [
+        a for a in augmentations if not isinstance(a, (T.RandomBrightness, T.RandomContrast))
+    ]
+    mapper = ForgeryDatasetMapper(
+        cfg, is_train=True, augmentations=augmentations, image_maps=_gray_maps
+    )
     for seed in range(12):
         np.random.seed(seed)
         item = mapper({"file_name": path, "height": 40, "width": 60, "annotations": [], "label": 0})
         image = item["image"].permute(1, 2, 0).numpy()
-        assert torch.equal(item[MAP_KEY][0], torch.as_tensor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)))
+        assert torch.equal(
+            item[MAP_KEY][0], torch.as_tensor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+        )
 
 
 def test_copy_evidence_cache_reads_back_and_follows_the_file(tmp_path, monkeypatch):
@@ -142,7 +163,9 @@ def test_copy_evidence_cache_reads_back_and_follows_the_file(tmp_path, monkeypat
     os.utime(path, ns=(1, 1))  # a changed file is a new key
     evidence(rgb, {"file_name": path})
     assert len(calls) == 2
-    other = CopyEvidence(SelfSimilarityParams.default().replace(min_votes=9), "RGB", str(tmp_path / "cache"))
+    other = CopyEvidence(
+        SelfSimilarityParams.default().replace(min_votes=9), "RGB", str(tmp_path / "cache")
+    )
     assert other._cache_path(path) != evidence._cache_path(path)
 
 
@@ -154,5 +177,9 @@ def test_inputs_carry_maps_when_the_config_asks(tmp_path):
     image, _ = _forged_figure()
     rgb = np.repeat(image[:, :, None], 3, axis=2)
     item = predictor_input(rgb, T.ResizeShortestEdge(100, 200), CopyEvidence.from_config(cfg))
-    assert item["image"].shape == (3, 100, 130) and item[MAP_KEY].shape == (len(MAP_CHANNELS), 100, 130)
+    assert item["image"].shape == (3, 100, 130) and item[MAP_KEY].shape == (
+        len(MAP_CHANNELS),
+        100,
+        130,
+    )
     assert (item["height"], item["width"]) == image.shape

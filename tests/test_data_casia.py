@@ -1,13 +1,18 @@
 """forgery_d2.data.casia: CASIA v2 layout (Au/, Tp/, ground-truth PNGs) -> dataset dicts."""
+
 import os
 
 import numpy as np
 import pytest
+from _fixtures import write_png
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from PIL import Image
 
-from _fixtures import write_png
-from forgery_d2.data.casia import DEFAULT_CASIA_MASK_DIRNAME, load_casia_dicts, register_casia_dataset
+from forgery_d2.data.casia import (
+    DEFAULT_CASIA_MASK_DIRNAME,
+    load_casia_dicts,
+    register_casia_dataset,
+)
 from forgery_d2.data.io import DataError
 from forgery_d2.data.records import annotations_to_masks
 
@@ -37,13 +42,17 @@ def test_labels_and_masks(casia):
     records = load_casia_dicts(root, cache_dir=False)
     assert len(records) == 6
     authentic = [r for r in records if r["label"] == 0]
-    assert len(authentic) == 3 and all(r["annotations"] == [] and r["image_id"].startswith("Au/") for r in authentic)
+    assert len(authentic) == 3 and all(
+        r["annotations"] == [] and r["image_id"].startswith("Au/") for r in authentic
+    )
     tampered = [r for r in records if r["label"] == 1]
     assert len(tampered) == 3 and all(r["image_id"].startswith("Tp/") for r in tampered)
     with_mask = [r for r in tampered if r["mask_file"]]
     assert len(with_mask) == 2
     for record in with_mask:
-        np.testing.assert_array_equal(annotations_to_masks(record["annotations"])[0], masks[record["case_id"]])
+        np.testing.assert_array_equal(
+            annotations_to_masks(record["annotations"])[0], masks[record["case_id"]]
+        )
     without = next(r for r in tampered if r["mask_file"] is None)
     assert "annotations" not in without  # instances unknown, not "authentic"
 

@@ -1,4 +1,5 @@
 """forgery_d2.data.io: every colour mode in, uint8 (H, W, 3) out; masks validated; clear DataErrors."""
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -54,7 +55,9 @@ def test_16bit_gray_is_scaled_not_clipped(tmp_path):
     path = _save(tmp_path / "g16.png", values)
     assert Image.open(path).mode.startswith("I;16")
     out = read_image(path)
-    np.testing.assert_array_equal(out[0, :, 0], [0, 1, 128, 255])  # clipping would give 0,255,255,255
+    np.testing.assert_array_equal(
+        out[0, :, 0], [0, 1, 128, 255]
+    )  # clipping would give 0,255,255,255
 
 
 def test_16bit_colour_is_scaled(tmp_path):
@@ -76,7 +79,7 @@ def test_large_image_and_header_size(tmp_path):
 
 
 def test_image_size_reads_only_the_header(tmp_path):
-    data = (tmp_path / "ok.png")
+    data = tmp_path / "ok.png"
     _save(data, np.random.default_rng(3).integers(0, 256, (50, 60, 3), dtype=np.uint8))
     truncated = tmp_path / "truncated.png"
     truncated.write_bytes(data.read_bytes()[:200])  # header intact, pixel data cut

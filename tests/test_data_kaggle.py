@@ -1,14 +1,19 @@
 """forgery_d2.data.kaggle / records / builtin: competition layout -> detectron2 dataset dicts."""
+
 import os
 
 import numpy as np
 import pytest
+from _fixtures import make_forged_mask, make_kaggle_layout, write_png
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
 
-from _fixtures import make_forged_mask, make_kaggle_layout, write_png
 from forgery_d2.data.io import DataError
-from forgery_d2.data.kaggle import clear_in_memory_records, load_forgery_dicts, register_forgery_dataset
+from forgery_d2.data.kaggle import (
+    clear_in_memory_records,
+    load_forgery_dicts,
+    register_forgery_dataset,
+)
 from forgery_d2.data.records import annotations_to_masks, mask_to_annotations
 
 
@@ -41,10 +46,19 @@ def test_forged_records_round_trip_to_mask_pixels(layout):
         assert record["mask_file"].endswith(f"train_masks/{record['case_id']}.npy")
         assert len(record["annotations"]) == expected.shape[0]
         for ann, channel in zip(record["annotations"], expected):
-            assert ann["category_id"] == 0 and ann["iscrowd"] == 0 and ann["bbox_mode"] == BoxMode.XYWH_ABS
+            assert (
+                ann["category_id"] == 0
+                and ann["iscrowd"] == 0
+                and ann["bbox_mode"] == BoxMode.XYWH_ABS
+            )
             assert isinstance(ann["segmentation"]["counts"], str)
             ys, xs = np.nonzero(channel)
-            assert ann["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+            assert ann["bbox"] == [
+                xs.min(),
+                ys.min(),
+                xs.max() - xs.min() + 1,
+                ys.max() - ys.min() + 1,
+            ]
         decoded = annotations_to_masks(record["annotations"])
         np.testing.assert_array_equal(decoded, expected)
 
@@ -78,7 +92,9 @@ def test_supplemental_and_test_splits(tmp_path):
     assert len(test) == 3 and all(r["label"] is None and "annotations" not in r for r in test)
     assert [r["image_id"] for r in test] == ["test/5000", "test/5001", "test/5002"]
     supplemental = _load(str(root), "supplemental")
-    assert len(supplemental) == 2 and all(r["label"] == 1 and r["annotations"] for r in supplemental)
+    assert len(supplemental) == 2 and all(
+        r["label"] == 1 and r["annotations"] for r in supplemental
+    )
 
     labelled = tmp_path / "labelled"
     make_kaggle_layout(labelled, test_masks=True)
@@ -108,8 +124,11 @@ def test_split_components_option_in_loader(layout):
     mask = masks["1"].copy()
     mask[0, -3:, -3:] = 1
     np.save(os.path.join(root, "train_masks", "1.npy"), mask)
-    record = next(r for r in _load(root, "train_all", split_components=True, min_component_area=4)
-                  if r["image_id"] == "forged/1")
+    record = next(
+        r
+        for r in _load(root, "train_all", split_components=True, min_component_area=4)
+        if r["image_id"] == "forged/1"
+    )
     assert len(record["annotations"]) == 2
     np.testing.assert_array_equal(annotations_to_masks(record["annotations"]).max(axis=0), mask[0])
 
@@ -126,7 +145,9 @@ def test_disk_cache_reused_and_invalidated(layout, tmp_path):
     second = load_forgery_dicts(root, "train_all", cache_dir=cache)
     by_id = {r["image_id"]: r for r in second}
     np.testing.assert_array_equal(annotations_to_masks(by_id["forged/2"]["annotations"]), new_mask)
-    assert [r for r in first if r["image_id"] != "forged/2"] == [r for r in second if r["image_id"] != "forged/2"]
+    assert [r for r in first if r["image_id"] != "forged/2"] == [
+        r for r in second if r["image_id"] != "forged/2"
+    ]
 
 
 def test_records_are_copies(layout):
@@ -176,16 +197,24 @@ def test_all_zero_forged_mask_is_dropped(layout):
     root, masks = layout
     np.save(os.path.join(root, "train_masks", "2.npy"), np.zeros_like(masks["2"]))
     records = _load(root, "train_all")
-    assert "forged/2" not in {r["image_id"] for r in records} and "authentic/2" in {r["image_id"] for r in records}
+    assert "forged/2" not in {r["image_id"] for r in records} and "authentic/2" in {
+        r["image_id"] for r in records
+    }
 
 
 def test_missing_folder_error_is_lazy_and_helpful(tmp_path):
     name = "test_data_kaggle_missing"
-    register_forgery_dataset(name, tmp_path / "nowhere", "train", missing_hint="Run make demo.", overwrite=True)
+    register_forgery_dataset(
+        name, tmp_path / "nowhere", "train", missing_hint="Run make demo.", overwrite=True
+    )
     with pytest.raises(DataError, match=r"nowhere.*train_images.*Run make demo"):
         DatasetCatalog.get(name)
     meta = MetadataCatalog.get(name)
-    assert meta.thing_classes == ["forged"] and meta.evaluator_type == "forgery" and meta.split == "train"
+    assert (
+        meta.thing_classes == ["forged"]
+        and meta.evaluator_type == "forgery"
+        and meta.split == "train"
+    )
 
 
 def test_builtin_dataset_from_env(tmp_path, monkeypatch):
@@ -200,7 +229,11 @@ def test_builtin_dataset_from_env(tmp_path, monkeypatch):
         records = DatasetCatalog.get("forgery_synthetic_test")
         assert len(records) == 3 and {r["label"] for r in records} == {0, 1}
         assert MetadataCatalog.get("forgery_synthetic_train").root == str(tmp_path / "synthetic")
-        assert len(DatasetCatalog.get("forgery_synthetic_train")) + len(DatasetCatalog.get("forgery_synthetic_val")) == 12
+        assert (
+            len(DatasetCatalog.get("forgery_synthetic_train"))
+            + len(DatasetCatalog.get("forgery_synthetic_val"))
+            == 12
+        )
         with pytest.raises(DataError, match=r"recodai.*Kaggle"):
             DatasetCatalog.get("forgery_train")
     finally:

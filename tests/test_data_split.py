@@ -1,4 +1,5 @@
 """forgery_d2.data.split: deterministic, leak-free, stable when files are added."""
+
 import pytest
 
 from forgery_d2.data.split import assign_split, case_hash_fraction, split_case_ids

@@ -16,15 +16,16 @@ import json
 import math
 import os
 
-import forgery_d2  # noqa: F401  (first, also in the spawned processes: detectron2 build shims)
 import numpy as np
 import pytest
 import torch
+from _fixtures import make_kaggle_layout
 from detectron2.data import DatasetCatalog
 from detectron2.structures import Boxes, Instances
 from detectron2.utils import comm
+from test_train_engine import QUICK_CONFIG, make_tiny_dataset, tiny_overrides
 
-from _fixtures import make_kaggle_layout
+import forgery_d2  # noqa: F401  (first, also in the spawned processes: detectron2 build shims)
 from forgery_d2.config import load_config
 from forgery_d2.data.io import read_mask
 from forgery_d2.data.kaggle import register_forgery_dataset
@@ -33,7 +34,6 @@ from forgery_d2.engine.launch import launch
 from forgery_d2.engine.trainer import ForgeryTrainer
 from forgery_d2.evaluation.evaluator import ForgeryEvaluator
 from forgery_d2.evaluation.sweep import RawOutputCollector
-from test_train_engine import QUICK_CONFIG, make_tiny_dataset, tiny_overrides
 
 EVAL_DATASET = "_test_distributed_eval"
 TRAIN_DATASET = "_test_distributed_train"

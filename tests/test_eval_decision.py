@@ -1,4 +1,5 @@
 """The decision rule: gate, thresholds, area, merging, cap; config round trip."""
+
 import numpy as np
 import pytest
 import torch
@@ -62,7 +63,12 @@ def test_min_area_pixels_and_fraction():
     small, big = _box_mask(0, 0, 3, 3), _box_mask(20, 20, 40, 40)
     rule = DecisionRule.default().replace(image_thresh=0.0, score_thresh=0.0, min_area=16)
     assert len(rule(_output([0.9, 0.8], [small, big])).masks) == 1
-    assert len(rule.replace(min_area=0, min_area_fraction=0.2)(_output([0.9, 0.8], [small, big])).masks) == 0  # 400 < 480
+    assert (
+        len(
+            rule.replace(min_area=0, min_area_fraction=0.2)(_output([0.9, 0.8], [small, big])).masks
+        )
+        == 0
+    )  # 400 < 480
     assert rule(_output([0.9], [small])).annotation == "authentic"  # nothing left = authentic
 
 
@@ -75,13 +81,29 @@ def test_merge_overlapping_and_keep_disjoint():
     assert len(d.masks) == 2
     np.testing.assert_allclose(d.scores, [0.9, 0.7])  # merged group scored by its best member
     assert d.masks[0].sum() == 150 and d.masks[1].sum() == 100
-    assert len(rule.replace(merge_iou=0.5, merge_containment=0.0)(_output([0.6, 0.9, 0.5], [a, b, inner])).masks) == 3
-    assert len(rule.replace(merge_iou=0.0, merge_containment=0.9)(_output([0.6, 0.9, 0.5], [a, b, inner])).masks) == 2
+    assert (
+        len(
+            rule.replace(merge_iou=0.5, merge_containment=0.0)(
+                _output([0.6, 0.9, 0.5], [a, b, inner])
+            ).masks
+        )
+        == 3
+    )
+    assert (
+        len(
+            rule.replace(merge_iou=0.0, merge_containment=0.9)(
+                _output([0.6, 0.9, 0.5], [a, b, inner])
+            ).masks
+        )
+        == 2
+    )
 
 
 def test_max_instances_keeps_best():
     masks = [_box_mask(0, 10 * k, 5, 10 * k + 5) for k in range(4)]
-    d = DecisionRule.default().replace(image_thresh=0.0, score_thresh=0.0, min_area=0, max_instances=2)(_output([0.2, 0.9, 0.5, 0.7], masks))
+    d = DecisionRule.default().replace(
+        image_thresh=0.0, score_thresh=0.0, min_area=0, max_instances=2
+    )(_output([0.2, 0.9, 0.5, 0.7], masks))
     np.testing.assert_allclose(d.scores, [0.9, 0.7])
     assert d.boxes().tolist() == [[10, 0, 15, 5], [30, 0, 35, 5]]
 

@@ -1,4 +1,5 @@
 """oF1 and the competition RLE: exact values, edge cases, agreement with a plain reference."""
+
 import importlib.util
 import json
 import os
@@ -7,16 +8,31 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forgery_d2.evaluation.metric import (image_of1, image_of1_from_masks, intersection_matrix, runs_intersection,
-                                          score)
-from forgery_d2.competition.rle import (AUTHENTIC, RLEError, decode_annotation, encode_annotation, mask_to_runs,
-                                       parse_annotation, rle_decode, rle_encode)
+from forgery_d2.competition.rle import (
+    AUTHENTIC,
+    RLEError,
+    decode_annotation,
+    encode_annotation,
+    mask_to_runs,
+    parse_annotation,
+    rle_decode,
+    rle_encode,
+)
+from forgery_d2.evaluation.metric import (
+    image_of1,
+    image_of1_from_masks,
+    intersection_matrix,
+    runs_intersection,
+    score,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _reference():
-    spec = importlib.util.spec_from_file_location("bench_of1", os.path.join(ROOT, "benchmarks", "bench_of1.py"))
+    spec = importlib.util.spec_from_file_location(
+        "bench_of1", os.path.join(ROOT, "benchmarks", "bench_of1.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -24,20 +40,28 @@ def _reference():
 
 def _frames(labels, predictions, shape="[720, 960]"):
     ids = [str(i) for i in range(len(labels))]
-    return (pd.DataFrame({"case_id": ids, "annotation": labels, "shape": [shape] * len(ids)}),
-            pd.DataFrame({"case_id": ids, "annotation": predictions}))
+    return (
+        pd.DataFrame({"case_id": ids, "annotation": labels, "shape": [shape] * len(ids)}),
+        pd.DataFrame({"case_id": ids, "annotation": predictions}),
+    )
 
 
 def test_scorer_docstring_vectors():
-    assert score(*_frames(["[101, 102];[300, 100]", "[101, 102]", "[101, 102]"], ["[101, 102]"] * 3)) == 0.8333333333333334
-    assert score(*_frames(["[101, 103]", "[101, 102]", "[101, 102]"], ["[101, 102]"] * 3)) == 0.9983739837398374
+    assert (
+        score(*_frames(["[101, 102];[300, 100]", "[101, 102]", "[101, 102]"], ["[101, 102]"] * 3))
+        == 0.8333333333333334
+    )
+    assert (
+        score(*_frames(["[101, 103]", "[101, 102]", "[101, 102]"], ["[101, 102]"] * 3))
+        == 0.9983739837398374
+    )
     assert score(*_frames([AUTHENTIC] * 3, [AUTHENTIC] * 3)) == 1.0
     assert score(*_frames([AUTHENTIC] * 3, ["[101, 102]"] * 3)) == 0.0
 
 
 def _square(h, w, y, x, s):
     m = np.zeros((h, w), np.uint8)
-    m[y:y + s, x:x + s] = 1
+    m[y : y + s, x : x + s] = 1
     return m
 
 
@@ -46,7 +70,9 @@ def test_extra_predictions_are_penalized():
     extra1, extra2 = _square(40, 50, 25, 25, 5), _square(40, 50, 25, 40, 5)
     assert image_of1_from_masks([gt], [gt]) == 1.0
     assert image_of1_from_masks([gt], [gt, extra1]) == 0.5
-    assert image_of1_from_masks([gt], [gt, extra1, extra2]) == pytest.approx(1 / 3, abs=0)  # exactly 1/3
+    assert image_of1_from_masks([gt], [gt, extra1, extra2]) == pytest.approx(
+        1 / 3, abs=0
+    )  # exactly 1/3
     assert image_of1_from_masks([gt], [gt, extra1, extra2]) == 1.0 * (1 / 3)
 
 
@@ -101,17 +127,20 @@ def test_annotation_round_trip():
     assert decode_annotation(AUTHENTIC, (9, 11)) is None
 
 
-@pytest.mark.parametrize("rle, message", [
-    ("[1, 2, 3]", "odd-length"),
-    ("[5, 2, 1, 2]", "ascending order"),
-    ("[1, 5, 3, 2]", "overlap"),
-    ("[95, 10]", "past the image"),
-    ("[0, 3]", ">= 1"),
-    ("[1, -3]", ">= 0"),
-    ("[1.5, 2]", "only integers"),
-    ("[1, 2", "not valid JSON"),
-    ('{"a": 1}', "JSON list"),
-])
+@pytest.mark.parametrize(
+    "rle, message",
+    [
+        ("[1, 2, 3]", "odd-length"),
+        ("[5, 2, 1, 2]", "ascending order"),
+        ("[1, 5, 3, 2]", "overlap"),
+        ("[95, 10]", "past the image"),
+        ("[0, 3]", ">= 1"),
+        ("[1, -3]", ">= 0"),
+        ("[1.5, 2]", "only integers"),
+        ("[1, 2", "not valid JSON"),
+        ('{"a": 1}', "JSON list"),
+    ],
+)
 def test_malformed_rle_errors(rle, message):
     with pytest.raises(RLEError, match=message):
         parse_annotation(rle, (10, 10))
@@ -141,8 +170,13 @@ def test_identical_to_reference_scorer_bit_for_bit():
     solution, submission = reference.make_data(60, 37, 53, seed=3)
     ours = score(solution, submission)
     assert ours == reference.reference_score(solution, submission)
-    per_image = [image_of1(l, p, (37, 53)) for l, p in zip(solution["annotation"], submission["annotation"])]
-    expected = [reference.reference_image_score(l, p, s) for l, p, s in
-                zip(solution["annotation"], submission["annotation"], solution["shape"])]
+    per_image = [
+        image_of1(truth, p, (37, 53))
+        for truth, p in zip(solution["annotation"], submission["annotation"])
+    ]
+    expected = [
+        reference.reference_image_score(truth, p, s)
+        for truth, p, s in zip(solution["annotation"], submission["annotation"], solution["shape"])
+    ]
     assert per_image == expected  # exact per image, not approximately
     assert 0.0 < ours < 1.0

@@ -1,14 +1,19 @@
 """Oracle diagnostics: the real oF1 beside its upper bounds (ground-truth image decision, then also
 ground-truth-matched instances only), in the evaluator, the sweep replay and tools/eval_oF1.py."""
+
 import numpy as np
 import pytest
 import torch
-
 from detectron2.structures import Instances
 
 from forgery_d2.competition.rle import mask_to_runs
 from forgery_d2.evaluation.decision import DecisionRule
-from forgery_d2.evaluation.evaluator import ForgeryEvaluator, image_metrics, oracle_decisions, summarize
+from forgery_d2.evaluation.evaluator import (
+    ForgeryEvaluator,
+    image_metrics,
+    oracle_decisions,
+    summarize,
+)
 from forgery_d2.evaluation.oracle import ORACLE_KEYS, matched_only_of1, stage_losses
 
 H, W = 20, 30
@@ -31,15 +36,25 @@ def test_matched_only_keeps_exactly_the_instances_assigned_to_ground_truth():
 
 def test_image_metrics_bound_the_real_score():
     gt = [mask_to_runs(_mask(0, 0, 10, 10))]
-    missed = image_metrics("a", "a", (H, W), gt, None, 0.2, ungated_runs=[mask_to_runs(_mask(0, 0, 10, 10)),
-                                                                               mask_to_runs(_mask(20, 10, 30, 20))])
-    assert (missed["oF1"], missed[ORACLE_KEYS[0]], missed[ORACLE_KEYS[1]]) == pytest.approx((0.0, 0.5, 1.0))
+    missed = image_metrics(
+        "a",
+        "a",
+        (H, W),
+        gt,
+        None,
+        0.2,
+        ungated_runs=[mask_to_runs(_mask(0, 0, 10, 10)), mask_to_runs(_mask(20, 10, 30, 20))],
+    )
+    assert (missed["oF1"], missed[ORACLE_KEYS[0]], missed[ORACLE_KEYS[1]]) == pytest.approx(
+        (0.0, 0.5, 1.0)
+    )
     flagged = image_metrics("b", "b", (H, W), None, gt, 0.9)  # authentic image with a mask
     assert (flagged["oF1"], flagged[ORACLE_KEYS[0]], flagged[ORACLE_KEYS[1]]) == (0.0, 1.0, 1.0)
     metrics = summarize([missed, flagged])
     assert metrics["oF1"] == 0.0 and metrics[ORACLE_KEYS[0]] == pytest.approx(0.75)
-    assert stage_losses(metrics) == pytest.approx({"image decision": 0.75, "instance scoring": 0.25,
-                                                   "mask quality": 0.0})
+    assert stage_losses(metrics) == pytest.approx(
+        {"image decision": 0.75, "instance scoring": 0.25, "mask quality": 0.0}
+    )
 
 
 def _output(scores, boxes, image_score):
@@ -50,14 +65,21 @@ def _output(scores, boxes, image_score):
 
 
 def test_evaluator_reports_oracles_from_the_raw_output(tmp_path):
-    rule = DecisionRule.default().replace(image_thresh=0.5, score_thresh=0.5, merge_iou=0.0, merge_containment=0.0)
+    rule = DecisionRule.default().replace(
+        image_thresh=0.5, score_thresh=0.5, merge_iou=0.0, merge_containment=0.0
+    )
     output = _output([0.9, 0.3], [(20, 10, 30, 20), (0, 0, 10, 10)], image_score=0.2)
     ungated, candidates = oracle_decisions(rule, output)
     assert len(ungated.masks) == 1 and len(candidates.masks) == 2
     evaluator = ForgeryEvaluator("unused", decision=rule, distributed=False)
-    evaluator._ground_truth = lambda inp: ({"image_id": "1", "case_id": "1"}, _mask(0, 0, 10, 10)[None].astype(np.uint8))
+    evaluator._ground_truth = lambda inp: (
+        {"image_id": "1", "case_id": "1"},
+        _mask(0, 0, 10, 10)[None].astype(np.uint8),
+    )
     evaluator.process([{"image_id": "1"}], [output])
     metrics = evaluator.evaluate()["forgery"]
     # Gate closed (0.2 < 0.5): real 0. Gate open: the wrong instance alone scores 0. All instances,
     # matched only: the low-scored right one is kept, 1.
-    assert (metrics["oF1"], metrics[ORACLE_KEYS[0]], metrics[ORACLE_KEYS[1]]) == pytest.approx((0.0, 0.0, 1.0))
+    assert (metrics["oF1"], metrics[ORACLE_KEYS[0]], metrics[ORACLE_KEYS[1]]) == pytest.approx(
+        (0.0, 0.0, 1.0)
+    )

@@ -1,4 +1,5 @@
 """tools/eval_oF1.py on files (exit codes, one-line errors) and tools/predict.py on a folder."""
+
 import importlib.util
 import json
 import os
@@ -34,18 +35,36 @@ def _tool_in_process(name, capsys, *args):
 
 
 def _tool(name, *args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", name), *map(str, args)],
-                          capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", name), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=ROOT,
+        timeout=300,
+    )
 
 
-SOLUTION = 'case_id,annotation,shape\n0,"[101, 102];[300, 100]","[720, 960]"\n1,"[101, 102]","[720, 960]"\n2,authentic,"[720, 960]"\n'
+SOLUTION = (
+    'case_id,annotation,shape\n0,"[101, 102];[300, 100]","[720, 960]"\n'
+    '1,"[101, 102]","[720, 960]"\n2,authentic,"[720, 960]"\n'
+)
 
 
 def test_eval_files_scores_and_writes(tmp_path):
     (tmp_path / "sol.csv").write_text(SOLUTION)
-    (tmp_path / "sub.csv").write_text('case_id,annotation\n0,"[101, 102]"\n1,"[101, 102]"\n2,authentic\n')
-    run = _tool("eval_oF1.py", "--solution", tmp_path / "sol.csv", "--submission", tmp_path / "sub.csv",
-                "--output", tmp_path / "out")
+    (tmp_path / "sub.csv").write_text(
+        'case_id,annotation\n0,"[101, 102]"\n1,"[101, 102]"\n2,authentic\n'
+    )
+    run = _tool(
+        "eval_oF1.py",
+        "--solution",
+        tmp_path / "sol.csv",
+        "--submission",
+        tmp_path / "sub.csv",
+        "--output",
+        tmp_path / "out",
+    )
     assert run.returncode == 0, run.stderr
     assert "0.833333" in run.stdout and "oF1" in run.stdout
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())["metrics"]
@@ -56,18 +75,38 @@ def test_eval_files_scores_and_writes(tmp_path):
 
 def test_eval_files_invalid_input_exits_2_with_one_line(tmp_path, capsys):
     (tmp_path / "sol.csv").write_text(SOLUTION)
-    (tmp_path / "sub.csv").write_text('case_id,annotation\n0,"[101, 102, 5]"\n1,authentic\n2,authentic\n')
-    code, _, err = _tool_in_process("eval_oF1.py", capsys, "--solution", tmp_path / "sol.csv",
-                                    "--submission", tmp_path / "sub.csv")
+    (tmp_path / "sub.csv").write_text(
+        'case_id,annotation\n0,"[101, 102, 5]"\n1,authentic\n2,authentic\n'
+    )
+    code, _, err = _tool_in_process(
+        "eval_oF1.py",
+        capsys,
+        "--solution",
+        tmp_path / "sol.csv",
+        "--submission",
+        tmp_path / "sub.csv",
+    )
     assert code == 2 and "Traceback" not in err
     assert err.strip().startswith("error:") and len(err.strip().splitlines()) == 1
     assert "line 2 (case_id 0)" in err and "odd-length" in err
-    code, _, err = _tool_in_process("eval_oF1.py", capsys, "--solution", tmp_path / "nope.csv",
-                                    "--submission", tmp_path / "sub.csv")
+    code, _, err = _tool_in_process(
+        "eval_oF1.py",
+        capsys,
+        "--solution",
+        tmp_path / "nope.csv",
+        "--submission",
+        tmp_path / "sub.csv",
+    )
     assert code == 2 and "solution file not found" in err
     (tmp_path / "dup.csv").write_text("case_id,annotation\n0,authentic\n0,authentic\n")
-    code, _, err = _tool_in_process("eval_oF1.py", capsys, "--solution", tmp_path / "sol.csv",
-                                    "--submission", tmp_path / "dup.csv")
+    code, _, err = _tool_in_process(
+        "eval_oF1.py",
+        capsys,
+        "--solution",
+        tmp_path / "sol.csv",
+        "--submission",
+        tmp_path / "dup.csv",
+    )
     assert code == 2 and "duplicate case_id" in err
 
 
@@ -81,24 +120,65 @@ def test_predict_folder_with_random_model(tmp_path, capsys):
     (images / "d.png").write_bytes(b"not an image")
     out = tmp_path / "submission.csv"
     # A random model scores everything low: open the thresholds so instances reach the submission.
-    run = _tool("predict.py", "--config-file", "configs/quick/forgery_R_18_FPN_quick.yaml", "--input", images,
-                "--output", out, "--vis", tmp_path / "vis", "--report", tmp_path / "report", "--batch-size", 2, "--num-workers", 0,
-                "MODEL.ROI_HEADS.SCORE_THRESH_TEST", 0.0, "FORGERY.DECISION.IMAGE_THRESH", 0.0,
-                "FORGERY.DECISION.SCORE_THRESH", 0.0, "FORGERY.DECISION.MASK_THRESH", 0.0)
+    run = _tool(
+        "predict.py",
+        "--config-file",
+        "configs/quick/forgery_R_18_FPN_quick.yaml",
+        "--input",
+        images,
+        "--output",
+        out,
+        "--vis",
+        tmp_path / "vis",
+        "--report",
+        tmp_path / "report",
+        "--batch-size",
+        2,
+        "--num-workers",
+        0,
+        "MODEL.ROI_HEADS.SCORE_THRESH_TEST",
+        0.0,
+        "FORGERY.DECISION.IMAGE_THRESH",
+        0.0,
+        "FORGERY.DECISION.SCORE_THRESH",
+        0.0,
+        "FORGERY.DECISION.MASK_THRESH",
+        0.0,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     submission = read_submission_csv(str(out))
-    assert sorted(submission["case_id"]) == ["a", "b", "c", "d"]  # a row per image, even the unreadable one
+    assert sorted(submission["case_id"]) == [
+        "a",
+        "b",
+        "c",
+        "d",
+    ]  # a row per image, even the unreadable one
     assert submission.set_index("case_id").at["d", "annotation"] == "authentic"
     assert "unreadable" in run.stdout and "d.png" in run.stdout
     # Valid against each image's real shape (original resolution, not the resized input).
-    solution = pd.DataFrame({"case_id": list(shapes) + ["d"], "annotation": "authentic",
-                             "shape": [json.dumps(list(s)) for s in shapes.values()] + ["[1, 1]"]})
+    solution = pd.DataFrame(
+        {
+            "case_id": list(shapes) + ["d"],
+            "annotation": "authentic",
+            "shape": [json.dumps(list(s)) for s in shapes.values()] + ["[1, 1]"],
+        }
+    )
     rows = align_submission(solution, submission)
     assert any(r.pred_runs for r in rows)  # the open thresholds produced instances
     assert sorted(os.listdir(tmp_path / "vis")) == ["a.png", "b.png", "c.png"]
     page = (tmp_path / "report" / "index.html").read_text()  # the analyst's report of the run
     assert "d.png" in page and page.count('class="card') == sum(bool(r.pred_runs) for r in rows)
-    code, _, err = _tool_in_process("predict.py", capsys, "--config-file", "configs/quick/forgery_R_18_FPN_quick.yaml",
-                                    "--input", images, "--output", tmp_path / "strict.csv", "--strict",
-                                    "--num-workers", 0)
+    code, _, err = _tool_in_process(
+        "predict.py",
+        capsys,
+        "--config-file",
+        "configs/quick/forgery_R_18_FPN_quick.yaml",
+        "--input",
+        images,
+        "--output",
+        tmp_path / "strict.csv",
+        "--strict",
+        "--num-workers",
+        0,
+    )
     assert code == 2 and "d.png" in err and not (tmp_path / "strict.csv").exists()

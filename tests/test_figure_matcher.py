@@ -1,6 +1,7 @@
 """The figure-aware matcher: planted duplications of each kind are found with masks that hold only
 verified pixels; figures whose only repetition is legitimate (labels, scale bars, look-alike
 bands, merged channels, well plates, dashed lines) stay authentic."""
+
 import os
 
 import cv2
@@ -52,7 +53,7 @@ def _micrograph_figure(micrograph, crops, gap=10, size=200):
     boxes = []
     for k, (cx, cy) in enumerate(crops):
         x0, y0 = gap + k * (size + gap), gap + 20
-        figure[y0:y0 + size, x0:x0 + size] = micrograph[cy:cy + size, cx:cx + size]
+        figure[y0 : y0 + size, x0 : x0 + size] = micrograph[cy : cy + size, cx : cx + size]
         _put_text(figure, "ABCDEFG"[k], x0, y0 - 5)
         boxes.append((x0, y0, x0 + size, y0 + size))
     return figure, boxes
@@ -70,7 +71,9 @@ def test_panel_reuse_between_panels_is_found(matcher, micrograph, flip):
     figure, boxes = _micrograph_figure(micrograph, [(0, 0), (250, 40), (30, 300)])
     x0, y0, x1, y1 = boxes[0]
     reused = figure[y0:y1, x0:x1].copy()
-    reused = reused[:, ::-1] if flip == "horizontal" else reused[::-1] if flip == "vertical" else reused
+    reused = (
+        reused[:, ::-1] if flip == "horizontal" else reused[::-1] if flip == "vertical" else reused
+    )
     bx0, by0, bx1, by1 = boxes[2]
     figure[by0:by1, bx0:bx1] = reused
     truth = np.zeros(figure.shape[:2], bool)
@@ -81,16 +84,32 @@ def test_panel_reuse_between_panels_is_found(matcher, micrograph, flip):
 def test_rescaled_panel_is_found_by_the_panel_search(micrograph):
     figure, boxes = _micrograph_figure(micrograph, [(0, 0), (250, 40)])
     x0, y0, x1, y1 = boxes[0]
-    crop = figure[y0 + 20:y1 - 20, x0 + 20:x1 - 20]  # a crop of panel A, enlarged to fill panel B
+    crop = figure[
+        y0 + 20 : y1 - 20, x0 + 20 : x1 - 20
+    ]  # a crop of panel A, enlarged to fill panel B
     bx0, by0, bx1, by1 = boxes[1]
-    figure[by0:by1, bx0:bx1] = cv2.resize(crop, (bx1 - bx0, by1 - by0), interpolation=cv2.INTER_CUBIC)
-    candidates = panel_pair_candidates(cv2.cvtColor(figure, cv2.COLOR_RGB2GRAY).astype(np.float32), boxes)
-    assert any(c.source_panel == 0 and c.copy_panel == 1 and abs(c.scale - 200 / 160) < 0.15 for c in candidates)
+    figure[by0:by1, bx0:bx1] = cv2.resize(
+        crop, (bx1 - bx0, by1 - by0), interpolation=cv2.INTER_CUBIC
+    )
+    candidates = panel_pair_candidates(
+        cv2.cvtColor(figure, cv2.COLOR_RGB2GRAY).astype(np.float32), boxes
+    )
+    assert any(
+        c.source_panel == 0 and c.copy_panel == 1 and abs(c.scale - 200 / 160) < 0.15
+        for c in candidates
+    )
 
 
-@pytest.mark.parametrize("transform", [CopyTransform(), CopyTransform(flip="horizontal"), CopyTransform(angle=8.0),
-                                       CopyTransform(gain=1.15, bias=10.0)],
-                         ids=["shift", "flip", "rotation", "brightness"])
+@pytest.mark.parametrize(
+    "transform",
+    [
+        CopyTransform(),
+        CopyTransform(flip="horizontal"),
+        CopyTransform(angle=8.0),
+        CopyTransform(gain=1.15, bias=10.0),
+    ],
+    ids=["shift", "flip", "rotation", "brightness"],
+)
 def test_region_copied_between_panels_is_found(matcher, micrograph, transform):
     figure, boxes = _micrograph_figure(micrograph, [(0, 0), (250, 40)])
     forged, event = plant_copy_move(figure, (40, 80, 120, 150), (300, 90), transform)
@@ -98,8 +117,11 @@ def test_region_copied_between_panels_is_found(matcher, micrograph, transform):
     assert _best_f1(result, event.mask) > 0.6, result.stats
 
 
-@pytest.mark.xfail(strict=True, reason="known limitation (issue 9): the grain-hash offset vote keeps "
-                   "12 candidates and none is the band's translation on a film blot; fails loudly once fixed")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limitation (issue 9): the grain-hash offset vote keeps "
+    "12 candidates and none is the band's translation on a film blot; fails loudly once fixed",
+)
 def test_single_band_copied_inside_a_blot_is_found(matcher):
     blot, bands = draw_blot(np.random.default_rng(3), 120, 420, style="film")
     figure = _canvas(160, 460)
@@ -116,10 +138,18 @@ def test_single_band_copied_inside_a_blot_is_found(matcher):
 
 def test_repeated_labels_scale_bars_and_letters_stay_authentic(matcher, micrograph):
     figure, boxes = _micrograph_figure(micrograph, [(0, 0), (250, 40), (30, 300)])
-    for x0, y0, x1, y1 in boxes:  # the same scale bar and "50 um" in every panel
+    for x0, _y0, x1, y1 in boxes:  # the same scale bar and "50 um" in every panel
         cv2.rectangle(figure, (x1 - 60, y1 - 15), (x1 - 15, y1 - 11), (255, 255, 255), -1)
-        cv2.putText(figure, "50 um", (x1 - 62, y1 - 20), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            figure,
+            "50 um",
+            (x1 - 62, y1 - 20),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
         _put_text(figure, "Ctrl  siRNA  +  -", x0, y1 + 15) if y1 + 15 < figure.shape[0] else None
     assert not _reported(matcher(figure))
 
@@ -131,7 +161,7 @@ def test_look_alike_bands_drawn_from_one_shape_stay_authentic(matcher):
     band = 120.0 * np.exp(-(np.abs((x - 20) / 16) ** 4) - ((y - 9) / 4) ** 2)
     strip = np.full((60, 480), 215.0, np.float32)
     for lane in range(10):
-        strip[20:38, 10 + lane * 46:50 + lane * 46] -= band * rng.uniform(0.8, 1.0)
+        strip[20:38, 10 + lane * 46 : 50 + lane * 46] -= band * rng.uniform(0.8, 1.0)
     strip += rng.normal(0, 3.0, strip.shape)
     figure = _canvas(100, 520)
     figure[20:80, 20:500] = np.clip(strip, 0, 255).astype(np.uint8)[:, :, None]
@@ -145,10 +175,14 @@ def test_merged_channels_stay_authentic(matcher, micrograph):
     red = np.clip(field * 0.8 + rng.normal(0, 3, field.shape), 0, 255)
     green = np.clip(255 - field + rng.normal(0, 3, field.shape), 0, 255) * 0.7
     zero = np.zeros_like(field)
-    panels = [np.dstack([red, zero, zero]), np.dstack([zero, green, zero]), np.dstack([red, green, zero])]
+    panels = [
+        np.dstack([red, zero, zero]),
+        np.dstack([zero, green, zero]),
+        np.dstack([red, green, zero]),
+    ]
     figure = _canvas(240, 3 * 210 + 10)
     for k, panel in enumerate(panels):
-        figure[20:220, 10 + k * 210:210 + k * 210] = panel.astype(np.uint8)
+        figure[20:220, 10 + k * 210 : 210 + k * 210] = panel.astype(np.uint8)
     assert not _reported(matcher(figure))
 
 
@@ -158,11 +192,13 @@ def test_dashed_lines_and_plots_stay_authentic(matcher, micrograph):
         cv2.line(figure, (x, 120), (x + 6, 120), (200, 200, 200), 1)
     plot = _canvas(200, 200)
     for k in range(5):  # bars with error bars and ticks
-        cv2.rectangle(plot, (20 + k * 35, 190 - 30 * (k + 1) // 2), (45 + k * 35, 190), (80, 80, 80), -1)
+        cv2.rectangle(
+            plot, (20 + k * 35, 190 - 30 * (k + 1) // 2), (45 + k * 35, 190), (80, 80, 80), -1
+        )
         cv2.line(plot, (32 + k * 35, 150 - 30 * k // 2), (32 + k * 35, 170), (0, 0, 0), 1)
     wide = _canvas(figure.shape[0], figure.shape[1] + 220)
-    wide[:, :figure.shape[1]] = figure
-    wide[30:230, figure.shape[1] + 10:figure.shape[1] + 210] = plot
+    wide[:, : figure.shape[1]] = figure
+    wide[30:230, figure.shape[1] + 10 : figure.shape[1] + 210] = plot
     assert not _reported(matcher(wide))
 
 

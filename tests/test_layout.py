@@ -12,10 +12,6 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
-from detectron2.config import get_cfg
-from detectron2.data import DatasetCatalog, MetadataCatalog
-
 from _layout_fixtures import (
     blot_figure,
     figure_set,
@@ -23,6 +19,10 @@ from _layout_fixtures import (
     single_panel_figure,
     write_coco_figures,
 )
+from detectron2.config import get_cfg
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from PIL import Image
+
 from forgery_d2.config import add_forgery_config, default_value
 from forgery_d2.data.builtin import register_all_builtin
 from forgery_d2.data.io import DataError
@@ -31,7 +31,6 @@ from forgery_d2.layout import (
     MARK,
     TEXT,
     ClassicalLayoutAnalyzer,
-
     DetectorLayoutAnalyzer,
     FigureLayout,
     LayoutConfigError,
@@ -319,10 +318,14 @@ def test_detector_trains_with_train_net_and_analyzes(layout_root, tmp_path):
     )
     # Every detection kept (scores 0): the benchmark ranks them; the rest as configured.
     analyzer = DetectorLayoutAnalyzer(
-        detector_cfg, panel_score_thresh=0.0, text_score_thresh=0.0, mark_score_thresh=0.0,
+        detector_cfg,
+        panel_score_thresh=0.0,
+        text_score_thresh=0.0,
+        mark_score_thresh=0.0,
         ink_tolerance=default_value("MODEL.LAYOUT.DETECTOR.INK_TOLERANCE"),
         ink_dilation=default_value("MODEL.LAYOUT.DETECTOR.INK_DILATION"),
-        canvas_tolerance=default_value("MODEL.LAYOUT.CLASSICAL.CANVAS_TOLERANCE"))
+        canvas_tolerance=default_value("MODEL.LAYOUT.CLASSICAL.CANVAS_TOLERANCE"),
+    )
     figure = grid_figure(seed=9, rows=1, cols=2, panel=96)
     layout = analyzer(figure.image)
     h, w = figure.image.shape[:2]

@@ -1,4 +1,5 @@
 """FusionRCNN: fusion modes, configs end to end on CPU, plain R-CNN checkpoints load."""
+
 import dataclasses
 import glob
 import os
@@ -6,7 +7,6 @@ import os
 import numpy as np
 import pytest
 import torch
-
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import get_cfg
 from detectron2.modeling import build_model
@@ -14,8 +14,15 @@ from detectron2.structures import Boxes, Instances
 
 from forgery_d2.config import add_forgery_config, get_forgery_cfg
 from forgery_d2.data.synthetic.copy_move import plant_copy_move
-from forgery_d2.modeling.meta_arch.fusion import (FROM_BOTH, FROM_MATCHER, FROM_NETWORK, FusionRCNN, FusionRule,
-                                                  fuse_instances, fused_image_score)
+from forgery_d2.modeling.meta_arch.fusion import (
+    FROM_BOTH,
+    FROM_MATCHER,
+    FROM_NETWORK,
+    FusionRCNN,
+    FusionRule,
+    fuse_instances,
+    fused_image_score,
+)
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs", "fusion")
 SIZE = (40, 60)
@@ -45,7 +52,9 @@ MATCHER = [(1, 0, 10, 10), (12, 12, 20, 20)]
 
 @pytest.mark.parametrize("dtype", [torch.bool, torch.uint8])
 def test_union_merges_overlaps_and_adds_new(dtype):
-    fused = fuse_instances(_instances(NETWORK, [0.3, 0.6], dtype), _instances(MATCHER, [0.9, 0.8]), _rule("union"))
+    fused = fuse_instances(
+        _instances(NETWORK, [0.3, 0.6], dtype), _instances(MATCHER, [0.9, 0.8]), _rule("union")
+    )
     assert len(fused) == 3
     assert fused.pred_masks.dtype == dtype
     assert fused.scores.tolist() == pytest.approx([0.9, 0.8, 0.6])  # sorted; merged keeps the max
@@ -54,8 +63,11 @@ def test_union_merges_overlaps_and_adds_new(dtype):
 
 
 def test_boost_rescored_network_only():
-    fused = fuse_instances(_instances(NETWORK, [0.4, 0.6]), _instances(MATCHER, [0.9, 0.8]),
-                           _rule("boost", boost=0.5, penalty=0.5))
+    fused = fuse_instances(
+        _instances(NETWORK, [0.4, 0.6]),
+        _instances(MATCHER, [0.9, 0.8]),
+        _rule("boost", boost=0.5, penalty=0.5),
+    )
     assert len(fused) == 2
     assert sorted(fused.scores.tolist()) == pytest.approx([0.3, 0.7])  # 0.6 * 0.5, 0.4 + 0.5 * 0.6
 
@@ -67,7 +79,10 @@ def test_one_view_kept_where_the_other_fires():
     assert len(fuse_instances(network, nothing, _rule("network_if_matcher"))) == 0
     gated = fuse_instances(network, matcher, _rule("matcher_if_network", network_score_thresh=0.5))
     assert gated.pred_sources.tolist() == [FROM_MATCHER, FROM_MATCHER]
-    assert len(fuse_instances(network, matcher, _rule("matcher_if_network", network_score_thresh=0.7))) == 0
+    assert (
+        len(fuse_instances(network, matcher, _rule("matcher_if_network", network_score_thresh=0.7)))
+        == 0
+    )
 
 
 def test_verify_and_add_rescores_matcher_by_network_support_and_adds_network_finds():
@@ -76,14 +91,20 @@ def test_verify_and_add_rescores_matcher_by_network_support_and_adds_network_fin
     probability[0, 20:35, 30:50] = 204  # and finds something the matcher missed
     network = Instances(SIZE)
     network.pred_masks, network.scores = probability, torch.tensor([0.7])
-    fused = fuse_instances(network, _instances(MATCHER, [0.9, 0.8]), _rule("verify_and_add", verify_weight=0.5))
+    fused = fuse_instances(
+        network, _instances(MATCHER, [0.9, 0.8]), _rule("verify_and_add", verify_weight=0.5)
+    )
     # First matcher box (1, 0, 10, 10) lies inside the agreeing area: support 1 -> 0.5 * 0.9 + 0.5.
     assert fused.scores.tolist() == pytest.approx([0.95, 0.7, 0.4])
     assert fused.pred_sources.tolist() == [FROM_BOTH, FROM_NETWORK, FROM_BOTH]
     assert fused.pred_masks.dtype == torch.uint8 and int(fused.pred_masks[0].max()) == 255
-    assert fused_image_score("verify_and_add", 0.7, fused, _instances(MATCHER, [0.9, 0.8])) == pytest.approx(0.95)
+    assert fused_image_score(
+        "verify_and_add", 0.7, fused, _instances(MATCHER, [0.9, 0.8])
+    ) == pytest.approx(0.95)
     alone = fuse_instances(network, _instances([], []), _rule("verify_and_add"))
-    assert alone.scores.tolist() == pytest.approx([0.7]) and alone.pred_sources.tolist() == [FROM_NETWORK]
+    assert alone.scores.tolist() == pytest.approx([0.7]) and alone.pred_sources.tolist() == [
+        FROM_NETWORK
+    ]
 
 
 def test_unknown_mode_and_size_mismatch_are_clear_errors():
@@ -145,7 +166,9 @@ def test_fusion_trains_the_network_part():
     inputs, event = _textured_input()
     target = Instances((128, 160))
     ys, xs = np.nonzero(event.mask)
-    target.gt_boxes = Boxes(torch.tensor([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], dtype=torch.float32))
+    target.gt_boxes = Boxes(
+        torch.tensor([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], dtype=torch.float32)
+    )
     target.gt_classes = torch.zeros(1, dtype=torch.int64)
     from detectron2.structures import BitMasks
 

@@ -1,4 +1,5 @@
 """The keypoint copy-move matcher finds planted duplications and stays quiet on authentic figures."""
+
 import os
 
 import cv2
@@ -11,8 +12,8 @@ from forgery_d2.data.synthetic.blots import draw_blot
 from forgery_d2.data.synthetic.copy_move import CopyTransform, plant_copy_move
 from forgery_d2.data.synthetic.generator import generate_case
 from forgery_d2.matching import KeypointMatcher, KeypointMatcherParams
-from forgery_d2.modeling.meta_arch import CopyMoveMatcher
 from forgery_d2.matching.features import to_gray_uint8
+from forgery_d2.modeling.meta_arch import CopyMoveMatcher
 
 SKIMAGE_DATA = os.path.join(os.path.dirname(skimage.__file__), "data")
 
@@ -60,12 +61,16 @@ def test_finds_planted_copy_move(textured, matcher, name):
     copy_centre = np.array([xs.mean(), ys.mean()])
     mapped = best.matrix[:, :2] @ source_centre + best.matrix[:, 2]
     mapped_back = best.matrix[:, :2] @ copy_centre + best.matrix[:, 2]
-    assert min(np.linalg.norm(mapped - copy_centre), np.linalg.norm(mapped_back - source_centre)) < 4.0
+    assert (
+        min(np.linalg.norm(mapped - copy_centre), np.linalg.norm(mapped_back - source_centre)) < 4.0
+    )
 
 
 def test_two_separate_copy_moves_are_two_instances(textured, matcher):
     forged, first = plant_copy_move(textured, (20, 20, 120, 110), (380, 20))
-    forged, second = plant_copy_move(forged, (30, 380, 130, 480), (380, 380), CopyTransform(flip="horizontal"))
+    forged, second = plant_copy_move(
+        forged, (30, 380, 130, 480), (380, 380), CopyTransform(flip="horizontal")
+    )
     result = matcher(forged)
     assert len(result.instances) == 2
     for event in (first, second):
@@ -137,10 +142,13 @@ def test_small_image_is_upscaled_for_detection(textured, matcher):
 
 def _matcher_cfg():
     from detectron2.config import get_cfg
+
     from forgery_d2.config import add_forgery_config
 
     cfg = add_forgery_config(get_cfg())
-    cfg.merge_from_file(os.path.join(os.path.dirname(__file__), "..", "configs", "matcher", "keypoint_matcher.yaml"))
+    cfg.merge_from_file(
+        os.path.join(os.path.dirname(__file__), "..", "configs", "matcher", "keypoint_matcher.yaml")
+    )
     return cfg
 
 

@@ -1,11 +1,11 @@
 """ForgeryDenseNet: builds from the dense config, learns from its copy-evidence input, and follows
 the output contract (one soft-mask instance + image score at the input's size)."""
+
 import os
 
 import numpy as np
 import pytest
 import torch
-
 from detectron2.modeling import build_model
 from detectron2.structures import BitMasks, Instances
 from detectron2.utils.events import EventStorage
@@ -31,7 +31,7 @@ def _input(forged, generator, height=64, width=96):
     masks = torch.zeros(1 if forged else 0, height, width, dtype=torch.bool)
     if forged:
         y, x = (int(v) for v in torch.randint(0, 32, (2,), generator=generator))
-        masks[0, y:y + 24, x:x + 40] = True
+        masks[0, y : y + 24, x : x + 40] = True
         maps[0][masks[0]] = maps[1][masks[0]] = 255
     instances.gt_masks = BitMasks(masks)
     instances.gt_boxes = instances.gt_masks.get_bounding_boxes()
@@ -69,7 +69,9 @@ def test_dense_net_learns_the_evidence_cue_and_follows_the_output_contract():
         history.append({k: float(v) for k, v in losses.items()})
     assert set(history[0]) == {"loss_pixel_bce", "loss_pixel_dice", "loss_image"}
     for key in history[0]:  # every loss falls: the cue reaches both heads
-        assert np.mean([h[key] for h in history[-5:]]) < 0.7 * np.mean([h[key] for h in history[:5]]), key
+        assert np.mean([h[key] for h in history[-5:]]) < 0.7 * np.mean(
+            [h[key] for h in history[:5]]
+        ), key
     model.eval()
     forged, authentic = _input(True, generator), _input(False, generator)
     with torch.no_grad():
@@ -78,7 +80,9 @@ def test_dense_net_learns_the_evidence_cue_and_follows_the_output_contract():
     instances = outputs[0]["instances"]
     assert instances.image_size == (128, 192) and instances.pred_masks.shape == (1, 128, 192)
     assert instances.pred_masks.dtype == torch.uint8 and len(instances.scores) == 1
-    truth = torch.nn.functional.interpolate(forged["instances"].gt_masks.tensor[None].float(), size=(128, 192))[0, 0]
+    truth = torch.nn.functional.interpolate(
+        forged["instances"].gt_masks.tensor[None].float(), size=(128, 192)
+    )[0, 0]
     predicted = instances.pred_masks[0] >= 128
     assert (predicted & truth.bool()).sum() > 0.5 * truth.sum()
 
@@ -94,5 +98,13 @@ def test_dense_net_computes_missing_maps_from_the_image_it_gets():
 
 def test_copy_evidence_needs_a_forgery_fpn_backbone():
     with pytest.raises(ValueError, match="MODEL.COPY_EVIDENCE.ENABLED needs a backbone"):
-        build_model(_cfg("MODEL.BACKBONE.NAME", "build_resnet_fpn_backbone", "MODEL.RESNETS.DEPTH", "18",
-                         "MODEL.RESNETS.RES2_OUT_CHANNELS", "64"))
+        build_model(
+            _cfg(
+                "MODEL.BACKBONE.NAME",
+                "build_resnet_fpn_backbone",
+                "MODEL.RESNETS.DEPTH",
+                "18",
+                "MODEL.RESNETS.RES2_OUT_CHANNELS",
+                "64",
+            )
+        )

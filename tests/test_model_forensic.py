@@ -1,4 +1,5 @@
 """Forensic input streams: SRM, Bayar constrained conv, ELA, raw-pixel recovery, shapes."""
+
 import cv2
 import numpy as np
 import pytest

@@ -1,7 +1,7 @@
 """Image-level gate: learns image labels, ignores batch padding, label plumbing."""
+
 import pytest
 import torch
-
 from detectron2.config import get_cfg
 from detectron2.layers import ShapeSpec
 from detectron2.structures import Boxes, Instances
@@ -23,7 +23,10 @@ def _gate(in_features=("p3", "p4")):
 def _features(labels, generator):
     """Forged images carry a small bright blob in channel 2 (a local cue), authentic ones don't."""
     n = len(labels)
-    feats = {"p3": torch.randn(n, 6, 12, 16, generator=generator), "p4": torch.randn(n, 6, 6, 8, generator=generator)}
+    feats = {
+        "p3": torch.randn(n, 6, 12, 16, generator=generator),
+        "p4": torch.randn(n, 6, 6, 8, generator=generator),
+    }
     for i, label in enumerate(labels):
         if label:
             y, x = torch.randint(0, 10, (2,), generator=generator).tolist()
@@ -76,7 +79,12 @@ def test_gate_rejects_unknown_feature():
 def test_image_labels_prefers_label_then_instances():
     with_box = Instances((8, 8), gt_boxes=Boxes(torch.tensor([[0.0, 0.0, 4.0, 4.0]])))
     empty = Instances((8, 8), gt_boxes=Boxes(torch.zeros(0, 4)))
-    inputs = [{"label": 1, "instances": empty}, {"instances": with_box}, {"instances": empty}, {"label": 0}]
+    inputs = [
+        {"label": 1, "instances": empty},
+        {"instances": with_box},
+        {"instances": empty},
+        {"label": 0},
+    ]
     assert image_labels(inputs, "cpu").tolist() == [1.0, 1.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="x.png.*label"):
         image_labels([{"file_name": "x.png", "label": 2}], "cpu")

@@ -1,10 +1,10 @@
 """ForgeryRCNN and the ablation configs: build, one CPU training step, the output contract."""
+
 import glob
 import os
 
 import pytest
 import torch
-
 from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 from detectron2.structures import BitMasks, Boxes, Instances
@@ -39,7 +39,12 @@ def _training_input(height, width, forged, generator):
         instances.gt_masks = BitMasks(torch.zeros(0, height, width, dtype=torch.bool))
         instances.gt_boxes = Boxes(torch.zeros(0, 4))
         instances.gt_classes = torch.zeros(0, dtype=torch.int64)
-    return {"image": image, "instances": instances, "label": int(forged), "file_name": f"{height}x{width}.png"}
+    return {
+        "image": image,
+        "instances": instances,
+        "label": int(forged),
+        "file_name": f"{height}x{width}.png",
+    }
 
 
 def _train_step_and_infer(cfg):
@@ -65,7 +70,14 @@ def _train_step_and_infer(cfg):
 
 def test_ablation_configs_exist():
     names = {os.path.basename(p) for p in ABLATION_CONFIGS}
-    assert {"plain.yaml", "forensic.yaml", "self_correlation.yaml", "gate.yaml", "all.yaml", "mobilenetv3.yaml"} <= names
+    assert {
+        "plain.yaml",
+        "forensic.yaml",
+        "self_correlation.yaml",
+        "gate.yaml",
+        "all.yaml",
+        "mobilenetv3.yaml",
+    } <= names
 
 
 @pytest.mark.parametrize("config_file", ABLATION_CONFIGS, ids=os.path.basename)
@@ -87,10 +99,16 @@ def test_config_trains_one_step_and_follows_output_contract(config_file):
 
 
 def test_soft_masks_are_probabilities_and_hard_masks_match_them():
-    cfg = _cfg(os.path.join(ROOT, "configs", "ablation", "plain.yaml"), "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0")
+    cfg = _cfg(
+        os.path.join(ROOT, "configs", "ablation", "plain.yaml"),
+        "MODEL.ROI_HEADS.SCORE_THRESH_TEST",
+        "0.0",
+    )
     torch.manual_seed(0)
     model = build_model(cfg).eval()
-    image = torch.randint(0, 256, (3, 97, 131), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    image = torch.randint(
+        0, 256, (3, 97, 131), generator=torch.Generator().manual_seed(0), dtype=torch.uint8
+    )
     inputs = [{"image": image, "height": 150, "width": 200}]
     with torch.no_grad():
         soft = model(inputs)[0]["instances"].pred_masks
@@ -116,7 +134,11 @@ def test_forensic_backbone_works_under_plain_generalized_rcnn():
 def test_freeze_parts_name_existing_parameters():
     cfg = _cfg(os.path.join(ROOT, "configs", "ablation", "all.yaml"))
     model = build_model(cfg)
-    parts = {k: v for k, v in freeze.part_patterns(model).items() if k in ("forensic", "self_correlation", "image_gate")}
+    parts = {
+        k: v
+        for k, v in freeze.part_patterns(model).items()
+        if k in ("forensic", "self_correlation", "image_gate")
+    }
     assert set(parts) == {"forensic", "self_correlation", "image_gate"}
     names = [n for n, _ in model.named_parameters()]
     for patterns in parts.values():
@@ -124,4 +146,6 @@ def test_freeze_parts_name_existing_parameters():
             if pattern == "backbone.forensic_bottom_up" or pattern == "backbone.forensic_merge":
                 continue  # late fusion only; all.yaml fuses early
             assert any(n.startswith(pattern + ".") for n in names), pattern
-    assert any(n.startswith("backbone.bottom_up.res2.") for n in names)  # RGB stages keep their names
+    assert any(
+        n.startswith("backbone.bottom_up.res2.") for n in names
+    )  # RGB stages keep their names

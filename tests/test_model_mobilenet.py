@@ -1,8 +1,8 @@
 """MobileNetV3 bottom-up: detectron2 stage names/strides, odd sizes, torchvision weight loading."""
+
 import pytest
 import torch
 import torchvision
-
 from detectron2.config import get_cfg
 from detectron2.layers import FrozenBatchNorm2d, ShapeSpec
 
@@ -15,12 +15,22 @@ def test_stages_strides_and_odd_sizes(arch):
     torch.manual_seed(0)
     backbone = MobileNetV3Backbone(arch=arch).eval()
     shapes = backbone.output_shape()
-    assert {k: v.stride for k, v in shapes.items()} == {"res2": 4, "res3": 8, "res4": 16, "res5": 32}
+    assert {k: v.stride for k, v in shapes.items()} == {
+        "res2": 4,
+        "res3": 8,
+        "res4": 16,
+        "res5": 32,
+    }
     with torch.no_grad():
         outputs = backbone(torch.randn(1, 3, 64, 200))
         odd = backbone(torch.randn(1, 3, 97, 131))
     for name, spec in shapes.items():
-        assert outputs[name].shape == (1, spec.channels, -(-64 // spec.stride), -(-200 // spec.stride))
+        assert outputs[name].shape == (
+            1,
+            spec.channels,
+            -(-64 // spec.stride),
+            -(-200 // spec.stride),
+        )
         assert odd[name].shape[1] == spec.channels
         assert odd[name].shape[-2:] == (-(-97 // spec.stride), -(-131 // spec.stride))
 

@@ -1,4 +1,5 @@
 """Copy-move self-correlation: responds to duplicated patches, chunking is exact, module shapes."""
+
 import pytest
 import torch
 
@@ -9,7 +10,9 @@ def _noise_with_copy(channels=64, size=(24, 30), patch=5, src=(3, 4), dst=(14, 2
     generator = torch.Generator().manual_seed(seed)
     features = torch.randn(1, channels, *size, generator=generator)
     (sy, sx), (dy, dx) = src, dst
-    features[:, :, dy : dy + patch, dx : dx + patch] = features[:, :, sy : sy + patch, sx : sx + patch]
+    features[:, :, dy : dy + patch, dx : dx + patch] = features[
+        :, :, sy : sy + patch, sx : sx + patch
+    ]
     return features
 
 
@@ -48,7 +51,9 @@ def test_chunked_equals_unchunked_values_and_gradients(chunk_elements):
     full_input = base.clone().requires_grad_(True)
     chunk_input = base.clone().requires_grad_(True)
     full = self_correlation_topk(full_input, k=5, exclude_radius=1, chunk_elements=1 << 30)
-    chunked = self_correlation_topk(chunk_input, k=5, exclude_radius=1, chunk_elements=chunk_elements)
+    chunked = self_correlation_topk(
+        chunk_input, k=5, exclude_radius=1, chunk_elements=chunk_elements
+    )
     torch.testing.assert_close(chunked, full)
     weights = torch.randn_like(full)
     (full * weights).sum().backward()
@@ -56,7 +61,8 @@ def test_chunked_equals_unchunked_values_and_gradients(chunk_elements):
     torch.testing.assert_close(chunk_input.grad, full_input.grad)
     with torch.no_grad():
         torch.testing.assert_close(
-            self_correlation_topk(base, k=5, exclude_radius=1, chunk_elements=chunk_elements), full.detach()
+            self_correlation_topk(base, k=5, exclude_radius=1, chunk_elements=chunk_elements),
+            full.detach(),
         )
 
 

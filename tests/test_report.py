@@ -1,5 +1,6 @@
 """The screening report: predictions.jsonl validation, transform descriptions, source/copy
 geometry and overlays, the HTML page and its files, and the ground-truth summary (exact oF1)."""
+
 import importlib.util
 import json
 import os
@@ -11,13 +12,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from forgery_d2.competition.rle import AUTHENTIC, encode_annotation, rle_encode
+from forgery_d2.competition.submission import read_solution_csv, read_submission_csv
 from forgery_d2.data.io import read_image
 from forgery_d2.data.synthetic import CopyTransform, plant_copy_move
 from forgery_d2.data.synthetic.blots import draw_blot
 from forgery_d2.data.synthetic.sources import skimage_image_paths
 from forgery_d2.evaluation.metric import score
-from forgery_d2.competition.rle import AUTHENTIC, encode_annotation, rle_encode
-from forgery_d2.competition.submission import read_solution_csv, read_submission_csv
 from forgery_d2.report import (
     PredictionsError,
     correspondences,
@@ -41,30 +42,52 @@ def _cell(height=150, width=200, channels=3):
     """A crop of scikit-image's cell.png (a real microscopy image), or a blot when absent."""
     paths = skimage_image_paths(("cell.png",))
     if paths:
-        grey = np.asarray(Image.open(paths[0]).convert("L"))[100:100 + height, 150:150 + width]
+        grey = np.asarray(Image.open(paths[0]).convert("L"))[100 : 100 + height, 150 : 150 + width]
     else:
         grey = draw_blot(np.random.default_rng(0), height, width)[0]
     return np.repeat(grey[..., None], channels, axis=2) if channels > 1 else grey
 
 
 def _part(event, score, inliers=25):
-    return {"source": rle_encode(event.source_mask), "copy": rle_encode(event.target_mask),
-            "transform": event.matrix.tolist(), "score": score,
-            "evidence": {"method": "keypoint", "inliers": inliers,
-                         "verified_pixels": int(event.target_mask.sum()), "mirrored": False}}
+    return {
+        "source": rle_encode(event.source_mask),
+        "copy": rle_encode(event.target_mask),
+        "transform": event.matrix.tolist(),
+        "score": score,
+        "evidence": {
+            "method": "keypoint",
+            "inliers": inliers,
+            "verified_pixels": int(event.target_mask.sum()),
+            "mirrored": False,
+        },
+    }
 
 
 def _record(case_id, path, image, events=(), image_score=0.1, unpaired=(), seconds=0.25):
     """A predictions.jsonl record as predict.py writes it: one instance per event, plus instances
     found without a pair (``unpaired`` masks)."""
     h, w = image.shape[:2]
-    instances = [{"score": image_score - 0.01 * i, "mask": rle_encode(e.mask),
-                  "parts": [_part(e, image_score - 0.01 * i)]} for i, e in enumerate(events)]
+    instances = [
+        {
+            "score": image_score - 0.01 * i,
+            "mask": rle_encode(e.mask),
+            "parts": [_part(e, image_score - 0.01 * i)],
+        }
+        for i, e in enumerate(events)
+    ]
     instances += [{"score": image_score / 2, "mask": rle_encode(m), "parts": []} for m in unpaired]
     masks = [e.mask for e in events] + list(unpaired)
-    return {"case_id": case_id, "file_name": path, "height": h, "width": w, "status": "ok",
-            "annotation": encode_annotation(masks) if masks else AUTHENTIC,
-            "image_score": image_score, "seconds": seconds, "instances": instances}
+    return {
+        "case_id": case_id,
+        "file_name": path,
+        "height": h,
+        "width": w,
+        "status": "ok",
+        "annotation": encode_annotation(masks) if masks else AUTHENTIC,
+        "image_score": image_score,
+        "seconds": seconds,
+        "instances": instances,
+    }
 
 
 def _save(path, image):
@@ -85,48 +108,90 @@ def screening(tmp_path_factory):
 
     cell = _cell()
     forged, shift = plant_copy_move(cell, (20, 20, 70, 60), (120, 90))
-    records.append(_record("shifted", str(_save(str(images / "shifted.png"), forged)), forged,
-                           [shift], image_score=0.95))
+    records.append(
+        _record(
+            "shifted",
+            str(_save(str(images / "shifted.png"), forged)),
+            forged,
+            [shift],
+            image_score=0.95,
+        )
+    )
     truth["shifted"] = [shift.mask]
 
     blot = draw_blot(np.random.default_rng(3), 160, 240)[0]
-    forged, flip = plant_copy_move(blot, (10, 30, 70, 80), (150, 90),
-                                   CopyTransform(flip="horizontal"))
+    forged, flip = plant_copy_move(
+        blot, (10, 30, 70, 80), (150, 90), CopyTransform(flip="horizontal")
+    )
     forged, turn = plant_copy_move(forged, (90, 10, 130, 50), (15, 110), CopyTransform(rot90=2))
-    records.append(_record("flip_and_turn", str(_save(str(images / "flip_and_turn.png"), forged)),
-                           forged, [flip, turn], image_score=0.8))
+    records.append(
+        _record(
+            "flip_and_turn",
+            str(_save(str(images / "flip_and_turn.png"), forged)),
+            forged,
+            [flip, turn],
+            image_score=0.8,
+        )
+    )
     truth["flip_and_turn"] = [flip.mask, turn.mask]
 
     rgba = np.dstack([_cell(140, 200), np.full((140, 200), 255, np.uint8)])
-    forged, rotated = plant_copy_move(rgba, (10, 10, 60, 50), (110, 60),
-                                      CopyTransform(angle=30, scale=1.2))
+    forged, rotated = plant_copy_move(
+        rgba, (10, 10, 60, 50), (110, 60), CopyTransform(angle=30, scale=1.2)
+    )
     network = np.zeros((140, 200), np.uint8)
     network[5:20, 150:175] = 1
-    records.append(_record("rotated", str(_save(str(images / "rotated.png"), forged)), forged,
-                           [rotated], image_score=0.6, unpaired=[network]))
+    records.append(
+        _record(
+            "rotated",
+            str(_save(str(images / "rotated.png"), forged)),
+            forged,
+            [rotated],
+            image_score=0.6,
+            unpaired=[network],
+        )
+    )
     truth["rotated"] = [rotated.mask]
 
     authentic = _cell(140, 140, channels=1)
     decoy = np.zeros((140, 140), np.uint8)
     decoy[10:30, 10:30] = 1
-    false_alarm = _record("false_alarm", str(_save(str(images / "false_alarm.png"), authentic)),
-                          authentic, image_score=0.4, unpaired=[decoy])
+    false_alarm = _record(
+        "false_alarm",
+        str(_save(str(images / "false_alarm.png"), authentic)),
+        authentic,
+        image_score=0.4,
+        unpaired=[decoy],
+    )
     records.append(false_alarm)
 
     forged, hidden = plant_copy_move(cell, (30, 30, 60, 60), (140, 100))
-    records.append(_record("missed", str(_save(str(images / "missed.png"), forged)), forged,
-                           image_score=0.2))
+    records.append(
+        _record("missed", str(_save(str(images / "missed.png"), forged)), forged, image_score=0.2)
+    )
     truth["missed"] = [hidden.mask]
 
     clean = _cell(100, 130)
-    records.append(_record("clean", str(_save(str(images / "clean.png"), clean)), clean,
-                           image_score=0.05))
+    records.append(
+        _record("clean", str(_save(str(images / "clean.png"), clean)), clean, image_score=0.05)
+    )
 
     broken = images / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    records.append({"case_id": "broken", "file_name": str(broken), "height": 0, "width": 0,
-                    "status": "unreadable", "error": f"image file is corrupt: {broken}",
-                    "annotation": AUTHENTIC, "image_score": None, "seconds": None, "instances": []})
+    records.append(
+        {
+            "case_id": "broken",
+            "file_name": str(broken),
+            "height": 0,
+            "width": 0,
+            "status": "unreadable",
+            "error": f"image file is corrupt: {broken}",
+            "annotation": AUTHENTIC,
+            "image_score": None,
+            "seconds": None,
+            "instances": [],
+        }
+    )
 
     for case_id, masks in truth.items():
         np.save(gt / f"{case_id}.npy", np.stack(masks).astype(np.uint8))
@@ -140,11 +205,21 @@ def screening(tmp_path_factory):
         lines.append(f'{r["case_id"]},"{label.replace(chr(34), chr(34) * 2)}","{shape}"')
     solution.write_text("\n".join(lines) + "\n")
     submission = root / "submission.csv"
-    submission.write_text("case_id,annotation\n" + "".join(
-        f'{r["case_id"]},"{r["annotation"].replace(chr(34), chr(34) * 2)}"\n' for r in records))
-    return {"root": root, "records": records, "predictions": predictions, "gt": gt,
-            "solution": solution, "submission": submission,
-            "events": {"shifted": shift, "flip": flip, "turn": turn, "rotated": rotated}}
+    submission.write_text(
+        "case_id,annotation\n"
+        + "".join(
+            f'{r["case_id"]},"{r["annotation"].replace(chr(34), chr(34) * 2)}"\n' for r in records
+        )
+    )
+    return {
+        "root": root,
+        "records": records,
+        "predictions": predictions,
+        "gt": gt,
+        "solution": solution,
+        "submission": submission,
+        "events": {"shifted": shift, "flip": flip, "turn": turn, "rotated": rotated},
+    }
 
 
 class _PageParser(HTMLParser):
@@ -195,18 +270,21 @@ def _matrix(linear, t=(0.0, 0.0)):
     return np.hstack([np.asarray(linear, float), np.asarray(t, float)[:, None]])
 
 
-@pytest.mark.parametrize("kwargs, flip, rotation, scale", [
-    ({}, "none", 0.0, 1.0),
-    ({"flip": "horizontal"}, "horizontal", 0.0, 1.0),
-    ({"flip": "vertical"}, "vertical", 0.0, 1.0),
-    ({"rot90": 1}, "none", 90.0, 1.0),
-    ({"rot90": 2}, "none", 180.0, 1.0),
-    ({"rot90": 3}, "none", -90.0, 1.0),
-    ({"flip": "horizontal", "rot90": 2}, "vertical", 0.0, 1.0),  # = a vertical flip
-    ({"flip": "horizontal", "rot90": 1}, "horizontal", 90.0, 1.0),
-    ({"angle": 30.0, "scale": 1.5}, "none", 30.0, 1.5),
-    ({"flip": "horizontal", "angle": -20.0, "scale": 0.8}, "horizontal", -20.0, 0.8),
-])
+@pytest.mark.parametrize(
+    "kwargs, flip, rotation, scale",
+    [
+        ({}, "none", 0.0, 1.0),
+        ({"flip": "horizontal"}, "horizontal", 0.0, 1.0),
+        ({"flip": "vertical"}, "vertical", 0.0, 1.0),
+        ({"rot90": 1}, "none", 90.0, 1.0),
+        ({"rot90": 2}, "none", 180.0, 1.0),
+        ({"rot90": 3}, "none", -90.0, 1.0),
+        ({"flip": "horizontal", "rot90": 2}, "vertical", 0.0, 1.0),  # = a vertical flip
+        ({"flip": "horizontal", "rot90": 1}, "horizontal", 90.0, 1.0),
+        ({"angle": 30.0, "scale": 1.5}, "none", 30.0, 1.5),
+        ({"flip": "horizontal", "angle": -20.0, "scale": 0.8}, "horizontal", -20.0, 0.8),
+    ],
+)
 def test_describe_transform_reads_flip_rotation_scale(kwargs, flip, rotation, scale):
     d = describe_transform(_matrix(CopyTransform(**kwargs).linear(), (7.0, -3.0)))
     assert d.flip == flip
@@ -241,11 +319,17 @@ def test_describe_transform_explicit_matrices_and_words():
 # Source/copy geometry on planted copy-moves.
 
 
-@pytest.mark.parametrize("transform", [
-    CopyTransform(), CopyTransform(flip="horizontal"), CopyTransform(flip="vertical"),
-    CopyTransform(rot90=2), CopyTransform(rot90=1, flip="horizontal"),
-    CopyTransform(angle=25.0, scale=1.25),
-])
+@pytest.mark.parametrize(
+    "transform",
+    [
+        CopyTransform(),
+        CopyTransform(flip="horizontal"),
+        CopyTransform(flip="vertical"),
+        CopyTransform(rot90=2),
+        CopyTransform(rot90=1, flip="horizontal"),
+        CopyTransform(angle=25.0, scale=1.25),
+    ],
+)
 def test_correspondences_land_in_the_copy_and_description_matches_the_plant(transform):
     image = _cell(200, 260)
     forged, event = plant_copy_move(image, (20, 30, 90, 80), (140, 100), transform)
@@ -259,8 +343,9 @@ def test_correspondences_land_in_the_copy_and_description_matches_the_plant(tran
     assert np.hypot(*(copy_points[0] - centre)) < 2.0, "the source centroid maps to the copy's"
     d = describe_transform(event.matrix, reference=source_points[0])
     expected = describe_transform(np.hstack([transform.linear(), np.zeros((2, 1))]))
-    assert (d.flip, d.rotation, d.scale) == pytest.approx((expected.flip, expected.rotation,
-                                                           expected.scale), abs=1e-6)
+    assert (d.flip, d.rotation, d.scale) == pytest.approx(
+        (expected.flip, expected.rotation, expected.scale), abs=1e-6
+    )
     assert (d.dx, d.dy) == pytest.approx(tuple(centre - source_points[0]), abs=2.0)
 
 
@@ -289,8 +374,9 @@ def test_overlay_tints_source_and_copy_and_draws_the_correspondences():
         before = np.linalg.norm(small[inside] - np.asarray(color), axis=1)
         after = np.linalg.norm(overlay[inside] - np.asarray(color), axis=1)
         assert (after < before).all()
-    outside = cv2.dilate(((event.source_mask | event.target_mask) * 255).astype(np.uint8),
-                         np.ones((9, 9), np.uint8))
+    outside = cv2.dilate(
+        ((event.source_mask | event.target_mask) * 255).astype(np.uint8), np.ones((9, 9), np.uint8)
+    )
     outside = cv2.resize(outside, (130, 100), interpolation=cv2.INTER_NEAREST) == 0
     assert np.array_equal(overlay[outside], small[outside])
 
@@ -314,22 +400,61 @@ def test_read_predictions_streams_valid_records(screening):
     assert records[-1].status == "unreadable" and not records[-1].flagged
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda r: "{not json", r"line 2: not valid JSON"),
-    (lambda r: json.dumps({k: v for k, v in r.items() if k != "height"}), r"missing key 'height'"),
-    (lambda r: json.dumps({**r, "status": "done"}), r"'status' must be one of"),
-    (lambda r: json.dumps({**r, "instances": [{**r["instances"][0], "mask": [1, 10 ** 9]}]
-                           + r["instances"][1:]}), r"instances\[0\]\.mask: RLE run (ends at pixel|length \d+ is longer than the image)"),
-    (lambda r: json.dumps({**r, "instances": [{**r["instances"][0], "parts": [
-        {**r["instances"][0]["parts"][0], "transform": [[1, 0], [0, 1]]}]}]}),
-     r"instances\[0\]\.parts\[0\]\.transform must be a 2x3"),
-    (lambda r: json.dumps({**r, "instances": [{**r["instances"][0], "parts": [
-        {**r["instances"][0]["parts"][0], "evidence": {"method": "magic"}}]}]}),
-     r"evidence\.method must be one of"),
-    (lambda r: json.dumps({**r, "instances": []}), r"annotation is forged but there are 0"),
-    (lambda r: json.dumps({**r, "annotation": "[5, 3, 1, 2]"}), r"annotation: .*ascending"),
-    (lambda r: json.dumps({**r, "case_id": "shifted"}), r"duplicate case_id, first seen on line 1"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda r: "{not json", r"line 2: not valid JSON"),
+        (
+            lambda r: json.dumps({k: v for k, v in r.items() if k != "height"}),
+            r"missing key 'height'",
+        ),
+        (lambda r: json.dumps({**r, "status": "done"}), r"'status' must be one of"),
+        (
+            lambda r: json.dumps(
+                {**r, "instances": [{**r["instances"][0], "mask": [1, 10**9]}] + r["instances"][1:]}
+            ),
+            r"instances\[0\]\.mask: RLE run (ends at pixel|length \d+ is longer than the image)",
+        ),
+        (
+            lambda r: json.dumps(
+                {
+                    **r,
+                    "instances": [
+                        {
+                            **r["instances"][0],
+                            "parts": [
+                                {**r["instances"][0]["parts"][0], "transform": [[1, 0], [0, 1]]}
+                            ],
+                        }
+                    ],
+                }
+            ),
+            r"instances\[0\]\.parts\[0\]\.transform must be a 2x3",
+        ),
+        (
+            lambda r: json.dumps(
+                {
+                    **r,
+                    "instances": [
+                        {
+                            **r["instances"][0],
+                            "parts": [
+                                {**r["instances"][0]["parts"][0], "evidence": {"method": "magic"}}
+                            ],
+                        }
+                    ],
+                }
+            ),
+            r"evidence\.method must be one of",
+        ),
+        (lambda r: json.dumps({**r, "instances": []}), r"annotation is forged but there are 0"),
+        (lambda r: json.dumps({**r, "annotation": "[5, 3, 1, 2]"}), r"annotation: .*ascending"),
+        (
+            lambda r: json.dumps({**r, "case_id": "shifted"}),
+            r"duplicate case_id, first seen on line 1",
+        ),
+    ],
+)
 def test_malformed_line_names_file_and_line(screening, tmp_path, change, message):
     first, second = screening["records"][0], screening["records"][1]
     path = tmp_path / "predictions.jsonl"
@@ -341,7 +466,8 @@ def test_malformed_line_names_file_and_line(screening, tmp_path, change, message
 
 def test_cli_reports_bad_input_in_one_line(screening, tmp_path, capsys):
     spec = importlib.util.spec_from_file_location(
-        "report_cli", os.path.join(os.path.dirname(__file__), "..", "tools", "report.py"))
+        "report_cli", os.path.join(os.path.dirname(__file__), "..", "tools", "report.py")
+    )
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
     path = tmp_path / "bad.jsonl"
@@ -371,8 +497,12 @@ def test_report_cards_sorted_with_pictures_on_disk(screening, report):
     assert result.num_cards == len(parser.cards) == len(flagged) == 4
     scores = [float(c["attrs"]["data-score"]) for c in parser.cards]
     assert scores == sorted(scores, reverse=True)
-    assert [c["attrs"]["data-case-id"] for c in parser.cards] == \
-        ["shifted", "flip_and_turn", "rotated", "false_alarm"]
+    assert [c["attrs"]["data-case-id"] for c in parser.cards] == [
+        "shifted",
+        "flip_and_turn",
+        "rotated",
+        "false_alarm",
+    ]
     images = [a for tag, a in parser.tags if tag == "img"]
     assert len(images) == 2 * len(flagged)  # a thumbnail and an overlay per flagged figure
     for attrs in images:
@@ -382,8 +512,9 @@ def test_report_cards_sorted_with_pictures_on_disk(screening, report):
             assert picture.size == (int(attrs["width"]), int(attrs["height"]))
             assert max(picture.size) <= (240 if "thumb" in attrs["class"] else 960)
     # Self-contained: no external stylesheet, script or link.
-    assert not any(tag in ("link", "iframe") or (tag == "script" and "src" in a)
-                   for tag, a in parser.tags)
+    assert not any(
+        tag in ("link", "iframe") or (tag == "script" and "src" in a) for tag, a in parser.tags
+    )
     assert "http://" not in text and "https://" not in text
 
 
@@ -392,8 +523,10 @@ def test_report_cards_say_what_was_copied(report):
     parser, _ = _parse(result.index)
     text = {c["attrs"]["data-case-id"]: " ".join(c["text"].split()) for c in parser.cards}
     assert "moved 100 px right and 70 px down" in text["shifted"]
-    assert "keypoint match, score 0.950 · inliers 25 · verified pixels 2,000 · mirrored no" \
+    assert (
+        "keypoint match, score 0.950 · inliers 25 · verified pixels 2,000 · mirrored no"
         in text["shifted"]
+    )
     assert "mirrored left-right" in text["flip_and_turn"]
     assert "rotated 180°" in text["flip_and_turn"]
     assert "rotated 30° counter-clockwise; scaled ×1.20" in text["rotated"]
@@ -428,8 +561,9 @@ def test_report_lists_authentic_missed_and_unreadable(report):
 def test_summary_of1_equals_the_competition_metric(screening, report):
     result, out = report
     m = result.metrics
-    expected = score(read_solution_csv(screening["solution"]),
-                     read_submission_csv(screening["submission"]))
+    expected = score(
+        read_solution_csv(screening["solution"]), read_submission_csv(screening["submission"])
+    )
     assert m["oF1"] == expected
     assert 0.0 < expected < 1.0
     assert (m["figures_screened"], m["flagged"], m["authentic"], m["unreadable"]) == (7, 4, 2, 1)
@@ -441,8 +575,12 @@ def test_summary_of1_equals_the_competition_metric(screening, report):
     saved = json.loads((out / "summary.json").read_text())
     assert saved["metrics"]["oF1"] == expected
     # The solution CSV gives the same numbers.
-    from_solution = write_report(screening["predictions"], out / "with_solution",
-                                 solution=screening["solution"], progress=False)
+    from_solution = write_report(
+        screening["predictions"],
+        out / "with_solution",
+        solution=screening["solution"],
+        progress=False,
+    )
     assert from_solution.metrics == m
 
 
@@ -461,27 +599,42 @@ def test_report_without_truth_and_with_a_missing_image(screening, tmp_path):
 
 
 def test_report_draws_ground_truth_on_the_overlay(screening, tmp_path):
-    with_gt = write_report(screening["predictions"], tmp_path / "gt", gt_masks=screening["gt"],
-                           image_format="png", progress=False)
-    plain = write_report(screening["predictions"], tmp_path / "plain", image_format="png",
-                         progress=False)
-    overlays = [a["src"] for tag, a in _parse(plain.index)[0].tags
-                if tag == "img" and "overlay" in a["class"]]
-    assert overlays == [a["src"] for tag, a in _parse(with_gt.index)[0].tags
-                        if tag == "img" and "overlay" in a["class"]]
+    with_gt = write_report(
+        screening["predictions"],
+        tmp_path / "gt",
+        gt_masks=screening["gt"],
+        image_format="png",
+        progress=False,
+    )
+    plain = write_report(
+        screening["predictions"], tmp_path / "plain", image_format="png", progress=False
+    )
+    overlays = [
+        a["src"]
+        for tag, a in _parse(plain.index)[0].tags
+        if tag == "img" and "overlay" in a["class"]
+    ]
+    assert overlays == [
+        a["src"]
+        for tag, a in _parse(with_gt.index)[0].tags
+        if tag == "img" and "overlay" in a["class"]
+    ]
 
     def pictures(case_id):
         name = next(src for src in overlays if case_id in src)
-        return (read_image(os.path.join(tmp_path / "gt", name)).astype(int),
-                read_image(os.path.join(tmp_path / "plain", name)).astype(int))
+        return (
+            read_image(os.path.join(tmp_path / "gt", name)).astype(int),
+            read_image(os.path.join(tmp_path / "plain", name)).astype(int),
+        )
 
     # The shifted figure's ground truth is its prediction: the green line runs a few pixels
     # outside the predicted outline (drawn at full size here) and nowhere far from it.
     gt_overlay, plain_overlay = pictures("shifted")
     changed = np.abs(gt_overlay - plain_overlay).sum(axis=2) > 0
     mask = screening["events"]["shifted"].mask
-    ring = (cv2.dilate(mask, np.ones((9, 9), np.uint8)) > 0) & \
-        (cv2.dilate(mask, np.ones((5, 5), np.uint8)) == 0)
+    ring = (cv2.dilate(mask, np.ones((9, 9), np.uint8)) > 0) & (
+        cv2.dilate(mask, np.ones((5, 5), np.uint8)) == 0
+    )
     far = cv2.dilate(mask, np.ones((15, 15), np.uint8)) == 0
     assert changed[ring].mean() > 0.8 and not changed[far].any() and not changed[mask > 0].any()
     assert (gt_overlay[ring] - plain_overlay[ring]).mean(axis=0)[1] > 0  # greener

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import pytest
 import skimage.data
+from test_eval_tools import _load_tool
 
 from forgery_d2.competition.rle import decode_annotation, rle_decode
 from forgery_d2.config import load_config
@@ -37,7 +38,6 @@ from forgery_d2.engine.screening import (
     screen_worker,
 )
 from forgery_d2.evaluation.decision import DecisionRule
-from test_eval_tools import _load_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MATCHER = os.path.join(ROOT, "configs", "matcher", "keypoint_matcher.yaml")

@@ -1,4 +1,5 @@
 """The copy-move planter: masks match the pixels actually copied, no no-op copies, real statistics."""
+
 import cv2
 import numpy as np
 import pytest
@@ -31,7 +32,9 @@ def _noise_image(seed, shape=(180, 240, 3)):
 
 def _smooth_image(seed, shape=(180, 240)):
     noise = np.random.default_rng(seed).random((12, 16)).astype(np.float32)
-    return np.rint(cv2.resize(noise, shape[::-1], interpolation=cv2.INTER_CUBIC).clip(0, 1) * 255).astype(np.uint8)
+    return np.rint(
+        cv2.resize(noise, shape[::-1], interpolation=cv2.INTER_CUBIC).clip(0, 1) * 255
+    ).astype(np.uint8)
 
 
 def _warp(image, matrix):
@@ -75,9 +78,13 @@ def test_plant_irregular_mask_source():
     region = sample_region(np.random.default_rng(0), 900, "blob")
     source = np.zeros(image.shape, bool)
     source[10 : 10 + region.shape[0], 15 : 15 + region.shape[1]] = region
-    forged, event = plant_copy_move(image, source, (130, 70), CopyTransform(rot90=1, flip="vertical"))
+    forged, event = plant_copy_move(
+        image, source, (130, 70), CopyTransform(rot90=1, flip="vertical")
+    )
     assert event.source_mask.sum() == event.target_mask.sum() == region.sum()
-    np.testing.assert_array_equal(forged[event.target_mask], _warp(image, event.matrix)[event.target_mask])
+    np.testing.assert_array_equal(
+        forged[event.target_mask], _warp(image, event.matrix)[event.target_mask]
+    )
     assert not _changed(forged, image)[~event.target_mask].any()
 
 
@@ -105,7 +112,11 @@ def test_plant_rejects_bad_placements():
 def _check_forgery(image, forged, masks, events):
     h, w = image.shape[:2]
     assert forged.shape == image.shape and forged.dtype == np.uint8
-    assert masks.dtype == np.uint8 and masks.shape == (len(events), h, w) and set(np.unique(masks)) <= {0, 1}
+    assert (
+        masks.dtype == np.uint8
+        and masks.shape == (len(events), h, w)
+        and set(np.unique(masks)) <= {0, 1}
+    )
     assert 1 <= len(events) <= 3
     regions = [r for e in events for r in (e.source_mask, e.target_mask)]
     assert all(r.any() for r in regions)
@@ -115,10 +126,16 @@ def _check_forgery(image, forged, masks, events):
     for e, m in zip(events, masks):
         np.testing.assert_array_equal(m, e.source_mask | e.target_mask)
         assert not changed[e.source_mask].any(), "a source region was modified"
-        allowed |= _halo(e.target_mask, e.transform.feather) if e.transform.feather else e.target_mask
+        allowed |= (
+            _halo(e.target_mask, e.transform.feather) if e.transform.feather else e.target_mask
+        )
         if e.transform.is_pixel_exact:
-            np.testing.assert_array_equal(forged[e.target_mask], _warp(image, e.matrix)[e.target_mask])
-    assert not changed[~allowed].any(), "pixels changed outside every event's mask (and feather edge)"
+            np.testing.assert_array_equal(
+                forged[e.target_mask], _warp(image, e.matrix)[e.target_mask]
+            )
+    assert not changed[~allowed].any(), (
+        "pixels changed outside every event's mask (and feather edge)"
+    )
     hard = [e for e in events if not e.transform.feather]
     outside = ~np.any(masks.astype(bool), axis=0)
     if len(hard) == len(events):
@@ -129,16 +146,33 @@ def _check_forgery(image, forged, masks, events):
 def test_make_forgery_masks_match_changed_pixels(seed):
     rng = np.random.default_rng(seed)
     blot, _ = draw_blot(rng, 200, 320)
-    images = [blot, np.dstack([blot, _smooth_image(seed, (200, 320)), blot]), _noise_image(seed, (120, 160, 4))]
+    images = [
+        blot,
+        np.dstack([blot, _smooth_image(seed, (200, 320)), blot]),
+        _noise_image(seed, (120, 160, 4)),
+    ]
     for image in images:
         forged, masks, events = make_forgery(image, rng)
         _check_forgery(image, forged, masks, events)
 
 
-@pytest.mark.parametrize("options", [
-    CopyMoveOptions(flip_prob=1.0, rot90_prob=1.0, small_rotation_prob=0, scale_prob=0, photometric_prob=0, feather_prob=0),
-    CopyMoveOptions(small_rotation_prob=1.0, scale_prob=1.0, photometric_prob=1.0, feather_prob=1.0),
-], ids=["exact-geometry", "all-changes"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        CopyMoveOptions(
+            flip_prob=1.0,
+            rot90_prob=1.0,
+            small_rotation_prob=0,
+            scale_prob=0,
+            photometric_prob=0,
+            feather_prob=0,
+        ),
+        CopyMoveOptions(
+            small_rotation_prob=1.0, scale_prob=1.0, photometric_prob=1.0, feather_prob=1.0
+        ),
+    ],
+    ids=["exact-geometry", "all-changes"],
+)
 def test_make_forgery_event_kinds(options):
     rng = np.random.default_rng(7)
     seen_feather = seen_exact = 0
@@ -149,7 +183,9 @@ def test_make_forgery_event_kinds(options):
         seen_exact += sum(e.transform.is_pixel_exact for e in events)
         seen_feather += sum(e.transform.feather > 0 for e in events)
         for e in events:
-            assert (e.transform.flip != "none" and e.transform.rot90 in (1, 2, 3)) or options.flip_prob < 1
+            assert (
+                e.transform.flip != "none" and e.transform.rot90 in (1, 2, 3)
+            ) or options.flip_prob < 1
     if options.feather_prob == 1.0:
         assert seen_feather >= 4 and seen_exact == 0
     else:
@@ -164,7 +200,9 @@ def test_feathered_paste_covers_its_region_and_fades_outside():
     hard_box[60 + pad : 60 + pad + 30, 90 + pad : 90 + pad + 40] = True
     # The copied rectangle is pasted at full weight (but for its corners), the alpha >= 0.5 mask
     # adds at most ~sigma px around it.
-    np.testing.assert_array_equal(forged[60 + pad + 3 : 60 + pad + 27, 90 + pad + 3 : 90 + pad + 37], image[13:37, 13:47])
+    np.testing.assert_array_equal(
+        forged[60 + pad + 3 : 60 + pad + 27, 90 + pad + 3 : 90 + pad + 37], image[13:37, 13:47]
+    )
     np.testing.assert_array_equal(forged[60 + pad + 15, 90 + pad : 90 + pad + 40], image[25, 10:50])
     assert event.target_mask[hard_box].all()
     assert not (event.target_mask & ~_halo(hard_box, 0.3)).any()
@@ -185,7 +223,9 @@ def test_flat_regions_are_never_copied():
         forged, masks, events = make_forgery(half, np.random.default_rng(seed), options=opts)
         for e in events:
             assert half[e.source_mask].std() >= opts.min_texture
-            moved = np.abs(forged.astype(int) - half.astype(int))[e.target_mask] > opts.change_threshold
+            moved = (
+                np.abs(forged.astype(int) - half.astype(int))[e.target_mask] > opts.change_threshold
+            )
             assert moved.mean() >= opts.min_changed_fraction
 
 
@@ -203,7 +243,13 @@ def test_region_shapes_have_requested_area(shape):
     rng = np.random.default_rng(1)
     for area in (100, 2000, 20000):
         region = sample_region(rng, area, shape)
-        assert region.dtype == bool and region[0].any() and region[-1].any() and region[:, 0].any() and region[:, -1].any()
+        assert (
+            region.dtype == bool
+            and region[0].any()
+            and region[-1].any()
+            and region[:, 0].any()
+            and region[:, -1].any()
+        )
         assert 0.6 * area < region.sum() < 1.5 * area
 
 
@@ -214,18 +260,25 @@ def test_figure_copies_stay_inside_panels_and_bands_move_onto_bands():
     opts = CopyMoveOptions(anchor_prob=1.0)
     shapes = set()
     for _ in range(6):
-        source = sample_authentic(rng, "train", SourceOptions(min_size=200, max_size=320, kind_probs={"figure": 1}))
+        source = sample_authentic(
+            rng, "train", SourceOptions(min_size=200, max_size=320, kind_probs={"figure": 1})
+        )
         if source.kind != "figure":
             continue
         inside = np.zeros(source.image.shape[:2], bool)
         for x0, y0, x1, y1 in source.anchors.panels:
             inside[y0:y1, x0:x1] = True
-        forged, masks, events = make_forgery(source.image, rng, options=opts, anchors=source.anchors)
+        forged, masks, events = make_forgery(
+            source.image, rng, options=opts, anchors=source.anchors
+        )
         _check_forgery(source.image, forged, masks, events)
         assert not masks.any(axis=0)[~inside].any(), "a copy touches the canvas between panels"
         shapes.update(e.shape for e in events)
         for e in events:
             if e.shape == "band":  # a whole band's box (grown by a few px) is the source
                 box = e.source_box
-                assert any(b[0] >= box[0] and b[1] >= box[1] and b[2] <= box[2] and b[3] <= box[3] for b in source.anchors.bands)
+                assert any(
+                    b[0] >= box[0] and b[1] >= box[1] and b[2] <= box[2] and b[3] <= box[3]
+                    for b in source.anchors.bands
+                )
     assert shapes & {"band", "panel"}

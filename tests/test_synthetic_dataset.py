@@ -1,4 +1,5 @@
 """The synthetic dataset writer and its CLI: layout, dtypes, masks vs pixels, solution.csv, seeds."""
+
 import csv
 import hashlib
 import importlib.util
@@ -11,11 +12,20 @@ import cv2
 import numpy as np
 import pytest
 
+from forgery_d2.competition.rle import decode_annotation
 from forgery_d2.data.synthetic.blots import draw_blot
 from forgery_d2.data.synthetic.copy_move import feather_reach, plant_copy_move
-from forgery_d2.data.synthetic.generator import TEST_CASE_ID_OFFSET, SyntheticOptions, generate_dataset
-from forgery_d2.data.synthetic.sources import SourceOptions, _split_part, sample_authentic, skimage_image_paths
-from forgery_d2.competition.rle import decode_annotation
+from forgery_d2.data.synthetic.generator import (
+    TEST_CASE_ID_OFFSET,
+    SyntheticOptions,
+    generate_dataset,
+)
+from forgery_d2.data.synthetic.sources import (
+    SourceOptions,
+    _split_part,
+    sample_authentic,
+    skimage_image_paths,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_TRAIN, NUM_TEST = 8, 6
@@ -26,7 +36,9 @@ def _small_options(**source_kw):
 
 
 def _generate(root, seed=3, workers=1):
-    return generate_dataset(str(root), NUM_TRAIN, NUM_TEST, seed, _small_options(), workers=workers, progress=False)
+    return generate_dataset(
+        str(root), NUM_TRAIN, NUM_TEST, seed, _small_options(), workers=workers, progress=False
+    )
 
 
 def _digests(root):
@@ -69,7 +81,12 @@ def test_layout_and_dtypes(dataset):
         assert a.ndim == 2 or a.shape[2] in (3, 4)
         if a.ndim == 3 and a.shape[2] == 4:
             assert (a[:, :, 3] == 255).all()
-        assert m.dtype == np.uint8 and m.ndim == 3 and 1 <= m.shape[0] <= 3 and m.shape[1:] == a.shape[:2]
+        assert (
+            m.dtype == np.uint8
+            and m.ndim == 3
+            and 1 <= m.shape[0] <= 3
+            and m.shape[1:] == a.shape[:2]
+        )
         assert set(np.unique(m)) == {0, 1} and all(ch.any() for ch in m)
         assert max(a.shape[:2]) >= 64
 
@@ -89,7 +106,9 @@ def test_forged_differs_from_authentic_only_inside_masks(dataset):
             feather = event["transform"]["feather"]
             if feather:
                 r = feather_reach(feather)
-                allowed |= cv2.dilate(mask.astype(np.uint8), np.ones((2 * r + 1,) * 2, np.uint8)).astype(bool)
+                allowed |= cv2.dilate(
+                    mask.astype(np.uint8), np.ones((2 * r + 1,) * 2, np.uint8)
+                ).astype(bool)
             assert changed[mask].mean() > 0.1, f"case {cid}: an event barely changed the image"
         assert not changed[~allowed].any(), f"case {cid}: pixels changed outside the masks"
         assert changed.any()
@@ -116,7 +135,9 @@ def test_test_split_and_solution_csv(dataset):
         if r["annotation"] == "authentic":
             assert decoded is None
         else:
-            np.testing.assert_array_equal(decoded, np.load(root / "test_masks" / f"{r['case_id']}.npy"))
+            np.testing.assert_array_equal(
+                decoded, np.load(root / "test_masks" / f"{r['case_id']}.npy")
+            )
     with open(root / "sample_submission.csv", newline="") as f:
         sample = list(csv.DictReader(f))
     assert [s["case_id"] for s in sample] == [r["case_id"] for r in rows]
@@ -144,7 +165,9 @@ def _duplicated_patches(image, size=8):
     canvas are flat by nature, in real figures too.
     """
     grey = image if image.ndim == 2 else image[:, :, 0]
-    patches = np.lib.stride_tricks.sliding_window_view(grey, (size, size))[::2, ::2].reshape(-1, size * size)
+    patches = np.lib.stride_tricks.sliding_window_view(grey, (size, size))[::2, ::2].reshape(
+        -1, size * size
+    )
     unsaturated = ((patches > 0) & (patches < 255)).mean(axis=1)
     patches = patches[(patches.std(axis=1) > 0) & (unsaturated >= 0.5)]
     return len(patches) - len(np.unique(patches, axis=0))
@@ -156,14 +179,20 @@ def test_authentic_blots_hold_no_duplicated_patches():
         blot, bands = draw_blot(rng, int(rng.integers(60, 200)), int(rng.integers(150, 320)))
         assert bands and _duplicated_patches(blot) == 0
     # The check itself sees a planted copy.
-    forged, _ = plant_copy_move(blot, bands[0], (0, 0) if bands[0][0] > 40 else (blot.shape[1] - 40, 0))
+    forged, _ = plant_copy_move(
+        blot, bands[0], (0, 0) if bands[0][0] > 40 else (blot.shape[1] - 40, 0)
+    )
     assert _duplicated_patches(forged) > 0
 
 
 def test_authentic_sources_hold_no_duplicated_patches():
     rng = np.random.default_rng(1)
     for _ in range(6):
-        source = sample_authentic(rng, "train", SourceOptions(min_size=96, max_size=200, kind_probs={"blot": 1, "figure": 1}))
+        source = sample_authentic(
+            rng,
+            "train",
+            SourceOptions(min_size=96, max_size=200, kind_probs={"blot": 1, "figure": 1}),
+        )
         assert _duplicated_patches(source.image) == 0, source.kind
 
 
@@ -180,8 +209,12 @@ def test_user_source_dir(tmp_path):
     folder.mkdir()
     rng = np.random.default_rng(5)
     for i in range(2):
-        cv2.imwrite(str(folder / f"fig{i}.png"), rng.integers(0, 256, (120, 160, 3), dtype=np.uint8))
-    opts = SourceOptions(min_size=64, max_size=128, source_dir=str(folder), kind_probs={"folder": 1.0})
+        cv2.imwrite(
+            str(folder / f"fig{i}.png"), rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+        )
+    opts = SourceOptions(
+        min_size=64, max_size=128, source_dir=str(folder), kind_probs={"folder": 1.0}
+    )
     source = sample_authentic(rng, "test", opts)
     assert source.kind == "folder" and source.sources[0] in ("folder:fig0.png", "folder:fig1.png")
     broken = tmp_path / "broken"
@@ -196,7 +229,9 @@ def test_user_source_dir(tmp_path):
 
 
 def _cli_main():
-    spec = importlib.util.spec_from_file_location("make_synthetic", os.path.join(REPO, "tools", "make_synthetic.py"))
+    spec = importlib.util.spec_from_file_location(
+        "make_synthetic", os.path.join(REPO, "tools", "make_synthetic.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.main
@@ -204,18 +239,53 @@ def _cli_main():
 
 def test_cli_end_to_end(tmp_path, capsys):
     out = tmp_path / "cli"
-    args = ["--style", "legacy", "--output", str(out), "--num-images", "3", "--num-test", "2",
-            "--seed", "1", "--min-size", "64", "--max-size", "128", "--workers", "1", "--no-progress"]
-    result = subprocess.run([sys.executable, os.path.join(REPO, "tools", "make_synthetic.py"), *args],
-                            capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), cwd=REPO, timeout=300)
+    args = [
+        "--style",
+        "legacy",
+        "--output",
+        str(out),
+        "--num-images",
+        "3",
+        "--num-test",
+        "2",
+        "--seed",
+        "1",
+        "--min-size",
+        "64",
+        "--max-size",
+        "128",
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, "tools", "make_synthetic.py"), *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        cwd=REPO,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["train_cases"] == 3 and summary["test_images"] == 2 and summary["test_forged"] == 1
-    assert len(os.listdir(out / "train_images" / "forged")) == 3 and len(os.listdir(out / "test_images")) == 2
+    assert (
+        summary["train_cases"] == 3 and summary["test_images"] == 2 and summary["test_forged"] == 1
+    )
+    assert (
+        len(os.listdir(out / "train_images" / "forged")) == 3
+        and len(os.listdir(out / "test_images")) == 2
+    )
     # Errors are one clear line, no traceback.
     main = _cli_main()
     assert main(args) == 2 and "--overwrite" in capsys.readouterr().err
-    bad = ["--style", "legacy", "--output", str(tmp_path / "bad"), "--kind-probs", "blot=1,paintings=2"]
+    bad = [
+        "--style",
+        "legacy",
+        "--output",
+        str(tmp_path / "bad"),
+        "--kind-probs",
+        "blot=1,paintings=2",
+    ]
     assert main(bad) == 2
     assert "paintings" in capsys.readouterr().err
     with pytest.raises(SystemExit):

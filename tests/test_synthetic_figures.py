@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from forgery_d2.competition.rle import decode_annotation
 from forgery_d2.data.synthetic.figures import (
     FORGERY_KINDS,
     LAYOUT_FILES,
@@ -24,7 +25,6 @@ from forgery_d2.data.synthetic.figures import (
 from forgery_d2.data.synthetic.figures.microscopy import fluorescence_panels, sample_field
 from forgery_d2.data.synthetic.figures.overlays import draw_overlays
 from forgery_d2.data.synthetic.figures.plates import draw_plate
-from forgery_d2.competition.rle import decode_annotation
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = dict(min_size=260, max_size=460, median_size=360)

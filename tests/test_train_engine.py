@@ -1,5 +1,6 @@
 """forgery_d2.engine and forgery_d2.data.mapper, in-process: staged freezing, the forgery-safe
 mapper, the training hooks, and a short ForgeryTrainer run. Small images, CPU, a few iterations."""
+
 import json
 import os
 
@@ -36,7 +37,9 @@ def make_tiny_dataset(root, n_forged=6, n_authentic=4, size=64, seed=0):
         os.makedirs(os.path.join(folder, sub), exist_ok=True)
     for i in range(n_forged + n_authentic):
         coarse = rng.uniform(0, 255, (5, 5, 3)).astype(np.float32)
-        image = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC) + rng.normal(0, 12, (size, size, 3))
+        image = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC) + rng.normal(
+            0, 12, (size, size, 3)
+        )
         image = np.clip(image, 0, 255).astype(np.uint8)
         case_id = str(100 + i)
         if i >= n_forged:
@@ -59,16 +62,36 @@ def make_tiny_dataset(root, n_forged=6, n_authentic=4, size=64, seed=0):
 def tiny_overrides(output_dir):
     """KEY VALUE overrides that make the quick config run in seconds on 64 px images."""
     return [
-        "MODEL.DEVICE", "cpu",
-        "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MAX_SIZE_TRAIN", "96",
-        "INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "96",
-        "DATALOADER.NUM_WORKERS", "0",
-        "SOLVER.WARMUP_ITERS", "2", "SOLVER.STEPS", "()",
-        "TEST.EVAL_PERIOD", "0",
-        "FORGERY.HOOKS.VAL_LOSS.PERIOD", "0", "FORGERY.HOOKS.SEPARABILITY.PERIOD", "0",
-        "FORGERY.HOOKS.VAL_LOSS.NUM_IMAGES", "4", "FORGERY.HOOKS.SEPARABILITY.NUM_IMAGES", "6",
-        "FORGERY.HOOKS.LOG_PERIOD", "1",
-        "OUTPUT_DIR", str(output_dir),
+        "MODEL.DEVICE",
+        "cpu",
+        "INPUT.MIN_SIZE_TRAIN",
+        "(64,)",
+        "INPUT.MAX_SIZE_TRAIN",
+        "96",
+        "INPUT.MIN_SIZE_TEST",
+        "64",
+        "INPUT.MAX_SIZE_TEST",
+        "96",
+        "DATALOADER.NUM_WORKERS",
+        "0",
+        "SOLVER.WARMUP_ITERS",
+        "2",
+        "SOLVER.STEPS",
+        "()",
+        "TEST.EVAL_PERIOD",
+        "0",
+        "FORGERY.HOOKS.VAL_LOSS.PERIOD",
+        "0",
+        "FORGERY.HOOKS.SEPARABILITY.PERIOD",
+        "0",
+        "FORGERY.HOOKS.VAL_LOSS.NUM_IMAGES",
+        "4",
+        "FORGERY.HOOKS.SEPARABILITY.NUM_IMAGES",
+        "6",
+        "FORGERY.HOOKS.LOG_PERIOD",
+        "1",
+        "OUTPUT_DIR",
+        str(output_dir),
     ]
 
 
@@ -78,7 +101,9 @@ def tiny_datasets(tmp_path_factory):
     names = {}
     for split in ("train", "val"):
         name = f"train_engine_tiny_{split}"
-        register_forgery_dataset(name, folder, split, val_fraction=0.4, cache_dir=False, overwrite=True)
+        register_forgery_dataset(
+            name, folder, split, val_fraction=0.4, cache_dir=False, overwrite=True
+        )
         names[split] = name
     assert DatasetCatalog.get(names["val"]), "the tiny split must leave validation images"
     return names
@@ -127,18 +152,27 @@ def tiny_model(tiny_datasets, tmp_path_factory):
 
 def test_apply_stage_trains_exactly_the_named_parts(tiny_model):
     model = tiny_model.train()
-    parts = freeze.part_patterns(model, extra_parts=[["gn_free_rpn", "proposal_generator.rpn_head.conv"]])
+    parts = freeze.part_patterns(
+        model, extra_parts=[["gn_free_rpn", "proposal_generator.rpn_head.conv"]]
+    )
     stage = freeze.parse_schedule([[0, "res5,classifier,gn_free_rpn"]], parts)[0]
     trainable, total = freeze.apply_stage(model, stage, parts)
     names = {n for n, p in model.named_parameters() if p.requires_grad}
     assert names and all(
-        n.startswith(("backbone.bottom_up.res5.", "roi_heads.box_predictor.cls_score.", "proposal_generator.rpn_head.conv."))
+        n.startswith(
+            (
+                "backbone.bottom_up.res5.",
+                "roi_heads.box_predictor.cls_score.",
+                "proposal_generator.rpn_head.conv.",
+            )
+        )
         for n in names
     )
     assert any(n.startswith("roi_heads.box_predictor.cls_score.") for n in names)
     assert not any(n.startswith("roi_heads.box_predictor.bbox_pred.") for n in names)
     assert trainable == sum(p.numel() for p in model.parameters() if p.requires_grad) < total
-    # BatchNorm of frozen stages is in eval mode, that of res5 trains; model.train() + sync restores it.
+    # BatchNorm of frozen stages is in eval mode, that of res5 trains; model.train() + sync restores
+    # it.
     res4_bn = model.backbone.bottom_up.res4[0].conv1.norm
     res5_bn = model.backbone.bottom_up.res5[0].conv1.norm
     assert isinstance(res4_bn, torch.nn.BatchNorm2d) and not res4_bn.training and res5_bn.training
@@ -149,9 +183,13 @@ def test_apply_stage_trains_exactly_the_named_parts(tiny_model):
     freeze.apply_stage(model, freeze.parse_schedule([[0, "all"]], parts)[0], parts)
     assert all(p.requires_grad for p in model.parameters())
     with pytest.raises(freeze.FreezeConfigError, match="matches no parameter"):
-        freeze.trainable_parameter_names(model, freeze.parse_schedule([[0, "image_gate"]], parts)[0], parts)
+        freeze.trainable_parameter_names(
+            model, freeze.parse_schedule([[0, "image_gate"]], parts)[0], parts
+        )
     # ...but a group skips members the model lacks (no image gate here).
-    assert freeze.trainable_parameter_names(model, freeze.parse_schedule([[0, "heads"]], parts)[0], parts)
+    assert freeze.trainable_parameter_names(
+        model, freeze.parse_schedule([[0, "heads"]], parts)[0], parts
+    )
 
 
 def _snapshot(model):
@@ -163,37 +201,69 @@ def test_trainer_freeze_schedule_moves_only_trainable_params_and_resumes(tiny_da
     exactly its parameters (SGD momentum and weight decay leave frozen ones bit-identical), and a
     trainer resumed from the iteration-2 checkpoint starts in stage 1."""
     cfg = tiny_cfg(
-        tiny_datasets, tmp_path, "SOLVER.MAX_ITER", "6", "SOLVER.CHECKPOINT_PERIOD", "3",
-        "FORGERY.FREEZE.STAGES", "[[0, 'heads'], [3, 'res5,classifier']]", "SEED", "1",
+        tiny_datasets,
+        tmp_path,
+        "SOLVER.MAX_ITER",
+        "6",
+        "SOLVER.CHECKPOINT_PERIOD",
+        "3",
+        "FORGERY.FREEZE.STAGES",
+        "[[0, 'heads'], [3, 'res5,classifier']]",
+        "SEED",
+        "1",
     )
     trainer = ForgeryTrainer(cfg)
     trainer.resume_or_load(resume=False)
     snapshots = {}
-    trainer.register_hooks([CallbackHook(after_step=lambda t: snapshots.__setitem__(t.iter, _snapshot(t.model)))])
+    trainer.register_hooks(
+        [CallbackHook(after_step=lambda t: snapshots.__setitem__(t.iter, _snapshot(t.model)))]
+    )
     start = _snapshot(trainer.model)
     trainer.train()
 
     parts = freeze.part_patterns(trainer.model)
     schedule = freeze.parse_schedule(cfg.FORGERY.FREEZE.STAGES, parts)
-    for stage, before, after in ((schedule[0], start, snapshots[2]), (schedule[1], snapshots[2], snapshots[5])):
+    for stage, before, after in (
+        (schedule[0], start, snapshots[2]),
+        (schedule[1], snapshots[2], snapshots[5]),
+    ):
         trained = set(freeze.trainable_parameter_names(trainer.model, stage, parts))
         changed = {n for n in before if not torch.equal(before[n], after[n])}
         assert changed <= trained, f"frozen parameters moved: {sorted(changed - trained)[:5]}"
-        assert len(changed) >= 0.9 * len(trained), f"{len(changed)}/{len(trained)} trainable parameters moved"
+        assert len(changed) >= 0.9 * len(trained), (
+            f"{len(changed)}/{len(trained)} trainable parameters moved"
+        )
 
-    resumed = ForgeryTrainer(tiny_cfg(
-        tiny_datasets, tmp_path, "SOLVER.MAX_ITER", "4", "SOLVER.CHECKPOINT_PERIOD", "3",
-        "FORGERY.FREEZE.STAGES", "[[0, 'heads'], [3, 'res5,classifier']]",
-    ))
+    resumed = ForgeryTrainer(
+        tiny_cfg(
+            tiny_datasets,
+            tmp_path,
+            "SOLVER.MAX_ITER",
+            "4",
+            "SOLVER.CHECKPOINT_PERIOD",
+            "3",
+            "FORGERY.FREEZE.STAGES",
+            "[[0, 'heads'], [3, 'res5,classifier']]",
+        )
+    )
     with open(tmp_path / "last_checkpoint", "w") as f:
         f.write("model_0000002.pth")
     resumed.resume_or_load(resume=True)
     assert resumed.start_iter == 3
     seen = {}
-    resumed.register_hooks([CallbackHook(before_step=lambda t: seen.update(
-        trainable={n for n, p in t.model.named_parameters() if p.requires_grad}))])
+    resumed.register_hooks(
+        [
+            CallbackHook(
+                before_step=lambda t: seen.update(
+                    trainable={n for n, p in t.model.named_parameters() if p.requires_grad}
+                )
+            )
+        ]
+    )
     resumed.train()
-    assert seen["trainable"] == set(freeze.trainable_parameter_names(resumed.model, schedule[1], parts))
+    assert seen["trainable"] == set(
+        freeze.trainable_parameter_names(resumed.model, schedule[1], parts)
+    )
     metrics = read_metrics(str(tmp_path / "metrics.json"))
     assert dict(metrics["freeze/stage"])[3] == 1 and dict(metrics["freeze/stage"])[0] == 0
 
@@ -207,8 +277,9 @@ def test_rot90_transform_matches_numpy_and_inverts():
         t = Rot90Transform(k, 5, 7)
         rotated = t.apply_image(image)
         assert np.array_equal(rotated, np.rot90(image, k))
-        # The centre of pixel (row 1, col 2) lands on the centre of the rotated pixel with that value.
-        (x, y), = t.apply_coords(np.array([[2.5, 1.5]]))
+        # The centre of pixel (row 1, col 2) lands on the centre of the rotated pixel with that
+        # value.
+        ((x, y),) = t.apply_coords(np.array([[2.5, 1.5]]))
         assert rotated[int(y), int(x)] == image[1, 2]
         assert np.array_equal(t.inverse().apply_image(rotated), image)
         box = t.apply_box(np.array([[2, 1, 5, 3]]))[0]
@@ -239,12 +310,20 @@ def test_mapper_augmentations_keep_duplicates_identical_and_masks_aligned(tiny_d
         out = mapper(record)
         image = out["image"].permute(1, 2, 0).numpy()
         masks = out["instances"].gt_masks.tensor.numpy()
-        assert out["instances"].gt_masks.tensor.dtype == torch.bool and masks.shape[1:] == image.shape[:2]
+        assert (
+            out["instances"].gt_masks.tensor.dtype == torch.bool
+            and masks.shape[1:] == image.shape[:2]
+        )
         source, copy = _components(masks[0])
-        patch = lambda region: image[np.ix_(region.any(1), region.any(0))]  # noqa: E731
+        patch = lambda region, image=image: image[np.ix_(region.any(1), region.any(0))]  # noqa: E731
         assert np.array_equal(patch(source), patch(copy)), "source and copy must stay identical"
         ys, xs = np.nonzero(masks[0])
-        assert out["instances"].gt_boxes.tensor[0].tolist() == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+        assert out["instances"].gt_boxes.tensor[0].tolist() == [
+            xs.min(),
+            ys.min(),
+            xs.max() + 1,
+            ys.max() + 1,
+        ]
         assert out["label"] == 1 and "case_id" in out
 
     authentic = [d for d in DatasetCatalog.get(tiny_datasets["train"]) if not d["annotations"]][0]
@@ -266,10 +345,17 @@ def test_augmentation_config_errors():
 
 
 def test_training_subset():
-    records = [{"image_id": f"a/{i}", "case_id": str(i), "annotations": [{}] if i % 3 == 0 else []} for i in range(12)]
+    records = [
+        {"image_id": f"a/{i}", "case_id": str(i), "annotations": [{}] if i % 3 == 0 else []}
+        for i in range(12)
+    ]
     one = select_training_subset(records, 1, seed=0)
     five = select_training_subset(records, 5, seed=0)
-    assert len(one) == 1 and one[0]["annotations"] and one == select_training_subset(records, 1, seed=0)
+    assert (
+        len(one) == 1
+        and one[0]["annotations"]
+        and one == select_training_subset(records, 1, seed=0)
+    )
     assert sum(bool(r["annotations"]) for r in five) == 4  # all 4 forged first, then one authentic
     assert [r["case_id"] for r in select_training_subset(records, ids=["3", "a/7"])] == ["3", "7"]
     with pytest.raises(ValueError, match=r"\['404'\] not in the training datasets"):
@@ -289,7 +375,9 @@ def test_separability_stats_detect_separation():
     assert apart["num_separating"] == 5 and same["num_separating"] == 0
     assert apart["probe_acc"] > 0.9 and 0.3 < same["probe_acc"] < 0.7
     assert apart["norm_dist"] > 3 * same["norm_dist"]
-    assert apart["mean_dist"] == pytest.approx(float((shifted.double().mean(0) - negatives.double().mean(0)).norm()))
+    assert apart["mean_dist"] == pytest.approx(
+        float((shifted.double().mean(0) - negatives.double().mean(0)).norm())
+    )
     assert np.isnan(separability_stats(shifted[:1], negatives)["probe_acc"])
 
 
@@ -298,7 +386,9 @@ class _FakeTrainer:
         self.model, self.iter, self.max_iter = model, iteration, max_iter
 
 
-def test_validation_loss_is_a_real_loss_and_has_no_side_effects(tiny_datasets, tiny_model, tmp_path):
+def test_validation_loss_is_a_real_loss_and_has_no_side_effects(
+    tiny_datasets, tiny_model, tmp_path
+):
     cfg = tiny_cfg(tiny_datasets, tmp_path, "MODEL.RESNETS.NORM", "BN")
     model = tiny_model
     freeze.apply_stage(model, freeze.FreezeStage(0, ("all",)), freeze.part_patterns(model))
@@ -316,10 +406,16 @@ def test_validation_loss_is_a_real_loss_and_has_no_side_effects(tiny_datasets, t
         logged = {k: v for k, (v, _) in storage.latest().items()}
     assert {"val_loss", "val_loss_cls", "val_loss_mask", "val_loss_rpn_cls"} <= set(logged)
     assert "roi_head/num_fg_samples" not in logged  # the model's own train-time stats stay out
-    assert logged["val_loss"] == pytest.approx(sum(v for k, v in logged.items() if k.startswith("val_loss_")))
+    assert logged["val_loss"] == pytest.approx(
+        sum(v for k, v in logged.items() if k.startswith("val_loss_"))
+    )
     assert logged["val_loss_mask"] > 0
-    assert hook.compute() == pytest.approx({k: v for k, v in logged.items() if k.startswith("val_")})
-    assert all(torch.equal(b, buffers[n]) for n, b in model.named_buffers()), "BN running stats changed"
+    assert hook.compute() == pytest.approx(
+        {k: v for k, v in logged.items() if k.startswith("val_")}
+    )
+    assert all(torch.equal(b, buffers[n]) for n, b in model.named_buffers()), (
+        "BN running stats changed"
+    )
     assert all(torch.equal(p, params[n]) for n, p in model.named_parameters())
     assert torch.equal(torch.get_rng_state(), rng_state) and model.training
 
@@ -347,9 +443,12 @@ def test_feature_separability_hook_logs(tiny_datasets, tiny_model, tmp_path):
 
 def test_read_metrics_keeps_the_last_record_of_a_rerun_iteration(tmp_path):
     path = tmp_path / "metrics.json"
-    lines = [{"iteration": 1, "total_loss": 3.0}, {"iteration": 2, "total_loss": 2.0},
-             {"iteration": 2, "total_loss": 1.5, "val_loss": 1.0}]
-    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n{\"iteration\": 3, \"tot")
+    lines = [
+        {"iteration": 1, "total_loss": 3.0},
+        {"iteration": 2, "total_loss": 2.0},
+        {"iteration": 2, "total_loss": 1.5, "val_loss": 1.0},
+    ]
+    path.write_text("\n".join(json.dumps(x) for x in lines) + '\n{"iteration": 3, "tot')
     metrics = read_metrics(str(path))
     assert metrics["total_loss"] == [(1, 3.0), (2, 1.5)] and metrics["val_loss"] == [(2, 1.0)]
 
@@ -357,8 +456,15 @@ def test_read_metrics_keeps_the_last_record_of_a_rerun_iteration(tmp_path):
 # ------------------------------------------------------------------------------------ configs
 
 
-@pytest.mark.parametrize("name", ["Base-Forgery-RCNN-FPN.yaml", "forgery_R_50_FPN.yaml", "forgery_R_101_FPN.yaml",
-                                  "quick/forgery_R_18_FPN_quick.yaml"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Base-Forgery-RCNN-FPN.yaml",
+        "forgery_R_50_FPN.yaml",
+        "forgery_R_101_FPN.yaml",
+        "quick/forgery_R_18_FPN_quick.yaml",
+    ],
+)
 def test_configs_build_a_one_class_forgery_rcnn(name):
     cfg = get_cfg()
     add_forgery_config(cfg)
@@ -370,7 +476,9 @@ def test_configs_build_a_one_class_forgery_rcnn(name):
     model = build_model(cfg)
     assert sum(p.requires_grad for p in model.parameters()) == len(list(model.parameters()))
     parts = freeze.part_patterns(model)
-    assert not freeze.uncovered_parameter_names(model, parts), "every parameter belongs to a freeze part"
+    assert not freeze.uncovered_parameter_names(model, parts), (
+        "every parameter belongs to a freeze part"
+    )
 
 
 def test_recipe_overlays_merge_and_validate():
@@ -393,17 +501,31 @@ def test_freeze_parts_cover_forgery_modules():
     cfg = get_cfg()
     add_forgery_config(cfg)
     cfg.merge_from_file(QUICK_CONFIG)
-    cfg.merge_from_list([
-        "MODEL.DEVICE", "cpu", "MODEL.BACKBONE.NAME", "build_forensic_resnet_fpn_backbone",
-        "MODEL.FORENSIC.STREAMS", "['srm', 'bayar']", "MODEL.FORENSIC.FUSION", "late",
-        "MODEL.SELF_CORRELATION.ENABLED", "True", "MODEL.IMAGE_GATE.ENABLED", "True",
-    ])
+    cfg.merge_from_list(
+        [
+            "MODEL.DEVICE",
+            "cpu",
+            "MODEL.BACKBONE.NAME",
+            "build_forensic_resnet_fpn_backbone",
+            "MODEL.FORENSIC.STREAMS",
+            "['srm', 'bayar']",
+            "MODEL.FORENSIC.FUSION",
+            "late",
+            "MODEL.SELF_CORRELATION.ENABLED",
+            "True",
+            "MODEL.IMAGE_GATE.ENABLED",
+            "True",
+        ]
+    )
     model = build_model(cfg)
     parts = freeze.part_patterns(model)
     assert not freeze.uncovered_parameter_names(model, parts)
     backbone, heads, added = freeze.parse_schedule(
-        [[0, "backbone"], [5, "heads"], [9, "forensic,self_correlation,image_gate"]], parts)
-    names = {s: set(freeze.trainable_parameter_names(model, s, parts)) for s in (backbone, heads, added)}
+        [[0, "backbone"], [5, "heads"], [9, "forensic,self_correlation,image_gate"]], parts
+    )
+    names = {
+        s: set(freeze.trainable_parameter_names(model, s, parts)) for s in (backbone, heads, added)
+    }
     everything = {n for n, _ in model.named_parameters()}
     assert names[backbone] | names[heads] == everything and not names[backbone] & names[heads]
     assert any(n.startswith("backbone.forensic_bottom_up.") for n in names[added])

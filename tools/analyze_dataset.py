@@ -9,6 +9,7 @@ forged image and the forged-pixel fraction (from the RLE annotations; no mask is
 With ``--output``: sizes.png, instances.png, forged_fraction.png, colour_modes.png and
 samples_<dataset>.png (a grid of images with their masks overlaid, forged images first).
 """
+
 import argparse
 import collections
 import logging
@@ -39,8 +40,12 @@ def forged_fraction(record):
     annotations = record.get("annotations") or []
     if not annotations:
         return 0.0
-    rles = [{"size": a["segmentation"]["size"], "counts": a["segmentation"]["counts"].encode("ascii")}
-            if isinstance(a["segmentation"]["counts"], str) else a["segmentation"] for a in annotations]
+    rles = [
+        {"size": a["segmentation"]["size"], "counts": a["segmentation"]["counts"].encode("ascii")}
+        if isinstance(a["segmentation"]["counts"], str)
+        else a["segmentation"]
+        for a in annotations
+    ]
     union = mask_util.merge(rles) if len(rles) > 1 else rles[0]
     return float(mask_util.area(union)) / float(record["height"] * record["width"])
 
@@ -70,18 +75,50 @@ def print_tables(stats):
 
     rows = []
     for name, s in stats.items():
-        rows.append([name, sum(s["labels"].values()), s["labels"][1], s["labels"][0], s["labels"][None]])
-    print(tabulate(rows, ["dataset", "images", "forged", "authentic", "unlabeled"], tablefmt="github"))
+        rows.append(
+            [name, sum(s["labels"].values()), s["labels"][1], s["labels"][0], s["labels"][None]]
+        )
+    print(
+        tabulate(rows, ["dataset", "images", "forged", "authentic", "unlabeled"], tablefmt="github")
+    )
     print()
-    rows = [[name, _quantiles(s["widths"]), _quantiles(s["heights"]),
-             ", ".join(f"{m}: {c}" for m, c in s["modes"].most_common())] for name, s in stats.items()]
-    print(tabulate(rows, ["dataset", "width min/p5/median/p95/max", "height min/p5/median/p95/max", "colour modes"],
-                   tablefmt="github"))
+    rows = [
+        [
+            name,
+            _quantiles(s["widths"]),
+            _quantiles(s["heights"]),
+            ", ".join(f"{m}: {c}" for m, c in s["modes"].most_common()),
+        ]
+        for name, s in stats.items()
+    ]
+    print(
+        tabulate(
+            rows,
+            [
+                "dataset",
+                "width min/p5/median/p95/max",
+                "height min/p5/median/p95/max",
+                "colour modes",
+            ],
+            tablefmt="github",
+        )
+    )
     print()
-    rows = [[name, ", ".join(f"{n}: {c}" for n, c in sorted(s["instances"].items())),
-             _quantiles(100 * s["fractions"], fmt="{:.2f}")] for name, s in stats.items()]
-    print(tabulate(rows, ["dataset", "instances per forged image (N: images)", "forged % p0/p5/p50/p95/p100"],
-                   tablefmt="github"))
+    rows = [
+        [
+            name,
+            ", ".join(f"{n}: {c}" for n, c in sorted(s["instances"].items())),
+            _quantiles(100 * s["fractions"], fmt="{:.2f}"),
+        ]
+        for name, s in stats.items()
+    ]
+    print(
+        tabulate(
+            rows,
+            ["dataset", "instances per forged image (N: images)", "forged % p0/p5/p50/p95/p100"],
+            tablefmt="github",
+        )
+    )
 
 
 def save_plots(stats, output_dir):
@@ -120,14 +157,24 @@ def save_plots(stats, output_dir):
         fractions = s["fractions"][s["fractions"] > 0]
         if len(fractions):
             ax.hist(100 * fractions, bins=np.logspace(-3, 2, 40), alpha=0.5, label=name)
-    ax.set(xscale="log", xlabel="forged pixels (% of image)", ylabel="forged images", title="Forged-pixel fraction")
+    ax.set(
+        xscale="log",
+        xlabel="forged pixels (% of image)",
+        ylabel="forged images",
+        title="Forged-pixel fraction",
+    )
     ax.legend()
     save(fig, "forged_fraction.png")
 
     fig, ax = plt.subplots(figsize=(6, 4))
     modes = sorted({m for s in stats.values() for m in s["modes"]})
     for i, (name, s) in enumerate(stats.items()):
-        ax.bar([j + i * width for j in range(len(modes))], [s["modes"][m] for m in modes], width=width, label=name)
+        ax.bar(
+            [j + i * width for j in range(len(modes))],
+            [s["modes"][m] for m in modes],
+            width=width,
+            label=name,
+        )
     ax.set_xticks(range(len(modes)), modes)
     ax.set(ylabel="images", title="Colour modes")
     ax.legend()
@@ -160,10 +207,14 @@ def save_sample_grid(name, records, output_path, count=12, seed=0):
     metadata = MetadataCatalog.get(name)
     for ax, record in zip(axes.flat, picks):
         image = read_image(record["file_name"], "RGB")
-        drawn = Visualizer(image, metadata, scale=512 / max(image.shape[:2])).draw_dataset_dict(record)
+        drawn = Visualizer(image, metadata, scale=512 / max(image.shape[:2])).draw_dataset_dict(
+            record
+        )
         ax.imshow(drawn.get_image())
         n = len(record.get("annotations") or [])
-        ax.set_title(f"{record['image_id']} ({LABEL_NAMES[record.get('label')]}, {n} inst)", fontsize=9)
+        ax.set_title(
+            f"{record['image_id']} ({LABEL_NAMES[record.get('label')]}, {n} inst)", fontsize=9
+        )
     for ax in axes.flat:
         ax.axis("off")
     fig.tight_layout()
@@ -173,10 +224,14 @@ def save_sample_grid(name, records, output_path, count=12, seed=0):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dataset", nargs="+", required=True, help="registered dataset name(s)")
     parser.add_argument("--output", default=None, help="folder for the PNG plots and sample grids")
-    parser.add_argument("--samples", type=int, default=12, help="images in each sample grid (0: none)")
+    parser.add_argument(
+        "--samples", type=int, default=12, help="images in each sample grid (0: none)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample choice")
     add_datasets_root_argument(parser)
     return parser.parse_args(argv)
@@ -199,8 +254,13 @@ def main(argv=None):
         written = save_plots(stats, args.output)
         if args.samples > 0:
             for name, recs in records.items():
-                grid = save_sample_grid(name, recs, os.path.join(args.output, f"samples_{name}.png"),
-                                        args.samples, args.seed)
+                grid = save_sample_grid(
+                    name,
+                    recs,
+                    os.path.join(args.output, f"samples_{name}.png"),
+                    args.samples,
+                    args.seed,
+                )
                 if grid:
                     written.append(grid)
         print("\nwrote " + ", ".join(written))

@@ -9,6 +9,7 @@ The baselines are built from the solution itself: ``all authentic`` (every row `
 competition's score), oF1 on forged / authentic rows, and image-level accuracy / precision / recall
 of the forged-vs-authentic call. Exit code 2 with a one-line error on invalid input.
 """
+
 import argparse
 import os
 import sys
@@ -16,7 +17,12 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import forgery_d2  # noqa: E402,F401
-from forgery_d2.competition import AUTHENTIC, SubmissionError, read_solution_csv, read_submission_csv  # noqa: E402
+from forgery_d2.competition import (
+    AUTHENTIC,
+    SubmissionError,
+    read_solution_csv,
+    read_submission_csv,
+)  # noqa: E402
 from forgery_d2.competition.rle import runs_to_rle  # noqa: E402
 from forgery_d2.evaluation.evaluator import submission_records, summarize  # noqa: E402
 
@@ -75,7 +81,9 @@ def format_table(rows, n_images):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--solution", required=True, help="solution CSV: case_id,annotation,shape")
     parser.add_argument("submissions", nargs="*", metavar="NAME=CSV", help="submissions to compare")
     parser.add_argument("--output", help="also write the table (Markdown) here")

@@ -7,6 +7,7 @@ Example:
 The file loads back with ``detectron2.data.datasets.register_coco_instances(name, {}, json, "")``
 (pass ``--image-root`` to write file names relative to it instead of absolute).
 """
+
 import argparse
 import logging
 import sys
@@ -18,10 +19,16 @@ from forgery_d2.data.io import DataError
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", required=True, help="registered dataset name, e.g. forgery_train")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--dataset", required=True, help="registered dataset name, e.g. forgery_train"
+    )
     parser.add_argument("--output", required=True, help="COCO JSON file to write")
-    parser.add_argument("--image-root", default=None, help="write file names relative to this folder")
+    parser.add_argument(
+        "--image-root", default=None, help="write file names relative to this folder"
+    )
     add_datasets_root_argument(parser)
     return parser.parse_args(argv)
 
@@ -34,7 +41,9 @@ def main(argv=None):
         coco = export_coco_json(args.dataset, args.output, image_root=args.image_root)
     except DataError as e:
         sys.exit(f"error: {e}")
-    print(f"wrote {args.output}: {len(coco['images'])} images, {len(coco['annotations'])} instances")
+    print(
+        f"wrote {args.output}: {len(coco['images'])} images, {len(coco['annotations'])} instances"
+    )
 
 
 if __name__ == "__main__":

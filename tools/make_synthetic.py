@@ -115,7 +115,10 @@ def build_parser():
         help="output colour modes, e.g. RGB=0.6,L=0.25,RGBA=0.15",
     )
     p.add_argument(
-        "--test-forged-fraction", type=fraction, default=0.5, help="share of forged test images, in [0, 1]"
+        "--test-forged-fraction",
+        type=fraction,
+        default=0.5,
+        help="share of forged test images, in [0, 1]",
     )
     p.add_argument(
         "--workers",
@@ -244,8 +247,10 @@ def main(argv=None):
         except (ValueError, FileExistsError, FileNotFoundError) as e:
             return _error(e)
         except ForgeryPlacementError as e:
-            return _error(f"{e}: the source images are too small or too flat for a visible copy-move "
-                          "(check --source-dir / --kind-probs / --min-size)")
+            return _error(
+                f"{e}: the source images are too small or too flat for a visible copy-move "
+                "(check --source-dir / --kind-probs / --min-size)"
+            )
     summary["style"] = args.style
     summary["seconds"] = round(time.perf_counter() - start, 1)
     summary["output"] = os.path.abspath(output)

@@ -12,6 +12,7 @@ config is written to ``<step dir>/recipe_config.yaml`` and trained by ``tools/tr
 subprocess. Resumable: a finished step (its ``model_final.pth`` is the last checkpoint) is skipped,
 an interrupted one continues with ``--resume``.
 """
+
 import argparse
 import os
 import subprocess
@@ -23,19 +24,27 @@ from forgery_d2.config import load_config
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_STEPS = [
     os.path.join(REPO, "configs", "recipe", name)
-    for name in ("step1_overfit_one.yaml", "step2_five_alternating.yaml", "step3_full_res5_classifier.yaml")
+    for name in (
+        "step1_overfit_one.yaml",
+        "step2_five_alternating.yaml",
+        "step3_full_res5_classifier.yaml",
+    )
 ]
 FINAL = "model_final.pth"
 
 
 def step_config(base_config, overlay, weights, output_dir, opts):
     """The full config of one step (a CfgNode)."""
-    step_opts = (["MODEL.WEIGHTS", weights] if weights else []) + ["OUTPUT_DIR", output_dir] + list(opts)
-    return load_config(base_config, step_opts, overlays=[overlay], freeze=False, device_fallback=False)
+    step_opts = (
+        (["MODEL.WEIGHTS", weights] if weights else []) + ["OUTPUT_DIR", output_dir] + list(opts)
+    )
+    return load_config(
+        base_config, step_opts, overlays=[overlay], freeze=False, device_fallback=False
+    )
 
 
 def step_state(output_dir):
-    """"done", "interrupted" (a checkpoint to resume) or "new"."""
+    """ "done", "interrupted" (a checkpoint to resume) or "new"."""
     last = os.path.join(output_dir, "last_checkpoint")
     if not os.path.exists(last):
         return "new"
@@ -44,9 +53,14 @@ def step_state(output_dir):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-file", default=os.path.join(REPO, "configs", "quick", "forgery_R_18_FPN_quick.yaml"),
-                        help="model config the step overlays are merged over")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--config-file",
+        default=os.path.join(REPO, "configs", "quick", "forgery_R_18_FPN_quick.yaml"),
+        help="model config the step overlays are merged over",
+    )
     parser.add_argument("--output-dir", required=True, help="one sub-folder per step")
     parser.add_argument("--steps", nargs="+", default=DEFAULT_STEPS, help="overlay YAMLs, in order")
     parser.add_argument("--weights", default="", help="initial MODEL.WEIGHTS of the first step")
@@ -73,14 +87,25 @@ def main(argv=None):
             config_path = os.path.join(output_dir, "recipe_config.yaml")
             with open(config_path, "w") as f:
                 f.write(cfg.dump())
-            command = [sys.executable, os.path.join(REPO, "tools", "train_net.py"), "--config-file", config_path,
-                       "--num-gpus", str(args.num_gpus)] + (["--resume"] if state == "interrupted" else [])
-            print(f"[run_recipe] step {index} ({name}): {'resuming' if state == 'interrupted' else 'training'}"
-                  f" from {cfg.MODEL.WEIGHTS or 'scratch'}: {' '.join(command)}", flush=True)
+            command = [
+                sys.executable,
+                os.path.join(REPO, "tools", "train_net.py"),
+                "--config-file",
+                config_path,
+                "--num-gpus",
+                str(args.num_gpus),
+            ] + (["--resume"] if state == "interrupted" else [])
+            print(
+                f"[run_recipe] step {index} ({name}): {'resuming' if state == 'interrupted' else 'training'}"
+                f" from {cfg.MODEL.WEIGHTS or 'scratch'}: {' '.join(command)}",
+                flush=True,
+            )
             result = subprocess.run(command)
             if result.returncode != 0:
-                sys.exit(f"run_recipe: step {index} ({name}) failed with exit code {result.returncode}; "
-                         "run the same command again to resume it")
+                sys.exit(
+                    f"run_recipe: step {index} ({name}) failed with exit code {result.returncode}; "
+                    "run the same command again to resume it"
+                )
         weights = os.path.join(output_dir, FINAL)
     print(f"[run_recipe] all steps done; final weights: {weights}", flush=True)
     return weights

@@ -8,6 +8,7 @@
 
 The logic lives in forgery_d2.engine (setup, ForgeryTrainer); see docs/TRAINING.md.
 """
+
 import forgery_d2  # noqa: F401  (first: detectron2 build shims, dataset and model registration)
 from detectron2.engine import default_argument_parser, launch
 

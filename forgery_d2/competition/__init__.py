@@ -7,6 +7,7 @@
 
 This package depends on numpy and pandas only, so anything may import it.
 """
+
 from .rle import (
     AUTHENTIC,
     RLEError,

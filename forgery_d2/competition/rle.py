@@ -17,6 +17,7 @@ directly, without decoding masks.
 
 (COCO RLE, used inside detectron2 dataset dicts, is a different format: see pycocotools.)
 """
+
 import json
 
 import numpy as np
@@ -79,8 +80,9 @@ def _check_magnitudes(rle, total):
         if -_MAX_RLE_VALUE <= value <= limit:
             continue
         if value < 0:
-            rule = ("starts are 1-based and must be >= 1" if k % 2 == 0
-                    else "run lengths must be >= 0")
+            rule = (
+                "starts are 1-based and must be >= 1" if k % 2 == 0 else "run lengths must be >= 0"
+            )
             raise RLEError(f"RLE {rule}, found {value}")
         if total is None:
             raise RLEError(f"RLE value {value} is too large to be a pixel index")
@@ -101,7 +103,9 @@ def parse_rle(rle, shape) -> np.ndarray:
     if not isinstance(rle, list):
         raise RLEError(f"an RLE must be a JSON list [start, length, ...], got {type(rle).__name__}")
     if len(rle) % 2:
-        raise RLEError(f"an RLE needs (start, length) pairs, got an odd-length list ({len(rle)} numbers)")
+        raise RLEError(
+            f"an RLE needs (start, length) pairs, got an odd-length list ({len(rle)} numbers)"
+        )
     if any(isinstance(v, bool) or not isinstance(v, int) for v in rle):
         bad = next(v for v in rle if isinstance(v, bool) or not isinstance(v, int))
         raise RLEError(f"an RLE must contain only integers, found {bad!r}")
@@ -118,17 +122,23 @@ def parse_rle(rle, shape) -> np.ndarray:
     order = np.flatnonzero(np.diff(starts) < 0)
     if len(order):
         i = int(order[0])
-        raise RLEError(f"RLE starts must be in ascending order: run {i + 1} starts at {int(starts[i + 1]) + 1} "
-                       f"after run {i} at {int(starts[i]) + 1}")
+        raise RLEError(
+            f"RLE starts must be in ascending order: run {i + 1} starts at {int(starts[i + 1]) + 1} "
+            f"after run {i} at {int(starts[i]) + 1}"
+        )
     ends = starts + lengths
     overlap = np.flatnonzero(ends[:-1] > starts[1:])
     if len(overlap):
         i = int(overlap[0])
-        raise RLEError(f"RLE runs overlap: run {i} covers {int(starts[i]) + 1}..{int(ends[i])} and run {i + 1} "
-                       f"starts at {int(starts[i + 1]) + 1}")
+        raise RLEError(
+            f"RLE runs overlap: run {i} covers {int(starts[i]) + 1}..{int(ends[i])} and run {i + 1} "
+            f"starts at {int(starts[i + 1]) + 1}"
+        )
     if total is not None and int(ends.max()) > total:
-        raise RLEError(f"RLE run ends at pixel {int(ends.max())}, past the image's {total} pixels "
-                       f"(shape {[int(shape[0]), int(shape[1])]})")
+        raise RLEError(
+            f"RLE run ends at pixel {int(ends.max())}, past the image's {total} pixels "
+            f"(shape {[int(shape[0]), int(shape[1])]})"
+        )
     keep = lengths > 0  # the scorer accepts zero-length runs; they mark no pixel
     return np.stack([starts[keep], lengths[keep]], axis=1)
 
@@ -152,8 +162,9 @@ def _load_rle_json(text):
     except ValueError as e:  # e.g. an integer of more than 4300 digits
         raise RLEError(f"not a usable JSON list: {text.strip()[:60]!r} ({e})") from None
     except RecursionError:
-        raise RLEError(f"not a usable JSON list: {text.strip()[:60]!r} (nested too deeply)") \
-            from None
+        raise RLEError(
+            f"not a usable JSON list: {text.strip()[:60]!r} (nested too deeply)"
+        ) from None
 
 
 def rle_decode(rle, shape) -> np.ndarray:

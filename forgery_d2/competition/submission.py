@@ -23,6 +23,7 @@ Keys: the competition's keys are case_ids. In the train layout an authentic and 
 a case_id, so a dataset whose case_ids are not unique is keyed by its dicts' ``image_id``
 (``"<split-tag>/<case_id>"``) on every row: see :func:`dataset_keys`.
 """
+
 import csv
 import json
 import os
@@ -62,7 +63,11 @@ def _line(df, index):
     in microseconds. (Blank lines make the numbers irregular, so one offset is not enough.)
     """
     lines = df.attrs.get("lines")
-    if lines is None or not isinstance(index, (int, np.integer)) or not 0 <= int(index) < len(lines):
+    if (
+        lines is None
+        or not isinstance(index, (int, np.integer))
+        or not 0 <= int(index) < len(lines)
+    ):
         return None
     return int(lines[int(index)])
 
@@ -72,7 +77,11 @@ def _where(df, index, what):
     source = df.attrs.get("source", what)
     line = _line(df, index)
     case_id = df.at[index, "case_id"]
-    return f"{source} line {line} (case_id {case_id})" if line else f"{source} row {index} (case_id {case_id})"
+    return (
+        f"{source} line {line} (case_id {case_id})"
+        if line
+        else f"{source} row {index} (case_id {case_id})"
+    )
 
 
 def _csv_rows(path, what):
@@ -92,10 +101,12 @@ def _csv_rows(path, what):
         return rows
     except UnicodeDecodeError as e:
         raise SubmissionError(
-            f"{what} file {path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
+            f"{what} file {path} is not UTF-8 text (byte {e.start}: {e.reason})"
+        ) from None
     except csv.Error as e:
         raise SubmissionError(
-            f"{what} file {path} line {line + 1}: not a readable CSV record ({e})") from None
+            f"{what} file {path} line {line + 1}: not a readable CSV record ({e})"
+        ) from None
     finally:
         csv.field_size_limit(previous_limit)
 
@@ -115,14 +126,17 @@ def _read_csv(path, columns, what):
     if header != columns:
         hint = " (a trailing comma?)" if header[:-1] == columns and header[-1] == "" else ""
         raise SubmissionError(
-            f"{what} file {path} has header {','.join(header)!r}{hint}; expected {expected!r}")
+            f"{what} file {path} has header {','.join(header)!r}{hint}; expected {expected!r}"
+        )
     records, lines = [], []
     for line, fields in rows:
         if len(fields) != len(columns):
             trailing = len(fields) > len(columns) and fields[-1] == ""
             hint = ", the last one empty (a trailing comma?)" if trailing else ""
-            raise SubmissionError(f"{what} file {path} line {line} has {len(fields)} "
-                                  f"field(s){hint}; expected {len(columns)}: {expected}")
+            raise SubmissionError(
+                f"{what} file {path} line {line} has {len(fields)} "
+                f"field(s){hint}; expected {len(columns)}: {expected}"
+            )
         records.append(fields)
         lines.append(line)
     df = pd.DataFrame(records, columns=list(columns), dtype=str)
@@ -140,7 +154,9 @@ def _check_keys(df, what):
     if dup.any():
         i = df.index[dup][0]
         first = df.index[(df["case_id"] == df.at[i, "case_id"])][0]
-        raise SubmissionError(f"{_where(df, i, what)}: duplicate case_id, first seen at {_where(df, first, what)}")
+        raise SubmissionError(
+            f"{_where(df, i, what)}: duplicate case_id, first seen at {_where(df, first, what)}"
+        )
 
 
 def _parse_shape(text, where, annotation=None):
@@ -149,17 +165,22 @@ def _parse_shape(text, where, annotation=None):
     if text == AUTHENTIC:
         if annotation == AUTHENTIC:
             return None
-        raise SubmissionError(f"{where}: shape 'authentic' is only valid on an authentic row; a "
-                              "forged row needs its image's shape \"[H, W]\" to decode its masks")
+        raise SubmissionError(
+            f"{where}: shape 'authentic' is only valid on an authentic row; a "
+            'forged row needs its image\'s shape "[H, W]" to decode its masks'
+        )
     try:
         shape = json.loads(text)
     except (ValueError, TypeError, RecursionError):
-        raise SubmissionError(f"{where}: shape {text[:60]!r} is not a JSON list \"[H, W]\"") \
-            from None
-    if (not isinstance(shape, list) or len(shape) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
+        raise SubmissionError(f'{where}: shape {text[:60]!r} is not a JSON list "[H, W]"') from None
+    if (
+        not isinstance(shape, list)
+        or len(shape) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)
+    ):
         raise SubmissionError(
-            f"{where}: shape {text[:60]!r} must be \"[H, W]\" with two positive integers")
+            f'{where}: shape {text[:60]!r} must be "[H, W]" with two positive integers'
+        )
     return tuple(shape)
 
 
@@ -198,24 +219,33 @@ class AlignedRow(NamedTuple):
 def align_submission(solution: pd.DataFrame, submission: pd.DataFrame) -> List[AlignedRow]:
     """Match a submission to a solution by case_id and validate every prediction against its
     image's shape. Rows come back in the solution's order."""
-    for df, columns, what in ((solution, SOLUTION_COLUMNS, "solution"), (submission, SUBMISSION_COLUMNS, "submission")):
+    for df, columns, what in (
+        (solution, SOLUTION_COLUMNS, "solution"),
+        (submission, SUBMISSION_COLUMNS, "submission"),
+    ):
         missing = [c for c in columns if c not in df.columns]
         if missing:
-            raise SubmissionError(f"{df.attrs.get('source', what)} lacks column(s) {missing}; expected {list(columns)}")
+            raise SubmissionError(
+                f"{df.attrs.get('source', what)} lacks column(s) {missing}; expected {list(columns)}"
+            )
         _check_keys(df, what)
     sub_keys = submission["case_id"].astype(str)
     sol_keys = solution["case_id"].astype(str)
     unknown = ~sub_keys.isin(set(sol_keys))
     if unknown.any():
         i = submission.index[unknown][0]
-        raise SubmissionError(f"{_where(submission, i, 'submission')}: unknown case_id (not in the solution; "
-                              f"{int(unknown.sum())} unknown in all)")
+        raise SubmissionError(
+            f"{_where(submission, i, 'submission')}: unknown case_id (not in the solution; "
+            f"{int(unknown.sum())} unknown in all)"
+        )
     missing = ~sol_keys.isin(set(sub_keys))
     if missing.any():
         ids = sol_keys[missing].tolist()
         shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
-        raise SubmissionError(f"{submission.attrs.get('source', 'submission')}: {len(ids)} case_id(s) of the "
-                              f"solution have no row: {shown}")
+        raise SubmissionError(
+            f"{submission.attrs.get('source', 'submission')}: {len(ids)} case_id(s) of the "
+            f"solution have no row: {shown}"
+        )
     sub_index = dict(zip(sub_keys, submission.index))
     rows = []
     for i in solution.index:
@@ -255,8 +285,10 @@ def write_submission_csv(rows: Iterable, path) -> str:
         if case_id in seen:
             raise SubmissionError(f"write_submission_csv: duplicate case_id {case_id!r} (row {k})")
         if not isinstance(annotation, str) or not annotation:
-            raise SubmissionError(f"write_submission_csv: row {k} (case_id {case_id}): annotation must be "
-                                  f"'{AUTHENTIC}' or RLEs, got {annotation!r}")
+            raise SubmissionError(
+                f"write_submission_csv: row {k} (case_id {case_id}): annotation must be "
+                f"'{AUTHENTIC}' or RLEs, got {annotation!r}"
+            )
         seen.add(case_id)
         records.append((case_id, annotation))
     return write_csv(path, SUBMISSION_COLUMNS, records)

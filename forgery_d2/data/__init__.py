@@ -3,7 +3,13 @@
 Importing this package registers the builtin datasets (forgery_d2.data.builtin); registration
 touches no file.
 """
-from .builtin import BUILTIN_DATASETS, default_datasets_root, register_all_builtin, register_builtin_from_config
+
+from .builtin import (
+    BUILTIN_DATASETS,
+    default_datasets_root,
+    register_all_builtin,
+    register_builtin_from_config,
+)
 from .casia import load_casia_dicts, register_casia_dataset
 from .coco_export import dataset_dicts_to_coco, export_coco_json
 from .io import DataError, image_size, read_image, read_mask

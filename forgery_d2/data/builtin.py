@@ -26,6 +26,7 @@ where the data is expected and how to get it. The root is resolved when register
 :func:`register_all_builtin` again (or :func:`register_builtin_from_config`) to re-root or change
 the split options; it replaces the previous registrations.
 """
+
 import os
 
 from detectron2.data import DatasetCatalog
@@ -34,8 +35,13 @@ from .io import DataError
 from .kaggle import register_forgery_dataset
 from .layout_coco import register_layout_dataset
 
-__all__ = ["BUILTIN_DATASETS", "LAYOUT_DATASETS", "default_datasets_root", "register_all_builtin",
-           "register_builtin_from_config"]
+__all__ = [
+    "BUILTIN_DATASETS",
+    "LAYOUT_DATASETS",
+    "default_datasets_root",
+    "register_all_builtin",
+    "register_builtin_from_config",
+]
 
 # name -> (sub-folder of the datasets root, split)
 BUILTIN_DATASETS = {
@@ -91,8 +97,14 @@ def register_all_builtin(
     for name, (subfolder, split) in BUILTIN_DATASETS.items():
         folder = os.path.join(root, subfolder)
         register_forgery_dataset(
-            name, folder, split, val_fraction=val_fraction, seed=seed, split_components=split_components,
-            min_component_area=min_component_area, missing_hint=_HOW_TO_GET[subfolder].format(folder=folder),
+            name,
+            folder,
+            split,
+            val_fraction=val_fraction,
+            seed=seed,
+            split_components=split_components,
+            min_component_area=min_component_area,
+            missing_hint=_HOW_TO_GET[subfolder].format(folder=folder),
             overwrite=True,
         )
     for name, (subfolder, json_name) in LAYOUT_DATASETS.items():
@@ -119,9 +131,12 @@ register_all_builtin()
 
 def add_datasets_root_argument(parser):
     """The ``--datasets-root`` option shared by the dataset tools (see :func:`registered_names`)."""
-    parser.add_argument("--datasets-root", default=None,
-                        help="folder holding recodai/, synthetic/ and figures/ "
-                             "(default: $FORGERY_DATASETS or ./datasets)")
+    parser.add_argument(
+        "--datasets-root",
+        default=None,
+        help="folder holding recodai/, synthetic/ and figures/ "
+        "(default: $FORGERY_DATASETS or ./datasets)",
+    )
 
 
 def registered_names(names, datasets_root=None):
@@ -132,6 +147,8 @@ def registered_names(names, datasets_root=None):
     unknown = [n for n in names if n not in DatasetCatalog.list()]
     if unknown:
         builtin = ", ".join(list(BUILTIN_DATASETS) + list(LAYOUT_DATASETS))
-        raise DataError(f"dataset(s) not registered: {', '.join(unknown)} (builtin: {builtin}; "
-                        "or register your own with register_forgery_dataset / register_casia_dataset)")
+        raise DataError(
+            f"dataset(s) not registered: {', '.join(unknown)} (builtin: {builtin}; "
+            "or register your own with register_forgery_dataset / register_casia_dataset)"
+        )
     return list(names)

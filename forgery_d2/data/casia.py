@@ -15,6 +15,7 @@ without a tampered image are ignored with a warning (the public ground truth has
 ``image_id`` is ``"Au/<name>"`` / ``"Tp/<name>"``; ``case_id`` is the file stem. Splits: ``all``,
 or ``train`` / ``val`` by the seeded hash of the stem (forgery_d2.data.split).
 """
+
 import copy
 import logging
 import os
@@ -26,7 +27,12 @@ from .kaggle import METADATA, files_by_case
 from .records import RecordBuilder
 from .split import case_id_sort_key, split_case_ids, split_options
 
-__all__ = ["CASIA_SPLITS", "DEFAULT_CASIA_MASK_DIRNAME", "load_casia_dicts", "register_casia_dataset"]
+__all__ = [
+    "CASIA_SPLITS",
+    "DEFAULT_CASIA_MASK_DIRNAME",
+    "load_casia_dicts",
+    "register_casia_dataset",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -77,27 +83,44 @@ def load_casia_dicts(
     au_dir, tp_dir = os.path.join(root, "Au"), os.path.join(root, "Tp")
     for folder in (au_dir, tp_dir):
         if not os.path.isdir(folder):
-            raise DataError(f"CASIA v2 folder not found: {folder} (expected Au/ and Tp/ under {root})")
+            raise DataError(
+                f"CASIA v2 folder not found: {folder} (expected Au/ and Tp/ under {root})"
+            )
     mask_dir = os.path.join(root, mask_dirname) if mask_dirname else None
     masks = _masks_by_stem(mask_dir, mask_suffix)
     if mask_dirname and not masks:
-        logger.info("CASIA %s: no ground-truth masks in %s; image-level labels only.", root, mask_dir)
+        logger.info(
+            "CASIA %s: no ground-truth masks in %s; image-level labels only.", root, mask_dir
+        )
 
-    entries = [(f"Au/{stem}", stem, path, 0) for stem, path in files_by_case(au_dir, _CASIA_IMAGE_SUFFIXES, "image").items()]
+    entries = [
+        (f"Au/{stem}", stem, path, 0)
+        for stem, path in files_by_case(au_dir, _CASIA_IMAGE_SUFFIXES, "image").items()
+    ]
     tampered = files_by_case(tp_dir, _CASIA_IMAGE_SUFFIXES, "image")
     entries += [(f"Tp/{stem}", stem, path, 1) for stem, path in tampered.items()]
     orphans = sorted(set(masks) - set(tampered))
     if orphans:
-        logger.warning("CASIA %s: %d ground-truth mask(s) without a tampered image ignored (e.g. %s).",
-                       root, len(orphans), os.path.basename(masks[orphans[0]]))
+        logger.warning(
+            "CASIA %s: %d ground-truth mask(s) without a tampered image ignored (e.g. %s).",
+            root,
+            len(orphans),
+            os.path.basename(masks[orphans[0]]),
+        )
     if split != "all":
-        train_ids, val_ids = split_case_ids([e[1] for e in entries], *split_options(val_fraction, seed))
+        train_ids, val_ids = split_case_ids(
+            [e[1] for e in entries], *split_options(val_fraction, seed)
+        )
         keep = set(train_ids if split == "train" else val_ids)
         entries = [e for e in entries if e[1] in keep]
     entries.sort(key=lambda e: (case_id_sort_key(e[1]), e[0]))
 
-    builder = RecordBuilder({"casia": root, "masks": mask_dir, "suffix": mask_suffix},
-                            split_components, min_component_area, cache_dir)
+    builder = RecordBuilder(
+        {"casia": root, "masks": mask_dir, "suffix": mask_suffix},
+        split_components,
+        min_component_area,
+        cache_dir,
+    )
     records = []
     for image_id, stem, path, label in entries:
         mask_path = masks.get(stem) if label == 1 else None

@@ -9,6 +9,7 @@ unlabeled images are listed with no annotations. Each image entry also keeps for
 ``file_name`` is absolute, or relative to ``image_root`` when one is given (then pass the same
 ``image_root`` to ``register_coco_instances``).
 """
+
 import datetime
 import json
 import os
@@ -31,7 +32,9 @@ def _coco_rle(segmentation):
     return rle
 
 
-def dataset_dicts_to_coco(dataset_dicts, thing_classes=("forged",), image_root=None, description=""):
+def dataset_dicts_to_coco(
+    dataset_dicts, thing_classes=("forged",), image_root=None, description=""
+):
     """A COCO instances dict from forgery_d2 dataset dicts (see the module docstring)."""
     categories = [{"id": i + 1, "name": name} for i, name in enumerate(thing_classes)]
     images, annotations = [], []
@@ -39,18 +42,22 @@ def dataset_dicts_to_coco(dataset_dicts, thing_classes=("forged",), image_root=N
         file_name = record["file_name"]
         if image_root:
             file_name = os.path.relpath(file_name, image_root)
-        images.append({
-            "id": image_number,
-            "file_name": file_name,
-            "height": int(record["height"]),
-            "width": int(record["width"]),
-            "image_key": str(record.get("image_id", image_number)),
-            "case_id": record.get("case_id"),
-            "label": record.get("label"),
-            "mask_file": record.get("mask_file"),
-        })
+        images.append(
+            {
+                "id": image_number,
+                "file_name": file_name,
+                "height": int(record["height"]),
+                "width": int(record["width"]),
+                "image_key": str(record.get("image_id", image_number)),
+                "case_id": record.get("case_id"),
+                "label": record.get("label"),
+                "mask_file": record.get("mask_file"),
+            }
+        )
         for ann in record.get("annotations") or []:
-            bbox = BoxMode.convert(list(map(float, ann["bbox"])), ann["bbox_mode"], BoxMode.XYWH_ABS)
+            bbox = BoxMode.convert(
+                list(map(float, ann["bbox"])), ann["bbox_mode"], BoxMode.XYWH_ABS
+            )
             entry = {
                 "id": len(annotations) + 1,
                 "image_id": image_number,
@@ -60,14 +67,18 @@ def dataset_dicts_to_coco(dataset_dicts, thing_classes=("forged",), image_root=N
             }
             if "segmentation" in ann:
                 if not isinstance(ann["segmentation"], dict):
-                    raise ValueError(f"{record['file_name']}: only RLE segmentations can be exported")
+                    raise ValueError(
+                        f"{record['file_name']}: only RLE segmentations can be exported"
+                    )
                 entry["segmentation"] = _coco_rle(ann["segmentation"])
                 entry["area"] = float(mask_util.area(entry["segmentation"]))
             else:
                 entry["area"] = float(bbox[2] * bbox[3])
             annotations.append(entry)
-    info = {"description": description or "forgery_d2 export",
-            "date_created": datetime.datetime.now().isoformat(timespec="seconds")}
+    info = {
+        "description": description or "forgery_d2 export",
+        "date_created": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
     return {"info": info, "images": images, "annotations": annotations, "categories": categories}
 
 
@@ -75,7 +86,9 @@ def export_coco_json(dataset_name, output_file, image_root=None):
     """Write registered dataset ``dataset_name`` as a COCO JSON file; returns the COCO dict."""
     records = DatasetCatalog.get(dataset_name)
     thing_classes = MetadataCatalog.get(dataset_name).get("thing_classes", ["forged"])
-    coco = dataset_dicts_to_coco(records, thing_classes, image_root, description=f"forgery_d2 dataset {dataset_name}")
+    coco = dataset_dicts_to_coco(
+        records, thing_classes, image_root, description=f"forgery_d2 dataset {dataset_name}"
+    )
     output_file = os.path.abspath(os.fspath(output_file))
     os.makedirs(os.path.dirname(output_file), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(output_file), suffix=".tmp")

@@ -33,6 +33,7 @@ Masks (:func:`read_mask`): ``.npy`` arrays (the competition's format) or single-
   masks) is a DataError: a label map or a probability map is not a mask.
 - image files: nonzero pixels (``> 127`` for 8-bit) are foreground, giving one instance.
 """
+
 import os
 
 import numpy as np
@@ -76,7 +77,9 @@ def _open_image(path, what="image"):
     try:
         return Image.open(path)
     except UnidentifiedImageError:
-        raise DataError(f"{what} file is not a readable image (unknown or corrupt format): {path}") from None
+        raise DataError(
+            f"{what} file is not a readable image (unknown or corrupt format): {path}"
+        ) from None
     except Image.DecompressionBombError as e:
         raise DataError(f"{what} file is too large to decode safely: {path} ({e})") from None
     except OSError as e:
@@ -147,7 +150,9 @@ def read_image(path, format="RGB"):
             "YUV-BT.601" (float, via detectron2).
     """
     if format not in IMAGE_FORMATS:
-        raise ValueError(f"read_image: unsupported format {format!r}; expected one of {IMAGE_FORMATS}")
+        raise ValueError(
+            f"read_image: unsupported format {format!r}; expected one of {IMAGE_FORMATS}"
+        )
     path = os.fspath(path)
     with _open_image(path) as image:
         try:
@@ -157,7 +162,8 @@ def read_image(path, format="RGB"):
             raise
         except Exception as e:  # truncated / corrupt data: decoders raise OSError, SyntaxError, ...
             raise DataError(
-                f"image file is corrupt or truncated: {path} ({type(e).__name__}: {e})") from None
+                f"image file is corrupt or truncated: {path} ({type(e).__name__}: {e})"
+            ) from None
     if rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise DataError(f"image file has an empty size {rgb.shape[0]}x{rgb.shape[1]}: {path}")
     if format == "RGB":
@@ -179,11 +185,13 @@ def _load_mask_array(path):
             if isinstance(array, np.ndarray):
                 array = np.array(array)
         except ValueError as e:  # pickled object arrays, bad header, less data than the header says
-            raise DataError(f"mask file is not a plain numeric .npy array (or is truncated): "
-                            f"{path} ({e})") from None
+            raise DataError(
+                f"mask file is not a plain numeric .npy array (or is truncated): {path} ({e})"
+            ) from None
         except Exception as e:  # damaged data or header: OSError, EOFError, SyntaxError, ...
             raise DataError(
-                f"mask file is corrupt or truncated: {path} ({type(e).__name__}: {e})") from None
+                f"mask file is corrupt or truncated: {path} ({type(e).__name__}: {e})"
+            ) from None
         if not isinstance(array, np.ndarray):
             raise DataError(f"mask file holds an archive, not one array: {path}")
         return array
@@ -191,11 +199,16 @@ def _load_mask_array(path):
     with _open_image(path, "mask") as image:
         try:
             image.load()
-            gray = image if image.mode in ("1", "L") or image.mode.startswith("I") else image.convert("L")
+            gray = (
+                image
+                if image.mode in ("1", "L") or image.mode.startswith("I")
+                else image.convert("L")
+            )
             array = np.asarray(gray)
         except Exception as e:  # truncated / corrupt data
             raise DataError(
-                f"mask file is corrupt or truncated: {path} ({type(e).__name__}: {e})") from None
+                f"mask file is corrupt or truncated: {path} ({type(e).__name__}: {e})"
+            ) from None
     if array.dtype == np.bool_:
         return array.astype(np.uint8)
     threshold = 127 if array.dtype == np.uint8 else int(array.max()) // 2
@@ -207,11 +220,15 @@ def _binarize(array, path):
     if array.dtype == np.bool_:
         return array.astype(np.uint8)
     if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
-        raise DataError(f"mask file has dtype {array.dtype}; expected bool or an integer/float 0/1 array: {path}")
+        raise DataError(
+            f"mask file has dtype {array.dtype}; expected bool or an integer/float 0/1 array: {path}"
+        )
     if array.size == 0:
         return array.astype(np.uint8)
     in_unit_range = array.min() >= 0 and array.max() <= 1
-    if in_unit_range and (array.dtype.kind in "iu" or np.isin(array, (0, 1)).all()):  # floats: exactly 0/1
+    if in_unit_range and (
+        array.dtype.kind in "iu" or np.isin(array, (0, 1)).all()
+    ):  # floats: exactly 0/1
         return array.astype(np.uint8)
     if array.dtype == np.uint8 and ((array == 0) | (array == 255)).all():
         return (array > 0).astype(np.uint8)
@@ -256,7 +273,8 @@ def list_images(folder):
     if not os.path.isdir(folder):
         raise DataError(f"image folder not found: {folder}")
     paths = sorted(
-        os.path.join(folder, name) for name in os.listdir(folder)
+        os.path.join(folder, name)
+        for name in os.listdir(folder)
         if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
     )
     stems = {}

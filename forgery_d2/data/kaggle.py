@@ -23,6 +23,7 @@ Labels come from one of two layouts, detected per image folder:
 (``DatasetCatalog.get``), kept in memory for the process (rebuilt when files are added or removed) and cached
 on disk (forgery_d2.data.records).
 """
+
 import copy
 import logging
 import os
@@ -107,14 +108,18 @@ def scan_folder(image_dir, mask_dir=None, split_tag=None):
         forged_ids = set()
         for folder_name in label_dirs:
             label = LABEL_FOLDERS[folder_name]
-            for case_id, path in files_by_case(os.path.join(image_dir, folder_name), IMAGE_EXTENSIONS, "image").items():
+            for case_id, path in files_by_case(
+                os.path.join(image_dir, folder_name), IMAGE_EXTENSIONS, "image"
+            ).items():
                 mask_path = None
                 if label == 1:
                     forged_ids.add(case_id)
                     mask_path = masks.get(case_id)
                     if mask_path is None:
                         where = mask_dir or "(no mask folder)"
-                        raise DataError(f"forged image {path} has no mask: expected {case_id}{MASK_SUFFIX} in {where}")
+                        raise DataError(
+                            f"forged image {path} has no mask: expected {case_id}{MASK_SUFFIX} in {where}"
+                        )
                 entries.append((f"{folder_name}/{case_id}", case_id, path, label, mask_path))
         orphans = sorted(set(masks) - forged_ids, key=case_id_sort_key)
         if orphans:
@@ -198,16 +203,33 @@ def load_forgery_dicts(
     val_fraction, seed = split_options(val_fraction, seed)
     if min_component_area is None:
         min_component_area = default_value("FORGERY.DATA.MIN_COMPONENT_AREA")
-    key = (root, split, float(val_fraction), seed, bool(split_components), int(min_component_area),
-           _folder_fingerprint(image_dir, mask_dir))
+    key = (
+        root,
+        split,
+        float(val_fraction),
+        seed,
+        bool(split_components),
+        int(min_component_area),
+        _folder_fingerprint(image_dir, mask_dir),
+    )
     if key not in _records_in_memory:
         _records_in_memory[key] = _build_records(
-            root, split, image_dir, mask_dir, val_fraction, seed, split_components, min_component_area, cache_dir
+            root,
+            split,
+            image_dir,
+            mask_dir,
+            val_fraction,
+            seed,
+            split_components,
+            min_component_area,
+            cache_dir,
         )
     return copy.deepcopy(_records_in_memory[key])
 
 
-def _build_records(root, split, image_dir, mask_dir, val_fraction, seed, split_components, min_area, cache_dir):
+def _build_records(
+    root, split, image_dir, mask_dir, val_fraction, seed, split_components, min_area, cache_dir
+):
     start = time.perf_counter()
     entries = scan_folder(image_dir, mask_dir, split_tag=split)
     if not entries:
@@ -222,14 +244,22 @@ def _build_records(root, split, image_dir, mask_dir, val_fraction, seed, split_c
         min_component_area=min_area,
         cache_dir=cache_dir,
     )
-    records = [builder.build(path, image_id, case_id, label, mask_path)
-               for image_id, case_id, path, label, mask_path in entries]
+    records = [
+        builder.build(path, image_id, case_id, label, mask_path)
+        for image_id, case_id, path, label, mask_path in entries
+    ]
     builder.finish()
     records = builder.drop_forged_without_instances(records, f"{root} [{split}]")
     counts = {label: sum(r["label"] == label for r in records) for label in (1, 0, None)}
     logger.info(
         "Loaded %d images of %s [%s] in %.1fs: %d forged, %d authentic, %d unlabeled (%d from cache).",
-        len(records), root, split, time.perf_counter() - start, counts[1], counts[0], counts[None],
+        len(records),
+        root,
+        split,
+        time.perf_counter() - start,
+        counts[1],
+        counts[0],
+        counts[None],
         builder.cache_hits,
     )
     return records
@@ -263,13 +293,23 @@ def register_forgery_dataset(
     DatasetCatalog.register(
         name,
         partial(
-            load_forgery_dicts, root, split, val_fraction=val_fraction, seed=seed,
-            split_components=split_components, min_component_area=min_component_area,
-            cache_dir=cache_dir, missing_hint=missing_hint,
+            load_forgery_dicts,
+            root,
+            split,
+            val_fraction=val_fraction,
+            seed=seed,
+            split_components=split_components,
+            min_component_area=min_component_area,
+            cache_dir=cache_dir,
+            missing_hint=missing_hint,
         ),
     )
     MetadataCatalog.get(name).set(
-        **METADATA, root=root, split=split, val_fraction=val_fraction, split_seed=seed,
+        **METADATA,
+        root=root,
+        split=split,
+        val_fraction=val_fraction,
+        split_seed=seed,
         split_components=split_components,
     )
     return name

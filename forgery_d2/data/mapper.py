@@ -26,6 +26,7 @@ image *as read*, before any augmentation, and sends it along the same geometric 
 "resized to the augmented image's size"; photometric steps do not touch it. The result is the
 input's ``"image_maps"``: ``uint8 (C, H, W)`` aligned pixel for pixel with ``"image"``.
 """
+
 import copy
 import logging
 from typing import Callable, List, Optional, Union
@@ -36,8 +37,13 @@ import torch
 from detectron2.config import configurable
 from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
-from fvcore.transforms.transform import (BlendTransform, HFlipTransform, NoOpTransform, Transform,
-                                         VFlipTransform)
+from fvcore.transforms.transform import (
+    BlendTransform,
+    HFlipTransform,
+    NoOpTransform,
+    Transform,
+    VFlipTransform,
+)
 
 from forgery_d2.data.io import read_image
 
@@ -160,7 +166,9 @@ def transform_image_maps(maps: np.ndarray, transforms, height: int, width: int) 
     :func:`resize_image_maps`, photometric steps are skipped. Any other transform (a crop, an
     arbitrary rotation) is an error: its effect on a map of another resolution is not defined."""
     planes = maps.transpose(1, 2, 0)
-    for transform in transforms.transforms if isinstance(transforms, T.TransformList) else transforms:
+    for transform in (
+        transforms.transforms if isinstance(transforms, T.TransformList) else transforms
+    ):
         if isinstance(transform, (HFlipTransform, VFlipTransform, Rot90Transform)):
             planes = transform.apply_image(planes)
         elif isinstance(transform, T.ResizeTransform) or isinstance(transform, _PHOTOMETRIC):
@@ -168,7 +176,8 @@ def transform_image_maps(maps: np.ndarray, transforms, height: int, width: int) 
         else:
             raise AugmentationConfigError(
                 f"image maps (e.g. MODEL.COPY_EVIDENCE) cannot follow the augmentation {type(transform).__name__}: "
-                "only resizing, flips, 90-degree rotations and photometric changes are supported")
+                "only resizing, flips, 90-degree rotations and photometric changes are supported"
+            )
     return resize_image_maps(np.ascontiguousarray(planes.transpose(2, 0, 1)), height, width)
 
 
@@ -176,7 +185,9 @@ def _check_range(name, value):
     if len(value) == 0:
         return None
     if len(value) != 2 or not 0 < value[0] <= value[1]:
-        raise AugmentationConfigError(f"cfg.FORGERY.AUG.{name} must be [] or [low, high] with 0 < low <= high, got {value}")
+        raise AugmentationConfigError(
+            f"cfg.FORGERY.AUG.{name} must be [] or [low, high] with 0 < low <= high, got {value}"
+        )
     return tuple(float(v) for v in value)
 
 
@@ -245,7 +256,9 @@ class ForgeryDatasetMapper:
         self.recompute_boxes = recompute_boxes and use_instance_mask
         self.image_maps = image_maps
         mode = "training" if is_train else "inference"
-        logging.getLogger(__name__).info(f"[ForgeryDatasetMapper] Augmentations for {mode}: {augmentations}")
+        logging.getLogger(__name__).info(
+            f"[ForgeryDatasetMapper] Augmentations for {mode}: {augmentations}"
+        )
 
     @staticmethod
     def test_resize(cfg) -> List[T.Augmentation]:
@@ -253,12 +266,16 @@ class ForgeryDatasetMapper:
         return build_forgery_augmentation(cfg, is_train=False)
 
     @classmethod
-    def from_config(cls, cfg, is_train: bool = True, augmentations: Optional[list] = None, image_maps=None):
+    def from_config(
+        cls, cfg, is_train: bool = True, augmentations: Optional[list] = None, image_maps=None
+    ):
         return {
             "image_maps": image_maps,
             "is_train": is_train,
             "augmentations": (
-                augmentations if augmentations is not None else build_forgery_augmentation(cfg, is_train)
+                augmentations
+                if augmentations is not None
+                else build_forgery_augmentation(cfg, is_train)
             ),
             "image_format": cfg.INPUT.FORMAT,
             "use_instance_mask": cfg.MODEL.MASK_ON,
@@ -279,7 +296,9 @@ class ForgeryDatasetMapper:
         image_shape = image.shape[:2]
         dataset_dict["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
         if maps is not None:
-            dataset_dict["image_maps"] = torch.as_tensor(transform_image_maps(maps, transforms, *image_shape))
+            dataset_dict["image_maps"] = torch.as_tensor(
+                transform_image_maps(maps, transforms, *image_shape)
+            )
 
         if not self.is_train:
             dataset_dict.pop("annotations", None)
@@ -292,7 +311,9 @@ class ForgeryDatasetMapper:
             if not self.use_instance_mask:
                 anno.pop("segmentation", None)
             annos.append(utils.transform_instance_annotations(anno, transforms, image_shape))
-        instances = utils.annotations_to_instances(annos, image_shape, mask_format=self.instance_mask_format)
+        instances = utils.annotations_to_instances(
+            annos, image_shape, mask_format=self.instance_mask_format
+        )
         if self.recompute_boxes and len(instances):
             instances.gt_boxes = instances.gt_masks.get_bounding_boxes()
         dataset_dict["instances"] = utils.filter_empty_instances(instances)

@@ -12,11 +12,13 @@ below the area, its largest component is kept, so a forged image always has inst
 
 Cache: building instances decodes every mask (~ms each, a few seconds for the competition's 2,751
 masks). :class:`RecordCache` keeps the built header size and instances per image in one JSON file
-per (image folder, options), shared by the splits of that folder, keyed by each image's and mask's path, size and mtime; a changed,
-added or removed file is rebuilt, the rest is reused. Location: ``cache_dir`` argument, else
+per (image folder, options), shared by the splits of that folder, keyed by each image's and
+mask's path, size and mtime; a changed, added or removed file is rebuilt, the rest is reused.
+Location: ``cache_dir`` argument, else
 ``$FORGERY_D2_CACHE``, else ``~/.cache/forgery_d2``; ``cache_dir=False`` disables it. A cache that
 cannot be written (read-only home) only logs a warning.
 """
+
 import hashlib
 import json
 import logging
@@ -26,7 +28,6 @@ import tempfile
 import cv2
 import numpy as np
 import pycocotools.mask as mask_util
-
 from detectron2.structures import BoxMode
 
 from forgery_d2.config import default_value
@@ -79,7 +80,9 @@ def record_label(record) -> int:
             "tools/predict.py"
         )
     if int(label) not in (0, 1):
-        raise DataError(f"image {record.get('image_id')} ({record.get('file_name')}): label must be 0 or 1, got {label!r}")
+        raise DataError(
+            f"image {record.get('image_id')} ({record.get('file_name')}): label must be 0 or 1, got {label!r}"
+        )
     return int(label)
 
 
@@ -107,7 +110,9 @@ def annotations_to_masks(annotations, height=None, width=None):
     """Decode the RLE segmentations of ``annotations`` back to a ``uint8 (N, H, W)`` 0/1 array."""
     if not annotations:
         if height is None or width is None:
-            raise ValueError("annotations_to_masks needs height and width when there are no annotations")
+            raise ValueError(
+                "annotations_to_masks needs height and width when there are no annotations"
+            )
         return np.zeros((0, height, width), dtype=np.uint8)
     rles = []
     for ann in annotations:
@@ -127,7 +132,9 @@ def _stat_key(path):
 
 def default_cache_dir():
     """``$FORGERY_D2_CACHE`` or ``~/.cache/forgery_d2``."""
-    return os.environ.get("FORGERY_D2_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "forgery_d2")
+    return os.environ.get("FORGERY_D2_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "forgery_d2"
+    )
 
 
 class RecordCache:
@@ -141,7 +148,9 @@ class RecordCache:
         if cache_dir is False:
             return
         cache_dir = default_cache_dir() if cache_dir is None else os.fspath(cache_dir)
-        digest = hashlib.sha1(json.dumps([_CACHE_VERSION, scope], sort_keys=True).encode()).hexdigest()[:20]
+        digest = hashlib.sha1(
+            json.dumps([_CACHE_VERSION, scope], sort_keys=True).encode()
+        ).hexdigest()[:20]
         self.path = os.path.join(cache_dir, f"records-{digest}.json")
         try:
             with open(self.path) as f:
@@ -155,7 +164,11 @@ class RecordCache:
 
     def get(self, image_path, mask_path, signature):
         entry = self.entries.get(image_path)
-        if entry is not None and entry["mask_file"] == mask_path and entry["signature"] == signature:
+        if (
+            entry is not None
+            and entry["mask_file"] == mask_path
+            and entry["signature"] == signature
+        ):
             return entry
         return None
 
@@ -179,7 +192,9 @@ class RecordCache:
                 json.dump({"version": _CACHE_VERSION, "entries": entries}, f)
             os.replace(tmp, self.path)  # atomic: concurrent loaders never read half a file
         except OSError as e:
-            logger.warning("Could not write the record cache %s (%s); loading still works.", self.path, e)
+            logger.warning(
+                "Could not write the record cache %s (%s); loading still works.", self.path, e
+            )
 
 
 class RecordBuilder:
@@ -190,7 +205,10 @@ class RecordBuilder:
             min_component_area = default_value("FORGERY.DATA.MIN_COMPONENT_AREA")
         self.split_components = bool(split_components)
         self.min_component_area = int(min_component_area)
-        options = {"split_components": self.split_components, "min_component_area": self.min_component_area}
+        options = {
+            "split_components": self.split_components,
+            "min_component_area": self.min_component_area,
+        }
         self.cache = RecordCache(cache_dir, {"scope": scope, "options": options})
         self.cache_hits = 0
 
@@ -209,9 +227,16 @@ class RecordBuilder:
             annotations = None
             if mask_path is not None:
                 mask = read_mask(mask_path, (height, width))
-                annotations = mask_to_annotations(mask, self.split_components, self.min_component_area)
-            entry = {"mask_file": mask_path, "signature": signature, "height": height, "width": width,
-                     "annotations": annotations}
+                annotations = mask_to_annotations(
+                    mask, self.split_components, self.min_component_area
+                )
+            entry = {
+                "mask_file": mask_path,
+                "signature": signature,
+                "height": height,
+                "width": width,
+                "annotations": annotations,
+            }
             self.cache.put(image_path, entry)
         else:
             self.cache_hits += 1
@@ -242,7 +267,10 @@ class RecordBuilder:
             names = ", ".join(os.path.basename(r["mask_file"]) for r in bad[:5])
             logger.warning(
                 "%s: dropped %d forged image(s) whose mask is all zeros (%s%s).",
-                where, len(bad), names, ", ..." if len(bad) > 5 else "",
+                where,
+                len(bad),
+                names,
+                ", ..." if len(bad) > 5 else "",
             )
             bad_ids = {id(r) for r in bad}
             records = [r for r in records if id(r) not in bad_ids]

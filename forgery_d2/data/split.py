@@ -14,11 +14,18 @@ Each case_id goes to ``val`` when a hash of ``(seed, case_id)``, read as a numbe
 The hash is SHA-1 (stable across Python processes, unlike ``hash()``). The defaults of
 ``val_fraction`` and ``seed`` are ``FORGERY.DATA.VAL_FRACTION`` / ``SPLIT_SEED`` (forgery_d2/config.py).
 """
+
 import hashlib
 
 from forgery_d2.config import default_value
 
-__all__ = ["case_id_sort_key", "case_hash_fraction", "assign_split", "split_case_ids", "split_options"]
+__all__ = [
+    "case_id_sort_key",
+    "case_hash_fraction",
+    "assign_split",
+    "split_case_ids",
+    "split_options",
+]
 
 
 def case_id_sort_key(case_id):

@@ -6,10 +6,17 @@ hooks, the batch predictor used by the tools, and screening folders of figures a
 See docs/TRAINING.md. ``tools/train_net.py`` is ``launch(main, ...)`` over :func:`runner.main`;
 ``tools/predict.py`` is ``launch(screen_worker, ...)`` (docs/EVALUATION.md, "Screening a folder").
 """
+
 from .freeze import FreezeConfigError
+from .hooks import (
+    BestCheckpointer,
+    FeatureSeparability,
+    FreezeSchedule,
+    TrainingCurves,
+    ValidationLoss,
+)
 from .launch import launch
 from .predictions import RecordWriter, figure_record, read_records, unreadable_record
-from .hooks import BestCheckpointer, FeatureSeparability, FreezeSchedule, TrainingCurves, ValidationLoss
 from .predictor import BatchPredictor, ImageFolder, build_inference_model
 from .runner import main, setup
 from .screening import ScreeningError, ScreeningOptions, assemble, screen_shard, screen_worker

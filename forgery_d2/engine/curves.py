@@ -1,5 +1,6 @@
 """Training curves from detectron2's ``metrics.json`` (one JSON object per line, appended by
 ``JSONWriter``; a resumed run appends again, so a re-run iteration's later values win)."""
+
 import json
 import math
 import os
@@ -25,7 +26,11 @@ def read_metrics(path: str) -> Dict[str, List[tuple]]:
     series: Dict[str, List[tuple]] = {}
     for iteration in sorted(by_iter):
         for key, value in by_iter[iteration].items():
-            if key == "iteration" or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if (
+                key == "iteration"
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+            ):
                 continue
             series.setdefault(key, []).append((iteration, float(value)))
     return series
@@ -45,7 +50,11 @@ def _panels(series):
     panels = [
         ("Loss (train / validation)", losses, True),
         ("Validation metrics", evaluation, False),
-        ("ROI feature separability", [k for k in ("sep/norm_dist", "sep/probe_acc", "sep/frac_separating") if k in series], False),
+        (
+            "ROI feature separability",
+            [k for k in ("sep/norm_dist", "sep/probe_acc", "sep/frac_separating") if k in series],
+            False,
+        ),
         ("Learning rate", [k for k in ("lr",) if k in series], False),
     ]
     return [p for p in panels if p[1]]

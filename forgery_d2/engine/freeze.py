@@ -23,6 +23,7 @@ Where parts come from: the table below names every part of detectron2's Generali
 forgery_d2's models built on it (forensic streams, self-correlation, image gate); a user's own
 modules are added with ``cfg.FORGERY.FREEZE.EXTRA_PARTS``.
 """
+
 import fnmatch
 import logging
 from dataclasses import dataclass

@@ -8,6 +8,7 @@
 - :class:`BestCheckpointer`: ``model_best.pth`` by a validation metric, resumable.
 - :class:`TrainingCurves`: ``training_curves.png`` from ``metrics.json`` at the end of training.
 """
+
 import logging
 import os
 from collections import defaultdict
@@ -27,7 +28,13 @@ from . import freeze
 from .curves import plot_training_curves
 from .separability import separability_stats
 
-__all__ = ["FreezeSchedule", "ValidationLoss", "FeatureSeparability", "BestCheckpointer", "TrainingCurves"]
+__all__ = [
+    "FreezeSchedule",
+    "ValidationLoss",
+    "FeatureSeparability",
+    "BestCheckpointer",
+    "TrainingCurves",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +58,9 @@ class FreezeSchedule(HookBase):
     in every stage.
     """
 
-    def __init__(self, schedule: Sequence[freeze.FreezeStage], parts: Dict[str, tuple],
-                 never_train=None):
+    def __init__(
+        self, schedule: Sequence[freeze.FreezeStage], parts: Dict[str, tuple], never_train=None
+    ):
         self.schedule = list(schedule)
         self.parts = parts
         self.never_train = None if never_train is None else frozenset(never_train)
@@ -61,13 +69,15 @@ class FreezeSchedule(HookBase):
 
     def _apply(self, index: int, iteration: int):
         stage = self.schedule[index]
-        trainable, total = freeze.apply_stage(self.trainer.model, stage, self.parts,
-                                              self.never_train)
+        trainable, total = freeze.apply_stage(
+            self.trainer.model, stage, self.parts, self.never_train
+        )
         self.current_stage = index
         self._trainable_frac = trainable / max(total, 1)
         logger.info(
             f"Freeze stage {index} from iteration {stage.start_iter} (now at {iteration}): training "
-            f"{', '.join(freeze.present_parts(self.trainer.model, stage, self.parts))}: {trainable}/{total} weights ({100 * self._trainable_frac:.1f}%)"
+            f"{', '.join(freeze.present_parts(self.trainer.model, stage, self.parts))}: "
+            f"{trainable}/{total} weights ({100 * self._trainable_frac:.1f}%)"
         )
 
     def before_train(self):
@@ -77,13 +87,16 @@ class FreezeSchedule(HookBase):
         if self.never_train:
             heads = sorted({n.rsplit(".", 2)[0] for n in self.never_train})
             shown = ", ".join(heads[:8]) + (", ..." if len(heads) > 8 else "")
-            logger.info(f"{len(self.never_train)} parameters were frozen when the model was built "
-                        f"(FREEZE_AT) and stay frozen in every stage: {shown}")
+            logger.info(
+                f"{len(self.never_train)} parameters were frozen when the model was built "
+                f"(FREEZE_AT) and stay frozen in every stage: {shown}"
+            )
         uncovered = freeze.uncovered_parameter_names(model, self.parts)
         if uncovered:
             heads = sorted({n.rsplit(".", 2)[0] for n in uncovered})
             logger.warning(
-                "Parameters in no freeze part (they train only in 'all' stages): " + ", ".join(heads)
+                "Parameters in no freeze part (they train only in 'all' stages): "
+                + ", ".join(heads)
             )
         self._apply(freeze.stage_at(self.schedule, self.trainer.iter), self.trainer.iter)
 
@@ -169,13 +182,18 @@ class ValidationLoss(HookBase):
         return losses
 
     def after_step(self):
-        if not self.inputs or not _periodic(self.period, self.trainer) or not comm.is_main_process():
+        if (
+            not self.inputs
+            or not _periodic(self.period, self.trainer)
+            or not comm.is_main_process()
+        ):
             return
         losses = self.compute()
         self.trainer.storage.put_scalars(**losses, smoothing_hint=False)
-        logger.info(f"Validation loss at iteration {self.trainer.iter}: " + ", ".join(
-            f"{k}={v:.4f}" for k, v in sorted(losses.items())
-        ))
+        logger.info(
+            f"Validation loss at iteration {self.trainer.iter}: "
+            + ", ".join(f"{k}={v:.4f}" for k, v in sorted(losses.items()))
+        )
 
 
 def probe_boxes(inputs: List[dict], neg_per_image: int, seed: int = 0):
@@ -186,10 +204,16 @@ def probe_boxes(inputs: List[dict], neg_per_image: int, seed: int = 0):
     image, random boxes on forged images overlapping no forged box (IoU < 0.1).
     """
     rng = np.random.default_rng(seed)
-    sizes = np.concatenate(
-        [x["instances"].gt_boxes.tensor.numpy().reshape(-1, 4) for x in inputs]
-    ) if inputs else np.zeros((0, 4))
-    sizes = np.stack([sizes[:, 2] - sizes[:, 0], sizes[:, 3] - sizes[:, 1]], axis=1) if len(sizes) else sizes
+    sizes = (
+        np.concatenate([x["instances"].gt_boxes.tensor.numpy().reshape(-1, 4) for x in inputs])
+        if inputs
+        else np.zeros((0, 4))
+    )
+    sizes = (
+        np.stack([sizes[:, 2] - sizes[:, 0], sizes[:, 3] - sizes[:, 1]], axis=1)
+        if len(sizes)
+        else sizes
+    )
     any_authentic = any(len(x["instances"]) == 0 for x in inputs)
     result = []
     for item in inputs:
@@ -221,8 +245,15 @@ class FeatureSeparability(HookBase):
     GeneralizedRCNN / ForgeryRCNN. Runs on the main process only.
     """
 
-    def __init__(self, period: int, inputs: List[dict], neg_per_image: int = 8, threshold: float = 1.0,
-                 batch_size: int = 2, seed: int = 0):
+    def __init__(
+        self,
+        period: int,
+        inputs: List[dict],
+        neg_per_image: int = 8,
+        threshold: float = 1.0,
+        batch_size: int = 2,
+        seed: int = 0,
+    ):
         self.period = period
         self.inputs = inputs
         self.threshold = threshold
@@ -260,13 +291,18 @@ class FeatureSeparability(HookBase):
         return {f"sep/{k}": v for k, v in stats.items()}
 
     def after_step(self):
-        if not self.inputs or not _periodic(self.period, self.trainer) or not comm.is_main_process():
+        if (
+            not self.inputs
+            or not _periodic(self.period, self.trainer)
+            or not comm.is_main_process()
+        ):
             return
         stats = self.compute()
         self.trainer.storage.put_scalars(**stats, smoothing_hint=False)
-        logger.info(f"ROI feature separability at iteration {self.trainer.iter}: " + ", ".join(
-            f"{k}={v:.4g}" for k, v in sorted(stats.items())
-        ))
+        logger.info(
+            f"ROI feature separability at iteration {self.trainer.iter}: "
+            + ", ".join(f"{k}={v:.4g}" for k, v in sorted(stats.items()))
+        )
 
 
 class _UntaggedCheckpointer(DetectionCheckpointer):
@@ -282,9 +318,18 @@ class BestCheckpointer(d2_hooks.BestCheckpointer):
     with the model weights only, keeps ``last_checkpoint`` pointing at the periodic checkpoints,
     and remembers the best value across ``--resume`` (its state is in the trainer checkpoint)."""
 
-    def __init__(self, eval_period: int, model: nn.Module, output_dir: str, val_metric: str,
-                 mode: str = "max", file_prefix: str = "model_best"):
-        super().__init__(eval_period, _UntaggedCheckpointer(model, output_dir), val_metric, mode, file_prefix)
+    def __init__(
+        self,
+        eval_period: int,
+        model: nn.Module,
+        output_dir: str,
+        val_metric: str,
+        mode: str = "max",
+        file_prefix: str = "model_best",
+    ):
+        super().__init__(
+            eval_period, _UntaggedCheckpointer(model, output_dir), val_metric, mode, file_prefix
+        )
 
     def state_dict(self):
         if self.best_metric is None:

@@ -10,11 +10,11 @@
 
 The config comes from :func:`forgery_d2.config.load_config` (CPU fallback included).
 """
+
 import logging
 import os
 
 import torch
-
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import transforms as T
 from detectron2.modeling import build_model
@@ -50,14 +50,20 @@ class BatchPredictor:
 
     def __init__(self, cfg, model=None):
         self.model = model if model is not None else build_inference_model(cfg)
-        self.resize = (T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
-                       if cfg.INPUT.MIN_SIZE_TEST > 0 else None)
+        self.resize = (
+            T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
+            if cfg.INPUT.MIN_SIZE_TEST > 0
+            else None
+        )
         self.evidence = CopyEvidence.from_config(cfg)
 
     def __call__(self, images, file_names=None):
         """Outputs for ``images``; ``file_names`` (optional) key the copy-evidence cache."""
         names = file_names if file_names is not None else [None] * len(images)
-        inputs = [predictor_input(image, self.resize, self.evidence, name) for image, name in zip(images, names)]
+        inputs = [
+            predictor_input(image, self.resize, self.evidence, name)
+            for image, name in zip(images, names)
+        ]
         with torch.no_grad():
             return self.model(inputs)
 

@@ -1,5 +1,6 @@
 """What ``tools/train_net.py`` runs under detectron2's ``launch``: the config of a command line
 (:func:`setup`) and the train / evaluate entry point (:func:`main`, :func:`run`)."""
+
 import json
 import logging
 import os
@@ -23,8 +24,16 @@ from forgery_d2.evaluation.ground_truth import check_labelled
 from .freeze import FreezeConfigError
 from .trainer import ForgeryTrainer, TrainingSubsetError
 
-__all__ = ["setup", "check_run", "preflight", "main", "run", "EVAL_RESULTS_FILE", "USER_ERRORS",
-           "EXIT_INVALID"]
+__all__ = [
+    "setup",
+    "check_run",
+    "preflight",
+    "main",
+    "run",
+    "EVAL_RESULTS_FILE",
+    "USER_ERRORS",
+    "EXIT_INVALID",
+]
 
 EXIT_INVALID = 2  # exit code of a run stopped by an error in the user's config or data
 
@@ -44,7 +53,9 @@ def setup(args):
     check_run(cfg, args)
     default_setup(cfg, args)
     # forgery_d2's own loggers (freeze stages, hooks, data) to the console and OUTPUT_DIR/log.txt.
-    setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="forgery_d2", abbrev_name="fd2")
+    setup_logger(
+        cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="forgery_d2", abbrev_name="fd2"
+    )
     if fallback:
         logging.getLogger("detectron2").warning(fallback)
     return cfg
@@ -62,8 +73,12 @@ def check_run(cfg, args):
     of training too), ``FORGERY.DECISION`` in range and ``MODEL.WEIGHTS`` present (ConfigError)."""
     register_builtin_from_config(cfg)  # dataset root and split options of cfg.FORGERY.DATA
     hooks = cfg.FORGERY.HOOKS
-    names = [*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST, hooks.VAL_LOSS.DATASET,
-             hooks.SEPARABILITY.DATASET]
+    names = [
+        *cfg.DATASETS.TRAIN,
+        *cfg.DATASETS.TEST,
+        hooks.VAL_LOSS.DATASET,
+        hooks.SEPARABILITY.DATASET,
+    ]
     registered_names([n for n in dict.fromkeys(names) if n])
     for name in cfg.DATASETS.TEST:
         check_labelled(name)
@@ -88,8 +103,14 @@ def _exit_with(error):
 
 
 # Errors in the user's config or data: reported as one line, not as a traceback.
-USER_ERRORS = (ConfigError, FreezeConfigError, AugmentationConfigError, DataError,
-               TrainingSubsetError, SubmissionError)
+USER_ERRORS = (
+    ConfigError,
+    FreezeConfigError,
+    AugmentationConfigError,
+    DataError,
+    TrainingSubsetError,
+    SubmissionError,
+)
 
 
 def main(args, trainer_class=ForgeryTrainer):
@@ -109,7 +130,9 @@ def run(args, trainer_class=ForgeryTrainer):
     cfg = setup(args)
     if args.eval_only:
         model = trainer_class.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
+            cfg.MODEL.WEIGHTS, resume=args.resume
+        )
         results = trainer_class.test(cfg, model)
         if comm.is_main_process():
             verify_results(cfg, results)

@@ -30,10 +30,9 @@ from typing import List, Optional
 
 import cv2
 import torch
-from tqdm import tqdm
-
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
+from tqdm import tqdm
 
 from forgery_d2.competition.rle import AUTHENTIC
 from forgery_d2.competition.submission import SUBMISSION_COLUMNS, SubmissionError, write_csv
@@ -285,7 +284,9 @@ def screen_shard(
                     counts["unreadable"] += 1
             for group in _pixel_groups(readable):
                 start = time.perf_counter()
-                outputs = predictor([item["image"] for item in group], [item["file_name"] for item in group])
+                outputs = predictor(
+                    [item["image"] for item in group], [item["file_name"] for item in group]
+                )
                 seconds = (time.perf_counter() - start) / len(group)
                 for item, output in zip(group, outputs):
                     decision = rule(output)

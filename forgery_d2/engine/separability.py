@@ -5,6 +5,7 @@ carried no forgery cue. :func:`separability_stats` measures that directly on two
 vectors: the distance between the class means, the same distance in units of the pooled standard
 deviation, how many dimensions separate strongly, and the held-out accuracy of a linear probe.
 """
+
 import numpy as np
 import torch
 
@@ -36,13 +37,18 @@ def linear_probe_accuracy(
 
     weight = torch.zeros(x_train.shape[1], dtype=torch.float64, requires_grad=True)
     bias = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=100, line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS(
+        [weight, bias], lr=1.0, max_iter=100, line_search_fn="strong_wolfe"
+    )
 
     def closure():
         optimizer.zero_grad()
         logits = x_train @ weight + bias
         loss = (
-            sample_weight * torch.nn.functional.binary_cross_entropy_with_logits(logits, y_train, reduction="none")
+            sample_weight
+            * torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, y_train, reduction="none"
+            )
         ).sum() + weight_decay * weight.square().sum()
         loss.backward()
         return loss
@@ -50,6 +56,7 @@ def linear_probe_accuracy(
     with torch.enable_grad():
         optimizer.step(closure)
     with torch.no_grad():
+
         def recall(x, label):
             predicted = ((x.double() - mean) / std @ weight + bias) > 0
             return (predicted == bool(label)).double().mean().item()
@@ -57,7 +64,9 @@ def linear_probe_accuracy(
         return 0.5 * (recall(positives[pos_test], 1) + recall(negatives[neg_test], 0))
 
 
-def separability_stats(positives: torch.Tensor, negatives: torch.Tensor, threshold: float = 1.0) -> dict:
+def separability_stats(
+    positives: torch.Tensor, negatives: torch.Tensor, threshold: float = 1.0
+) -> dict:
     """Statistics of two feature sets, ``positives`` (forged ROIs) and ``negatives`` (authentic),
     both ``(n, D)``:
 
@@ -76,7 +85,9 @@ def separability_stats(positives: torch.Tensor, negatives: torch.Tensor, thresho
     stats = {"num_pos": float(len(positives)), "num_neg": float(len(negatives))}
     if len(positives) < 2 or len(negatives) < 2:
         nan = float("nan")
-        stats.update(mean_dist=nan, norm_dist=nan, num_separating=nan, frac_separating=nan, probe_acc=nan)
+        stats.update(
+            mean_dist=nan, norm_dist=nan, num_separating=nan, frac_separating=nan, probe_acc=nan
+        )
         return stats
     delta = positives.mean(0) - negatives.mean(0)
     pooled_var = (

@@ -1,4 +1,5 @@
 """ForgeryTrainer: detectron2's DefaultTrainer with forgery data, evaluation and training hooks."""
+
 import logging
 import os
 import weakref
@@ -14,7 +15,13 @@ from detectron2.data import (
     build_detection_train_loader,
     get_detection_dataset_dicts,
 )
-from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
+from detectron2.engine import (
+    AMPTrainer,
+    DefaultTrainer,
+    SimpleTrainer,
+    TrainerBase,
+    create_ddp_model,
+)
 from detectron2.engine import hooks as d2_hooks
 from detectron2.evaluation import COCOEvaluator
 from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
@@ -26,8 +33,14 @@ from forgery_d2.data.mapper import ForgeryDatasetMapper
 from forgery_d2.evaluation.evaluator import ForgeryEvaluator
 
 from . import freeze
+from .hooks import (
+    BestCheckpointer,
+    FeatureSeparability,
+    FreezeSchedule,
+    TrainingCurves,
+    ValidationLoss,
+)
 from .inputs import build_mapper
-from .hooks import BestCheckpointer, FeatureSeparability, FreezeSchedule, TrainingCurves, ValidationLoss
 
 __all__ = ["ForgeryTrainer", "TrainingSubsetError", "select_training_subset", "build_fixed_inputs"]
 
@@ -109,10 +122,14 @@ class ForgeryTrainer(DefaultTrainer):
             # CPU module (processes on the gloo backend, see forgery_d2.engine.launch).
             ddp_kwargs["device_ids"] = None
         model = create_ddp_model(model, **ddp_kwargs)
-        self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(model, data_loader, optimizer)
+        self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(
+            model, data_loader, optimizer
+        )
 
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
-        self.checkpointer = DetectionCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        self.checkpointer = DetectionCheckpointer(
+            model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self)
+        )
         self.start_iter = 0
         self.max_iter = cfg.SOLVER.MAX_ITER
         self.cfg = cfg
@@ -131,7 +148,9 @@ class ForgeryTrainer(DefaultTrainer):
         if "_trainer" in state_dict:
             self._trainer.load_state_dict(state_dict["_trainer"])
         else:
-            logger.warning("The checkpoint has no optimizer state (older detectron2 trainer): SGD momentum restarts")
+            logger.warning(
+                "The checkpoint has no optimizer state (older detectron2 trainer): SGD momentum restarts"
+            )
 
     @classmethod
     def build_optimizer(cls, cfg, model):
@@ -143,11 +162,15 @@ class ForgeryTrainer(DefaultTrainer):
         if name != "AdamW":
             raise ValueError(f"FORGERY.SOLVER.OPTIMIZER must be 'SGD' or 'AdamW', got {name!r}")
         params = get_default_optimizer_params(
-            model, base_lr=cfg.SOLVER.BASE_LR, weight_decay_norm=cfg.SOLVER.WEIGHT_DECAY_NORM,
-            bias_lr_factor=cfg.SOLVER.BIAS_LR_FACTOR, weight_decay_bias=cfg.SOLVER.WEIGHT_DECAY_BIAS,
+            model,
+            base_lr=cfg.SOLVER.BASE_LR,
+            weight_decay_norm=cfg.SOLVER.WEIGHT_DECAY_NORM,
+            bias_lr_factor=cfg.SOLVER.BIAS_LR_FACTOR,
+            weight_decay_bias=cfg.SOLVER.WEIGHT_DECAY_BIAS,
         )
         return maybe_add_gradient_clipping(cfg, torch.optim.AdamW)(
-            params, lr=cfg.SOLVER.BASE_LR, weight_decay=cfg.SOLVER.WEIGHT_DECAY)
+            params, lr=cfg.SOLVER.BASE_LR, weight_decay=cfg.SOLVER.WEIGHT_DECAY
+        )
 
     @classmethod
     def build_train_loader(cls, cfg):
@@ -165,11 +188,15 @@ class ForgeryTrainer(DefaultTrainer):
                 f"Training on {len(subset)} of {len(dataset)} images: "
                 + ", ".join(str(r.get("image_id", r["file_name"])) for r in subset[:10])
             )
-        return build_detection_train_loader(cfg, mapper=build_mapper(cfg, is_train=True), dataset=subset)
+        return build_detection_train_loader(
+            cfg, mapper=build_mapper(cfg, is_train=True), dataset=subset
+        )
 
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):
-        return build_detection_test_loader(cfg, dataset_name, mapper=build_mapper(cfg, is_train=False))
+        return build_detection_test_loader(
+            cfg, dataset_name, mapper=build_mapper(cfg, is_train=False)
+        )
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
@@ -177,8 +204,13 @@ class ForgeryTrainer(DefaultTrainer):
             output_folder = os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
         if MetadataCatalog.get(dataset_name).get("evaluator_type") == "coco":
             tasks = ("bbox", "segm") if cfg.MODEL.MASK_ON else ("bbox",)
-            return COCOEvaluator(dataset_name, tasks, output_dir=output_folder, use_fast_impl=False,
-                                 max_dets_per_image=cfg.TEST.DETECTIONS_PER_IMAGE)
+            return COCOEvaluator(
+                dataset_name,
+                tasks,
+                output_dir=output_folder,
+                use_fast_impl=False,
+                max_dets_per_image=cfg.TEST.DETECTIONS_PER_IMAGE,
+            )
         return ForgeryEvaluator(dataset_name, cfg, output_dir=output_folder)
 
     def build_hooks(self):
@@ -192,7 +224,9 @@ class ForgeryTrainer(DefaultTrainer):
         if cfg.FORGERY.FREEZE.STAGES:
             parts = freeze.part_patterns(self.model, cfg.FORGERY.FREEZE.EXTRA_PARTS)
             schedule = freeze.parse_schedule(cfg.FORGERY.FREEZE.STAGES, parts)
-            for stage in schedule:  # validate every stage against this model now, not at iteration 10k
+            for (
+                stage
+            ) in schedule:  # validate every stage against this model now, not at iteration 10k
                 freeze.trainable_parameter_names(self.model, stage, parts)
             # The model as built (no stage applied yet): what FREEZE_AT froze stays frozen.
             ret.append(FreezeSchedule(schedule, parts, freeze.frozen_parameter_names(self.model)))
@@ -203,11 +237,16 @@ class ForgeryTrainer(DefaultTrainer):
             loader_cfg.DATALOADER.NUM_WORKERS = 0
             ret.append(
                 d2_hooks.PreciseBN(
-                    cfg.TEST.EVAL_PERIOD, self.model, self.build_train_loader(loader_cfg), cfg.TEST.PRECISE_BN.NUM_ITER
+                    cfg.TEST.EVAL_PERIOD,
+                    self.model,
+                    self.build_train_loader(loader_cfg),
+                    cfg.TEST.PRECISE_BN.NUM_ITER,
                 )
             )
         if main_process:
-            ret.append(d2_hooks.PeriodicCheckpointer(self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD))
+            ret.append(
+                d2_hooks.PeriodicCheckpointer(self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD)
+            )
 
         def test_and_save_results():
             self._last_eval_results = self.test(self.cfg, self.model)
@@ -218,7 +257,11 @@ class ForgeryTrainer(DefaultTrainer):
         if main_process and hooks_cfg.BEST_METRIC and cfg.DATASETS.TEST:
             ret.append(
                 BestCheckpointer(
-                    cfg.TEST.EVAL_PERIOD, self.model, cfg.OUTPUT_DIR, hooks_cfg.BEST_METRIC, hooks_cfg.BEST_MODE
+                    cfg.TEST.EVAL_PERIOD,
+                    self.model,
+                    cfg.OUTPUT_DIR,
+                    hooks_cfg.BEST_METRIC,
+                    hooks_cfg.BEST_MODE,
                 )
             )
 
@@ -233,7 +276,11 @@ class ForgeryTrainer(DefaultTrainer):
         if sep.PERIOD > 0 and main_process:
             dataset = sep.DATASET or _first_test_dataset(cfg, "FORGERY.HOOKS.SEPARABILITY")
             inputs = build_fixed_inputs(cfg, dataset, sep.NUM_IMAGES)
-            ret.append(FeatureSeparability(sep.PERIOD, inputs, sep.NEG_BOXES_PER_IMAGE, sep.THRESHOLD, batch, seed))
+            ret.append(
+                FeatureSeparability(
+                    sep.PERIOD, inputs, sep.NEG_BOXES_PER_IMAGE, sep.THRESHOLD, batch, seed
+                )
+            )
 
         if main_process:
             # Writers last: they flush what the hooks above put to the EventStorage.

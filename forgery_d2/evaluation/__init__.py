@@ -8,10 +8,11 @@ The competition's file formats (RLE, submission / solution CSVs) live in :mod:`f
 - :mod:`.evaluator`: ``ForgeryEvaluator`` for detectron2's ``inference_on_dataset`` and trainers.
 - :mod:`.sweep`: tune the decision rule on a validation set from cached raw outputs.
 """
+
 from .decision import Decision, DecisionRule, image_score_of
 from .evaluator import ForgeryEvaluator, summarize
-from .metric import image_of1, image_of1_from_masks, score, score_per_image
 from .ground_truth import GroundTruthLoader, write_solution_csv
+from .metric import image_of1, image_of1_from_masks, score, score_per_image
 from .sweep import RawOutputCollector, sweep, write_decision_yaml
 
 __all__ = [

@@ -19,6 +19,7 @@ The default values, and why each is what it is (derived from the metric, not fro
 written once, next to their keys in forgery_d2/config.py (``FORGERY.DECISION``);
 :mod:`forgery_d2.evaluation.sweep` tunes them on a validation set.
 """
+
 import dataclasses
 from dataclasses import dataclass, field
 
@@ -104,16 +105,24 @@ class DecisionRule:
 
     def __post_init__(self):
         """Raises ConfigError naming the FORGERY.DECISION key of an out-of-range value."""
-        for name in ("score_thresh", "mask_thresh", "min_area_fraction", "merge_iou",
-                     "merge_containment"):
+        for name in (
+            "score_thresh",
+            "mask_thresh",
+            "min_area_fraction",
+            "merge_iou",
+            "merge_containment",
+        ):
             value = getattr(self, name)
             if not 0.0 <= float(value) <= 1.0:
                 raise ConfigError(
-                    f"FORGERY.DECISION.{CONFIG_KEYS[name]} must be in [0, 1], got {value}")
+                    f"FORGERY.DECISION.{CONFIG_KEYS[name]} must be in [0, 1], got {value}"
+                )
         # IMAGE_THRESH may exceed 1: above every image score, it calls every image authentic.
         if not 0.0 <= float(self.image_thresh) < float("inf"):
-            raise ConfigError("FORGERY.DECISION.IMAGE_THRESH must be a finite number >= 0, got "
-                              f"{self.image_thresh}")
+            raise ConfigError(
+                "FORGERY.DECISION.IMAGE_THRESH must be a finite number >= 0, got "
+                f"{self.image_thresh}"
+            )
         for name in ("min_area", "max_instances"):
             value = getattr(self, name)
             if int(value) < 0:
@@ -128,8 +137,11 @@ class DecisionRule:
         for name, key in CONFIG_KEYS.items():
             kind = int if name in ("min_area", "max_instances") else float
             value = d[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-                    kind is int and isinstance(value, float) and not value.is_integer()):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or (kind is int and isinstance(value, float) and not value.is_integer())
+            ):
                 expected = "an integer" if kind is int else "a number"
                 raise ConfigError(f"FORGERY.DECISION.{key} must be {expected}, got {value!r}")
             values[name] = kind(value)
@@ -158,8 +170,14 @@ class DecisionRule:
         keep = np.flatnonzero(scores >= self.score_thresh)
         if len(keep) == 0:
             return self._authentic(image_score, (height, width))
-        masks = instances.pred_masks[keep.tolist()] if hasattr(instances.pred_masks, "detach") else instances.pred_masks[keep]
-        return self.apply(scores[keep], to_numpy(masks), image_score, gate_checked=True, indices=keep)
+        masks = (
+            instances.pred_masks[keep.tolist()]
+            if hasattr(instances.pred_masks, "detach")
+            else instances.pred_masks[keep]
+        )
+        return self.apply(
+            scores[keep], to_numpy(masks), image_score, gate_checked=True, indices=keep
+        )
 
     def _authentic(self, image_score, hw):
         return Decision(np.zeros((0, *hw), dtype=bool), np.zeros(0), float(image_score), [], [])
@@ -175,14 +193,18 @@ class DecisionRule:
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
         masks = np.asarray(masks)
         if masks.ndim != 3 or len(masks) != len(scores):
-            raise ValueError(f"expected masks (N, H, W) for {len(scores)} scores, got {masks.shape}")
+            raise ValueError(
+                f"expected masks (N, H, W) for {len(scores)} scores, got {masks.shape}"
+            )
         hw = masks.shape[1:]
         if image_score is None:
             image_score = float(scores.max()) if len(scores) else 0.0
         if not gate_checked and image_score < self.image_thresh:
             return self._authentic(image_score, hw)
         indices = np.arange(len(scores)) if indices is None else np.asarray(indices).reshape(-1)
-        order = [int(k) for k in np.argsort(-scores, kind="stable") if scores[k] >= self.score_thresh]
+        order = [
+            int(k) for k in np.argsort(-scores, kind="stable") if scores[k] >= self.score_thresh
+        ]
         min_area = max(int(self.min_area), int(np.ceil(self.min_area_fraction * hw[0] * hw[1])), 1)
         kept_masks, kept_scores, kept_runs, kept_index = [], [], [], []
         for k in order:
@@ -197,11 +219,16 @@ class DecisionRule:
             return self._authentic(image_score, hw)
         final_masks, final_scores, groups = self._merge(kept_masks, kept_scores, kept_runs)
         if self.max_instances > 0:
-            final_masks, final_scores = final_masks[: self.max_instances], final_scores[: self.max_instances]
+            final_masks, final_scores = (
+                final_masks[: self.max_instances],
+                final_scores[: self.max_instances],
+            )
             groups = groups[: self.max_instances]
         runs = [mask_to_runs(m) for m in final_masks]
         members = [[kept_index[i] for i in group] for group in groups]
-        return Decision(np.stack(final_masks), np.asarray(final_scores), float(image_score), runs, members)
+        return Decision(
+            np.stack(final_masks), np.asarray(final_scores), float(image_score), runs, members
+        )
 
     def _merge(self, masks, scores, runs):
         """Step 5: union the connected components of the overlap graph (score order kept).
@@ -233,7 +260,11 @@ class DecisionRule:
             groups.setdefault(find(i), []).append(i)
         out_masks, out_scores, out_members = [], [], []
         for members in sorted(groups.values(), key=lambda m: m[0]):
-            out_masks.append(np.logical_or.reduce([masks[i] for i in members]) if len(members) > 1 else masks[members[0]])
+            out_masks.append(
+                np.logical_or.reduce([masks[i] for i in members])
+                if len(members) > 1
+                else masks[members[0]]
+            )
             out_scores.append(scores[members[0]])
             out_members.append(members)
         return out_masks, out_scores, out_members

@@ -31,33 +31,55 @@ image_id, true/pred label, image score, n_gt, n_pred, oF1), and ``forgery_predic
 ``forgery_solution.csv`` (submission / solution format, so ``tools/eval_oF1.py --solution
 --submission`` reproduces the score).
 """
+
 import json
 import logging
 import os
 from collections import OrderedDict
 
 import numpy as np
-from scipy.stats import rankdata
-
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
+from scipy.stats import rankdata
 
 from forgery_d2.competition.rle import AUTHENTIC, mask_to_runs, runs_to_rle
-from forgery_d2.competition.submission import (SOLUTION_COLUMNS, align_submission, dataset_keys, write_csv,
-                                              write_submission_csv)
+from forgery_d2.competition.submission import (
+    SOLUTION_COLUMNS,
+    align_submission,
+    dataset_keys,
+    write_csv,
+    write_submission_csv,
+)
 
 from .decision import DecisionRule
 from .ground_truth import GroundTruthLoader, check_labelled
 from .metric import image_of1, mean_score, runs_area, runs_intersection, runs_union
 from .oracle import ORACLE_KEYS, matched_only_of1
 
-__all__ = ["ForgeryEvaluator", "image_metrics", "oracle_decisions", "roc_auc", "submission_records", "summarize",
-           "PER_IMAGE_COLUMNS"]
+__all__ = [
+    "ForgeryEvaluator",
+    "image_metrics",
+    "oracle_decisions",
+    "roc_auc",
+    "submission_records",
+    "summarize",
+    "PER_IMAGE_COLUMNS",
+]
 
 logger = logging.getLogger(__name__)
 
-PER_IMAGE_COLUMNS = ("key", "case_id", "image_id", "true_label", "pred_label", "image_score", "n_gt", "n_pred", "oF1",
-                     *ORACLE_KEYS)
+PER_IMAGE_COLUMNS = (
+    "key",
+    "case_id",
+    "image_id",
+    "true_label",
+    "pred_label",
+    "image_score",
+    "n_gt",
+    "n_pred",
+    "oF1",
+    *ORACLE_KEYS,
+)
 
 
 def _annotation_of_runs(runs_list):
@@ -66,8 +88,16 @@ def _annotation_of_runs(runs_list):
     return ";".join(json.dumps(runs_to_rle(r)) for r in runs_list)
 
 
-def image_metrics(case_id, image_id, shape, gt_runs, pred_runs, image_score, ungated_runs=None,
-                  candidate_runs=None) -> dict:
+def image_metrics(
+    case_id,
+    image_id,
+    shape,
+    gt_runs,
+    pred_runs,
+    image_score,
+    ungated_runs=None,
+    candidate_runs=None,
+) -> dict:
     """The per-image statistics the summary needs, from competition runs (no masks kept).
 
     ``gt_runs`` / ``pred_runs``: None for authentic, else one runs array per instance (as
@@ -83,7 +113,9 @@ def image_metrics(case_id, image_id, shape, gt_runs, pred_runs, image_score, ung
     else:
         ungated = pred_runs if ungated_runs is None else ungated_runs
         oracle_image = image_of1(gt_runs, ungated or None)
-        oracle_instances = matched_only_of1(gt_runs, candidate_runs if candidate_runs is not None else ungated)
+        oracle_instances = matched_only_of1(
+            gt_runs, candidate_runs if candidate_runs is not None else ungated
+        )
     stats = {
         "case_id": str(case_id),
         "image_id": str(image_id),
@@ -125,8 +157,14 @@ def submission_records(solution, submission) -> list:
     (frames read by ``forgery_d2.competition.submission``); the image score of a submission row is
     1 when it predicts a forgery, else 0. Raises SubmissionError naming the row for invalid input."""
     return [
-        image_metrics(row.case_id, row.case_id, row.shape, row.gt_runs, row.pred_runs,
-                      float(row.pred_runs is not None))
+        image_metrics(
+            row.case_id,
+            row.case_id,
+            row.shape,
+            row.gt_runs,
+            row.pred_runs,
+            float(row.pred_runs is not None),
+        )
         for row in align_submission(solution, submission)
     ]
 
@@ -158,7 +196,12 @@ def summarize(records) -> "OrderedDict[str, float]":
     forged = [r for r in records if r["true_label"] == 1]
     authentic = [r for r in records if r["true_label"] == 0]
     ptp, pfp, pfn = (sum(r[k] for r in forged) for k in ("tp", "fp", "fn"))
-    dice = [1.0 if 2 * r["tp"] + r["fp"] + r["fn"] == 0 else 2 * r["tp"] / (2 * r["tp"] + r["fp"] + r["fn"]) for r in forged]
+    dice = [
+        1.0
+        if 2 * r["tp"] + r["fp"] + r["fn"] == 0
+        else 2 * r["tp"] / (2 * r["tp"] + r["fp"] + r["fn"])
+        for r in forged
+    ]
     matched = [v for r in forged for v in r["matched_f1"]]
     hits = sum(v >= 0.5 for v in matched)
     n_pred = sum(r["n_pred"] for r in records)
@@ -201,7 +244,9 @@ class ForgeryEvaluator(DatasetEvaluator):
             distributed: gather results from all processes (evaluate on rank 0 only).
         """
         self._dataset_name = dataset_name
-        self._decision = decision or (DecisionRule.from_config(cfg) if cfg is not None else DecisionRule.default())
+        self._decision = decision or (
+            DecisionRule.from_config(cfg) if cfg is not None else DecisionRule.default()
+        )
         self._output_dir = output_dir
         self._distributed = distributed
         self._ground_truth = GroundTruthLoader(dataset_name)
@@ -232,10 +277,18 @@ class ForgeryEvaluator(DatasetEvaluator):
         :func:`oracle_decisions` for the oracle diagnostics (default: ``decision`` itself)."""
         gt_runs = None if gt_masks is None else [mask_to_runs(m) for m in gt_masks]
         ungated, candidates = (None, None) if oracles is None else (_runs(d) for d in oracles)
-        self._records.append(image_metrics(
-            record.get("case_id", record.get("image_id")), record.get("image_id"), decision.masks.shape[1:],
-            gt_runs, _runs(decision), decision.image_score, ungated, candidates,
-        ))
+        self._records.append(
+            image_metrics(
+                record.get("case_id", record.get("image_id")),
+                record.get("image_id"),
+                decision.masks.shape[1:],
+                gt_runs,
+                _runs(decision),
+                decision.image_score,
+                ungated,
+                candidates,
+            )
+        )
 
     def evaluate(self):
         if self._distributed:
@@ -260,13 +313,34 @@ class ForgeryEvaluator(DatasetEvaluator):
         """Write the metrics JSON and the per-image / submission / solution CSVs."""
         os.makedirs(output_dir, exist_ok=True)
         with open(os.path.join(output_dir, "forgery_metrics.json"), "w") as f:
-            json.dump({"dataset": self._dataset_name, "decision": self._decision.to_config_dict(), "metrics": results},
-                      f, indent=2)
-        write_csv(os.path.join(output_dir, "forgery_per_image.csv"), PER_IMAGE_COLUMNS,
-                   [[r[c] for c in PER_IMAGE_COLUMNS] for r in records])
-        write_submission_csv([(r["key"], r["annotation"]) for r in records],
-                             os.path.join(output_dir, "forgery_predictions.csv"))
-        write_csv(os.path.join(output_dir, "forgery_solution.csv"), SOLUTION_COLUMNS,
-                  [(r["key"], r["gt_annotation"],
-                    AUTHENTIC if r["shape"] is None else json.dumps(r["shape"])) for r in records])
+            json.dump(
+                {
+                    "dataset": self._dataset_name,
+                    "decision": self._decision.to_config_dict(),
+                    "metrics": results,
+                },
+                f,
+                indent=2,
+            )
+        write_csv(
+            os.path.join(output_dir, "forgery_per_image.csv"),
+            PER_IMAGE_COLUMNS,
+            [[r[c] for c in PER_IMAGE_COLUMNS] for r in records],
+        )
+        write_submission_csv(
+            [(r["key"], r["annotation"]) for r in records],
+            os.path.join(output_dir, "forgery_predictions.csv"),
+        )
+        write_csv(
+            os.path.join(output_dir, "forgery_solution.csv"),
+            SOLUTION_COLUMNS,
+            [
+                (
+                    r["key"],
+                    r["gt_annotation"],
+                    AUTHENTIC if r["shape"] is None else json.dumps(r["shape"]),
+                )
+                for r in records
+            ],
+        )
         logger.info(f"[ForgeryEvaluator] wrote metrics and per-image CSVs to {output_dir}")

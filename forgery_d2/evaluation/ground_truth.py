@@ -10,17 +10,28 @@ from :func:`forgery_d2.data.records.record_label`.
 - :func:`gt_annotation`, :func:`solution_rows`, :func:`write_solution_csv`: a dataset's solution CSV
   (``case_id,annotation,shape``).
 """
+
 import json
 
 from detectron2.data import DatasetCatalog
 
 from forgery_d2.competition.rle import AUTHENTIC, rle_encode
-from forgery_d2.competition.submission import SOLUTION_COLUMNS, SubmissionError, dataset_keys, write_csv
+from forgery_d2.competition.submission import (
+    SOLUTION_COLUMNS,
+    SubmissionError,
+    dataset_keys,
+    write_csv,
+)
 from forgery_d2.data.io import DataError, read_mask
 from forgery_d2.data.records import record_label
 
-__all__ = ["GroundTruthLoader", "check_labelled", "gt_annotation", "solution_rows",
-           "write_solution_csv"]
+__all__ = [
+    "GroundTruthLoader",
+    "check_labelled",
+    "gt_annotation",
+    "solution_rows",
+    "write_solution_csv",
+]
 
 
 def check_labelled(dataset_name: str) -> int:
@@ -34,8 +45,10 @@ def check_labelled(dataset_name: str) -> int:
         except DataError as e:
             unlabelled.append(e)
     if unlabelled:
-        raise DataError(f"dataset {dataset_name}: {len(unlabelled)} of {len(dicts)} images cannot "
-                        f"be scored; first: {unlabelled[0]}")
+        raise DataError(
+            f"dataset {dataset_name}: {len(unlabelled)} of {len(dicts)} images cannot "
+            f"be scored; first: {unlabelled[0]}"
+        )
     return len(dicts)
 
 
@@ -52,12 +65,16 @@ class GroundTruthLoader:
             return inp
         if self._index is None:
             if self._dataset_name is None:
-                raise KeyError(f"input {inp.get('image_id')} lacks label/mask_file/case_id and no dataset_name was given")
+                raise KeyError(
+                    f"input {inp.get('image_id')} lacks label/mask_file/case_id and no dataset_name was given"
+                )
             self._index = {d["image_id"]: d for d in DatasetCatalog.get(self._dataset_name)}
         try:
             return {**self._index[inp["image_id"]], **inp}
         except KeyError:
-            raise KeyError(f"image_id {inp.get('image_id')!r} is not in dataset {self._dataset_name!r}") from None
+            raise KeyError(
+                f"image_id {inp.get('image_id')!r} is not in dataset {self._dataset_name!r}"
+            ) from None
 
     def __call__(self, inp):
         """Returns ``(record, masks)``: the merged dataset dict and ``uint8 (N, H, W)`` or None."""
@@ -65,7 +82,9 @@ class GroundTruthLoader:
         if record_label(record) == 0:
             return record, None
         if not record.get("mask_file"):
-            raise ValueError(f"image {record.get('image_id')} is labelled forged but has no mask_file")
+            raise ValueError(
+                f"image {record.get('image_id')} is labelled forged but has no mask_file"
+            )
         return record, read_mask(record["mask_file"], (record["height"], record["width"]))
 
 
@@ -75,11 +94,15 @@ def gt_annotation(record) -> str:
     if record_label(record) == 0:
         return AUTHENTIC
     if not record.get("mask_file"):
-        raise SubmissionError(f"image {record.get('image_id')} ({record.get('file_name')}) is labelled forged "
-                              "but has no mask_file: cannot write its ground truth")
+        raise SubmissionError(
+            f"image {record.get('image_id')} ({record.get('file_name')}) is labelled forged "
+            "but has no mask_file: cannot write its ground truth"
+        )
     masks = read_mask(record["mask_file"], (record["height"], record["width"]))
     if len(masks) == 0:
-        raise SubmissionError(f"mask file {record['mask_file']} has no channel for forged image {record.get('image_id')}")
+        raise SubmissionError(
+            f"mask file {record['mask_file']} has no channel for forged image {record.get('image_id')}"
+        )
     return ";".join(json.dumps(rle_encode(m)) for m in masks)
 
 

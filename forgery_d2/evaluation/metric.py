@@ -24,6 +24,7 @@ Speed: pair intersections are computed from the run-length runs directly (a pref
 runs, evaluated at the other's run ends with ``searchsorted``), so scoring never decodes a mask:
 cost grows with the number of runs, not pixels. Masks in memory are converted to runs once.
 """
+
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
@@ -62,8 +63,10 @@ def runs_area(runs) -> int:
 
 def runs_union(runs_list) -> np.ndarray:
     """The runs of the union of several masks given as runs (sorted, disjoint, merged)."""
-    runs = np.concatenate([np.asarray(r, dtype=np.int64).reshape(-1, 2) for r in runs_list] or
-                          [np.zeros((0, 2), np.int64)])
+    runs = np.concatenate(
+        [np.asarray(r, dtype=np.int64).reshape(-1, 2) for r in runs_list]
+        or [np.zeros((0, 2), np.int64)]
+    )
     runs = runs[runs[:, 1] > 0]
     if len(runs) == 0:
         return runs
@@ -189,4 +192,3 @@ def score(solution: pd.DataFrame, submission: pd.DataFrame) -> float:
     """The competition score of a whole submission (``case_id, annotation``) against a solution
     (``case_id, annotation, shape``), matched by ``case_id``."""
     return mean_score(score_per_image(solution, submission)["oF1"])
-

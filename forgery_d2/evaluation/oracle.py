@@ -15,10 +15,11 @@ So ``oracle_image - real`` is lost to the image decision, ``oracle_instances - o
 instance scoring (extra instances, wrong ones kept, right ones thresholded away) and
 ``1 - oracle_instances`` to mask quality and missed duplications.
 """
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .metric import f1_matrix, intersection_matrix, image_of1, runs_area
+from .metric import f1_matrix, image_of1, intersection_matrix, runs_area
 
 __all__ = ["matched_only_of1", "ORACLE_KEYS", "stage_losses"]
 
@@ -42,4 +43,8 @@ def matched_only_of1(gt_runs, pred_runs) -> float:
 def stage_losses(metrics) -> dict:
     """oF1 lost to each stage (module docstring), from a metrics dict with ``oF1`` and the oracle keys."""
     real, image, instances = (metrics.get(k, np.nan) for k in ("oF1",) + ORACLE_KEYS)
-    return {"image decision": image - real, "instance scoring": instances - image, "mask quality": 1.0 - instances}
+    return {
+        "image decision": image - real,
+        "instance scoring": instances - image,
+        "mask quality": 1.0 - instances,
+    }

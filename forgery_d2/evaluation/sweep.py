@@ -19,6 +19,7 @@ Cache files (:func:`save_cache` / :func:`load_cache`) carry a fingerprint of wha
 config): a cache written for another dataset or other weights is refused with the differences
 named, never silently reused. They are pickles: load only caches you wrote.
 """
+
 import hashlib
 import logging
 import os
@@ -29,7 +30,6 @@ from typing import List, Optional
 
 import numpy as np
 import yaml
-
 from detectron2.data import DatasetCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
@@ -88,8 +88,11 @@ class CompactOutput:
         keep = np.flatnonzero(scores >= score_floor)
         crops = []
         if len(keep):
-            masks = to_numpy(instances.pred_masks[keep.tolist()] if hasattr(instances.pred_masks, "detach")
-                              else instances.pred_masks[keep])
+            masks = to_numpy(
+                instances.pred_masks[keep.tolist()]
+                if hasattr(instances.pred_masks, "detach")
+                else instances.pred_masks[keep]
+            )
             if np.issubdtype(masks.dtype, np.floating):
                 masks = masks.astype(np.float16)
             for m in masks:
@@ -97,14 +100,22 @@ class CompactOutput:
                 if len(rows) == 0:
                     crops.append((0, 0, m[:0, :0].copy()))
                 else:
-                    crops.append((int(rows[0]), int(cols[0]), m[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].copy()))
-        return cls(tuple(int(v) for v in instances.image_size), scores[keep], crops, image_score_of(output))
+                    crops.append(
+                        (
+                            int(rows[0]),
+                            int(cols[0]),
+                            m[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].copy(),
+                        )
+                    )
+        return cls(
+            tuple(int(v) for v in instances.image_size), scores[keep], crops, image_score_of(output)
+        )
 
     def dense_masks(self) -> np.ndarray:
         dtype = self.crops[0][2].dtype if self.crops else np.bool_
         out = np.zeros((len(self.crops), *self.hw), dtype=dtype)
         for k, (y0, x0, crop) in enumerate(self.crops):
-            out[k, y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]] = crop
+            out[k, y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]] = crop
         return out
 
 
@@ -138,7 +149,14 @@ class RawOutputCollector(DatasetEvaluator):
         for inp, out in zip(inputs, outputs):
             record, gt = self._ground_truth(inp)
             gt_runs = None if gt is None else [mask_to_runs(m) for m in gt]
-            self._images.append(CachedImage(str(record["image_id"]), str(record.get("case_id", record["image_id"])), CompactOutput.from_output(out, self._score_floor), gt_runs))
+            self._images.append(
+                CachedImage(
+                    str(record["image_id"]),
+                    str(record.get("case_id", record["image_id"])),
+                    CompactOutput.from_output(out, self._score_floor),
+                    gt_runs,
+                )
+            )
 
     def evaluate(self):
         images = self._images
@@ -171,9 +189,14 @@ def cache_fingerprint(cfg, dataset_name: str, score_floor: float = 0.05) -> dict
         stat = os.stat(weights)
         weights_file = [os.path.abspath(weights), stat.st_size, stat.st_mtime_ns]
     model = hashlib.sha1((cfg.MODEL.dump() + cfg.INPUT.dump()).encode()).hexdigest()
-    return {"dataset": dataset_name, "images": [len(dicts), images[:16]], "weights": weights,
-            "weights_file": weights_file, "model_config": model[:16],
-            "score_floor": float(score_floor)}
+    return {
+        "dataset": dataset_name,
+        "images": [len(dicts), images[:16]],
+        "weights": weights,
+        "weights_file": weights_file,
+        "model_config": model[:16],
+        "score_floor": float(score_floor),
+    }
 
 
 def save_cache(cache, path, fingerprint: Optional[dict] = None):
@@ -182,8 +205,11 @@ def save_cache(cache, path, fingerprint: Optional[dict] = None):
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
-        pickle.dump({"format": _CACHE_FORMAT, "fingerprint": fingerprint, "images": cache}, f,
-                    protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(
+            {"format": _CACHE_FORMAT, "fingerprint": fingerprint, "images": cache},
+            f,
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
     os.replace(tmp, path)
 
 
@@ -194,22 +220,39 @@ def load_cache(path, expected: Optional[dict] = None):
     try:
         with open(path, "rb") as f:
             stored = pickle.load(f)
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError,
-            ValueError) as e:
-        raise SweepCacheError(f"sweep cache {path} is not readable ({type(e).__name__}: {e}); "
-                              "delete it to recompute it") from None
-    if not (isinstance(stored, dict) and stored.get("format") == _CACHE_FORMAT
-            and "images" in stored):
-        raise SweepCacheError(f"sweep cache {path} was not written by this version of forgery_d2 "
-                              "(no fingerprint); delete it to recompute it")
+    except (
+        OSError,
+        EOFError,
+        pickle.UnpicklingError,
+        AttributeError,
+        ImportError,
+        IndexError,
+        ValueError,
+    ) as e:
+        raise SweepCacheError(
+            f"sweep cache {path} is not readable ({type(e).__name__}: {e}); "
+            "delete it to recompute it"
+        ) from None
+    if not (
+        isinstance(stored, dict) and stored.get("format") == _CACHE_FORMAT and "images" in stored
+    ):
+        raise SweepCacheError(
+            f"sweep cache {path} was not written by this version of forgery_d2 "
+            "(no fingerprint); delete it to recompute it"
+        )
     if expected is not None:
         found = stored.get("fingerprint") or {}
-        differences = [f"{key} {found.get(key)!r} (this run: {value!r})"
-                       for key, value in expected.items() if found.get(key) != value]
+        differences = [
+            f"{key} {found.get(key)!r} (this run: {value!r})"
+            for key, value in expected.items()
+            if found.get(key) != value
+        ]
         if differences:
-            raise SweepCacheError(f"sweep cache {path} was written for another run: "
-                                  + "; ".join(differences)
-                                  + ". Delete it or pass another --sweep-cache")
+            raise SweepCacheError(
+                f"sweep cache {path} was written for another run: "
+                + "; ".join(differences)
+                + ". Delete it or pass another --sweep-cache"
+            )
     return stored["images"]
 
 
@@ -220,7 +263,9 @@ def evaluate_rule(cache, rule: DecisionRule):
     forged_scores, authentic_scores, image_scores = [], [], []
     for im in cache:
         out = im.output
-        decision = ungated.apply(out.scores, out.dense_masks(), image_score=out.image_score, gate_checked=True)
+        decision = ungated.apply(
+            out.scores, out.dense_masks(), image_score=out.image_score, gate_checked=True
+        )
         forged_scores.append(image_of1(im.gt_runs, decision.runs if decision.forged else None))
         authentic_scores.append(float(im.gt_runs is None))
         image_scores.append(out.image_score)
@@ -259,7 +304,9 @@ def best_image_thresh(image_scores, forged_scores, authentic_scores):
 
 def evaluate_cache(cache, rule: DecisionRule, dataset_name=None, output_dir=None):
     """The ForgeryEvaluator's metrics (and files, with ``output_dir``) of ``rule`` on cached outputs."""
-    evaluator = ForgeryEvaluator(dataset_name, decision=rule, output_dir=output_dir, distributed=False)
+    evaluator = ForgeryEvaluator(
+        dataset_name, decision=rule, output_dir=output_dir, distributed=False
+    )
     ungated = rule.replace(image_thresh=0.0)
     candidates = ungated.replace(score_thresh=0.0, max_instances=0)
     for im in cache:
@@ -269,9 +316,13 @@ def evaluate_cache(cache, rule: DecisionRule, dataset_name=None, output_dir=None
         gt, oracles = None, None
         if im.gt_runs is not None:
             gt = np.stack([runs_to_mask(r, out.hw) for r in im.gt_runs])
-            oracles = [r.apply(out.scores, masks, image_score=out.image_score, gate_checked=True)
-                       for r in (ungated, candidates)]
-        evaluator.process_decision({"case_id": im.case_id, "image_id": im.image_id}, gt, decision, oracles)
+            oracles = [
+                r.apply(out.scores, masks, image_score=out.image_score, gate_checked=True)
+                for r in (ungated, candidates)
+            ]
+        evaluator.process_decision(
+            {"case_id": im.case_id, "image_id": im.image_id}, gt, decision, oracles
+        )
     return evaluator.evaluate()["forgery"]
 
 
@@ -287,7 +338,9 @@ def sweep(cache, base_rule: DecisionRule = None, grid=None, rounds=3, log=True) 
     if not cache:
         raise ValueError("sweep: the cache is empty (no validation image)")
     grid = dict(DEFAULT_GRID if grid is None else grid)
-    if all(out.crops == [] or out.crops[0][2].dtype == np.bool_ for out in (im.output for im in cache)):
+    if all(
+        out.crops == [] or out.crops[0][2].dtype == np.bool_ for out in (im.output for im in cache)
+    ):
         grid.pop("mask_thresh", None)  # hard masks: the mask threshold changes nothing
     best_rule = base_rule or DecisionRule.default()
     history = []
@@ -309,7 +362,9 @@ def sweep(cache, base_rule: DecisionRule = None, grid=None, rounds=3, log=True) 
                 if value_of1 > best:
                     best_rule, best, improved = rule, value_of1, True
             if log:
-                logger.info(f"[sweep] round {round_idx}: {key} = {getattr(best_rule, key)} -> oF1 {best:.4f}")
+                logger.info(
+                    f"[sweep] round {round_idx}: {key} = {getattr(best_rule, key)} -> oF1 {best:.4f}"
+                )
         if not improved:
             break
     return SweepResult(best_rule, best, history)
@@ -322,7 +377,9 @@ def _reorder(triple):
 
 def write_decision_yaml(rule: DecisionRule, path, comment: str = "") -> str:
     """Write ``rule`` as a config fragment ``FORGERY: DECISION: {...}`` to merge after a config."""
-    decision = {k: (float(v) if isinstance(v, float) else int(v)) for k, v in rule.to_config_dict().items()}
+    decision = {
+        k: (float(v) if isinstance(v, float) else int(v)) for k, v in rule.to_config_dict().items()
+    }
     # VERSION: detectron2's config version, so merging the fragment logs no compatibility warning.
     body = yaml.safe_dump({"FORGERY": {"DECISION": decision}, "VERSION": 2}, sort_keys=False)
     with open(path, "w") as f:

@@ -1,6 +1,6 @@
 """Overlays of a decision (final masks, boxes, scores) and optional ground truth on an image."""
-import numpy as np
 
+import numpy as np
 from detectron2.data import MetadataCatalog
 from detectron2.utils.visualizer import ColorMode, Visualizer
 
@@ -19,12 +19,26 @@ def draw_decision(image_rgb, decision, gt_masks=None, title=None) -> np.ndarray:
     if gt_masks is not None:
         for m in gt_masks:
             if m.any():
-                vis.draw_binary_mask(m.astype(bool), color=GT_COLOR, edge_color=GT_COLOR, alpha=0.25)
+                vis.draw_binary_mask(
+                    m.astype(bool), color=GT_COLOR, edge_color=GT_COLOR, alpha=0.25
+                )
     if decision.forged:
         labels = [f"forged {s:.2f}" for s in decision.scores]
-        vis.overlay_instances(masks=decision.masks, boxes=decision.boxes(), labels=labels,
-                              assigned_colors=[PRED_COLOR] * len(decision.masks), alpha=0.4)
-    verdict = ("forged" if decision.forged else "authentic") + f" (image score {decision.image_score:.2f})"
-    vis.draw_text(verdict if title is None else f"{title}: {verdict}", (4, 4), horizontal_alignment="left",
-                  color="white", font_size=max(10, image_rgb.shape[0] // 40))
+        vis.overlay_instances(
+            masks=decision.masks,
+            boxes=decision.boxes(),
+            labels=labels,
+            assigned_colors=[PRED_COLOR] * len(decision.masks),
+            alpha=0.4,
+        )
+    verdict = (
+        "forged" if decision.forged else "authentic"
+    ) + f" (image score {decision.image_score:.2f})"
+    vis.draw_text(
+        verdict if title is None else f"{title}: {verdict}",
+        (4, 4),
+        horizontal_alignment="left",
+        color="white",
+        font_size=max(10, image_rgb.shape[0] // 40),
+    )
     return vis.get_output().get_image()

@@ -89,8 +89,17 @@ def box_ink(rgb, box, tolerance, ring=2):
 class DetectorLayoutAnalyzer:
     """``analyzer(image) -> FigureLayout`` with a trained layout detector (see module doc)."""
 
-    def __init__(self, detector_cfg, *, panel_score_thresh, text_score_thresh, mark_score_thresh, ink_tolerance,
-                 ink_dilation, canvas_tolerance):
+    def __init__(
+        self,
+        detector_cfg,
+        *,
+        panel_score_thresh,
+        text_score_thresh,
+        mark_score_thresh,
+        ink_tolerance,
+        ink_dilation,
+        canvas_tolerance,
+    ):
         """``detector_cfg``: a detectron2 config with ``MODEL.WEIGHTS``
         (:func:`load_detector_config`); the other arguments are the ``MODEL.LAYOUT.DETECTOR`` keys
         of the same names (:meth:`from_config`; forgery_d2/config.py documents them)."""

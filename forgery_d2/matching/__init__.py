@@ -8,6 +8,7 @@
 The detectron2 meta-architectures built on them (``CopyMoveMatcher``, ``FusionRCNN``) live in
 :mod:`forgery_d2.modeling.meta_arch`.
 """
+
 from .keypoint_matcher import KeypointMatcher, KeypointMatcherParams
 from .results import CopyMoveInstance, CopyMoveResult
 

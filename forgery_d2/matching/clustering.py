@@ -7,6 +7,7 @@ source and copy touch (adjacent blot lanes) both ends fall in one cluster; those
 oriented along their principal displacement direction. Each hypothesis may still hold several
 transforms: RANSAC peels them off one by one (see geometry.py).
 """
+
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -46,9 +47,11 @@ def group_matches(matches: Matches, cluster_distance: float, min_size: int) -> l
     if len(matches) < min_size:
         return []
     labels = cluster_points(np.concatenate([matches.p, matches.q]), cluster_distance)
-    label_p, label_q = labels[: len(matches)], labels[len(matches):]
+    label_p, label_q = labels[: len(matches)], labels[len(matches) :]
     groups = []
-    keys = np.stack([np.minimum(label_p, label_q), np.maximum(label_p, label_q), matches.mirrored], axis=1)
+    keys = np.stack(
+        [np.minimum(label_p, label_q), np.maximum(label_p, label_q), matches.mirrored], axis=1
+    )
     unique_keys, inverse = np.unique(keys, axis=0, return_inverse=True)
     for group_id, (low, high, _) in enumerate(unique_keys):
         index = np.flatnonzero(inverse.ravel() == group_id)

@@ -30,6 +30,7 @@ copy mask is built from pixel evidence only (:mod:`forgery_d2.matching.evidence`
 The score grows with the amount and strength of the evidence:
 ``mean residual ZNCC x (1 - exp(-evidence pixels / evidence_saturation))``.
 """
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -39,7 +40,13 @@ from scipy import ndimage
 
 from .evidence import copy_evidence, grain_residual
 
-__all__ = ["VerificationParams", "VerifiedCopy", "verify_candidate", "extend_to_region", "warp_mask"]
+__all__ = [
+    "VerificationParams",
+    "VerifiedCopy",
+    "verify_candidate",
+    "extend_to_region",
+    "warp_mask",
+]
 
 
 @dataclass(frozen=True)
@@ -86,20 +93,42 @@ class VerifiedCopy:
 
 def warp_mask(mask: np.ndarray, matrix: np.ndarray, size) -> np.ndarray:
     """Map a bool mask through a 2x3 transform (nearest neighbour) into an image of ``size`` (H, W)."""
-    return cv2.warpAffine(mask.astype(np.uint8), matrix.astype(np.float64), (size[1], size[0]),
-                          flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    return (
+        cv2.warpAffine(
+            mask.astype(np.uint8),
+            matrix.astype(np.float64),
+            (size[1], size[0]),
+            flags=cv2.INTER_NEAREST,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+        > 0
+    )
 
 
 def _photometric_fit(copy: np.ndarray, source: np.ndarray, where: np.ndarray):
     """Least-squares ``copy ~ gain * source + bias`` over ``where`` (gain kept in [0.5, 2])."""
     c, s = copy[where].astype(np.float64), source[where].astype(np.float64)
     var = s.var()
-    gain = float(np.clip(((c - c.mean()) * (s - s.mean())).mean() / var, 0.5, 2.0)) if var > 1e-6 else 1.0
+    gain = (
+        float(np.clip(((c - c.mean()) * (s - s.mean())).mean() / var, 0.5, 2.0))
+        if var > 1e-6
+        else 1.0
+    )
     return gain, float(c.mean() - gain * s.mean())
 
 
-def _colour_consistent(colour: np.ndarray, inverse: np.ndarray, evidence: np.ndarray, allowed: np.ndarray, box,
-                       min_zncc: float, min_texture: float, min_signal: float = 8.0, max_imbalance: float = 0.5) -> bool:
+def _colour_consistent(
+    colour: np.ndarray,
+    inverse: np.ndarray,
+    evidence: np.ndarray,
+    allowed: np.ndarray,
+    box,
+    min_zncc: float,
+    min_texture: float,
+    min_signal: float = 8.0,
+    max_imbalance: float = 0.5,
+) -> bool:
     """Whether the copy is a copy in every colour channel (``evidence``, ``allowed``: bool over
     ``box``; ``allowed``: the figure's data on both sides, not its canvas, text or graphics):
 
@@ -115,14 +144,23 @@ def _colour_consistent(colour: np.ndarray, inverse: np.ndarray, evidence: np.nda
     # The colour composition is compared near the evidence (within ``reach`` px), where source and
     # copy must be the same picture; farther away the box may hold other panels.
     reach = 25
-    near = cv2.dilate(evidence.astype(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+    near = (
+        cv2.dilate(evidence.astype(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+    )
     inside = allowed & near
     copies, sources = [], []
     for channel in range(colour.shape[2]):
         plane = np.ascontiguousarray(colour[:, :, channel])
         copies.append(plane[y0:y1, x0:x1])
-        sources.append(cv2.warpAffine(plane, local, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                      borderMode=cv2.BORDER_REFLECT))
+        sources.append(
+            cv2.warpAffine(
+                plane,
+                local,
+                size,
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_REFLECT,
+            )
+        )
     source_pixels = np.stack([p[inside] for p in sources], axis=1).astype(np.float64)
     copy_pixels = np.stack([p[inside] for p in copies], axis=1).astype(np.float64)
     if len(source_pixels) > 1:
@@ -136,17 +174,29 @@ def _colour_consistent(colour: np.ndarray, inverse: np.ndarray, evidence: np.nda
             if off_other > off_reference / max_imbalance**2 + min_signal**2:
                 return False
     for copy, source in zip(copies, sources):
-        copy_residual, source_residual = grain_residual(copy)[evidence], grain_residual(source)[evidence]
+        copy_residual, source_residual = (
+            grain_residual(copy)[evidence],
+            grain_residual(source)[evidence],
+        )
         texture = sorted((float(copy_residual.std()), float(source_residual.std())))
         if texture[1] < min_texture:
             continue  # flat in this channel on both sides: says nothing
-        if texture[0] < max_imbalance * texture[1] or np.corrcoef(copy_residual, source_residual)[0, 1] < min_zncc:
+        if (
+            texture[0] < max_imbalance * texture[1]
+            or np.corrcoef(copy_residual, source_residual)[0, 1] < min_zncc
+        ):
             return False
     return True
 
 
-def verify_candidate(gray: np.ndarray, matrix: np.ndarray, box, exclude: np.ndarray,
-                     params: VerificationParams, colour: np.ndarray = None) -> Optional[VerifiedCopy]:
+def verify_candidate(
+    gray: np.ndarray,
+    matrix: np.ndarray,
+    box,
+    exclude: np.ndarray,
+    params: VerificationParams,
+    colour: np.ndarray = None,
+) -> Optional[VerifiedCopy]:
     """Verify ``matrix`` (2x3 source (x, y) -> copy) for copies inside ``box`` (x0, y0, x1, y1) of
     ``gray`` (float32 (H, W)). ``exclude``: bool (H, W), pixels that are never evidence (text,
     marks, canvas, rendered graphics), on the copy side and, mapped through the transform, on the
@@ -160,14 +210,37 @@ def verify_candidate(gray: np.ndarray, matrix: np.ndarray, box, exclude: np.ndar
     # Excluded pixels of the source, seen from the copy: exclude(M^-1 p) for p in the box.
     shifted = inverse.copy()
     shifted[:, 2] += inverse[:, :2] @ np.array([x0, y0], dtype=np.float64)
-    source_excluded = cv2.warpAffine(exclude.astype(np.uint8), shifted, (x1 - x0, y1 - y0),
-                                     flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=1) > 0
-    maps = copy_evidence(gray, matrix, box, params.window, params.blur_levels, uniqueness_shift=params.uniqueness_shift)
+    source_excluded = (
+        cv2.warpAffine(
+            exclude.astype(np.uint8),
+            shifted,
+            (x1 - x0, y1 - y0),
+            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=1,
+        )
+        > 0
+    )
+    maps = copy_evidence(
+        gray,
+        matrix,
+        box,
+        params.window,
+        params.blur_levels,
+        uniqueness_shift=params.uniqueness_shift,
+    )
     allowed = maps.valid & ~exclude[y0:y1, x0:x1] & ~source_excluded
-    evidence = allowed & maps.evidence(params.min_residual_zncc, params.min_intensity_zncc, params.min_texture,
-                                       params.max_noise_ratio, params.min_shifted_ratio, params.shift_contrast)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(evidence.astype(np.uint8), connectivity=8)
+    evidence = allowed & maps.evidence(
+        params.min_residual_zncc,
+        params.min_intensity_zncc,
+        params.min_texture,
+        params.max_noise_ratio,
+        params.min_shifted_ratio,
+        params.shift_contrast,
+    )
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        evidence.astype(np.uint8), connectivity=8
+    )
     keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= params.min_component_pixels) + 1
     if len(keep) == 0:
         return None
@@ -175,8 +248,15 @@ def verify_candidate(gray: np.ndarray, matrix: np.ndarray, box, exclude: np.ndar
     evidence_pixels = int(evidence.sum())
     if evidence_pixels < params.min_evidence_pixels:
         return None
-    if colour is not None and not _colour_consistent(colour, inverse, evidence, allowed, (x0, y0, x1, y1),
-                                                     params.min_colour_zncc, params.min_texture):
+    if colour is not None and not _colour_consistent(
+        colour,
+        inverse,
+        evidence,
+        allowed,
+        (x0, y0, x1, y1),
+        params.min_colour_zncc,
+        params.min_texture,
+    ):
         return None
     gain, bias = _photometric_fit(maps.copy, maps.source, evidence)
     agrees = allowed & (np.abs(maps.copy - (gain * maps.source + bias)) <= params.agree_tolerance)
@@ -184,7 +264,13 @@ def verify_candidate(gray: np.ndarray, matrix: np.ndarray, box, exclude: np.ndar
     # The window-based evidence stops about half a window short of a copy's border: agreeing
     # pixels within that reach (and within max_gap) belong to the copy too.
     reach = max(params.max_gap, params.window // 2 + 2)
-    near = cv2.dilate(evidence.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)) > 0
+    near = (
+        cv2.dilate(
+            evidence.astype(np.uint8),
+            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2),
+        )
+        > 0
+    )
     closed = cv2.morphologyEx(evidence.astype(np.uint8), cv2.MORPH_CLOSE, kernel) > 0
     filled = ndimage.binary_fill_holes(closed)
     copy_local = evidence | (agrees & (near | filled))
@@ -198,12 +284,25 @@ def verify_candidate(gray: np.ndarray, matrix: np.ndarray, box, exclude: np.ndar
         return None
     zncc = float(np.clip(maps.residual_zncc[evidence].mean(), 0.0, 1.0))
     score = zncc * (1.0 - np.exp(-evidence_pixels / params.evidence_saturation))
-    return VerifiedCopy(source_mask=source_mask, copy_mask=copy_mask, evidence_pixels=evidence_pixels,
-                        residual_zncc=zncc, score=float(score), gain=gain, bias=bias)
+    return VerifiedCopy(
+        source_mask=source_mask,
+        copy_mask=copy_mask,
+        evidence_pixels=evidence_pixels,
+        residual_zncc=zncc,
+        score=float(score),
+        gain=gain,
+        bias=bias,
+    )
 
 
-def extend_to_region(gray: np.ndarray, matrix: np.ndarray, verified: VerifiedCopy, region_box, exclude: np.ndarray,
-                     params: VerificationParams) -> VerifiedCopy:
+def extend_to_region(
+    gray: np.ndarray,
+    matrix: np.ndarray,
+    verified: VerifiedCopy,
+    region_box,
+    exclude: np.ndarray,
+    params: VerificationParams,
+) -> VerifiedCopy:
     """Step 5 of the module docstring: ``verified`` with its masks grown to the agreeing pixels of
     ``region_box`` (x0, y0, x1, y1) when that whole region agrees with its source, else unchanged."""
     height, width = gray.shape
@@ -214,21 +313,47 @@ def extend_to_region(gray: np.ndarray, matrix: np.ndarray, verified: VerifiedCop
     local = inverse.copy()
     local[:, 2] += inverse[:, :2] @ np.array([x0, y0], dtype=np.float64)
     size = (x1 - x0, y1 - y0)
-    source = cv2.warpAffine(gray, local, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
-    inside = cv2.warpAffine(np.ones_like(gray), local, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0.999
+    source = cv2.warpAffine(
+        gray,
+        local,
+        size,
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REFLECT,
+    )
+    inside = (
+        cv2.warpAffine(
+            np.ones_like(gray),
+            local,
+            size,
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+        > 0.999
+    )
     usable = inside & ~exclude[y0:y1, x0:x1]
     if usable.sum() < 0.5 * usable.size:
         return verified
-    agrees = usable & (np.abs(gray[y0:y1, x0:x1] - (verified.gain * source + verified.bias)) <= params.agree_tolerance)
+    agrees = usable & (
+        np.abs(gray[y0:y1, x0:x1] - (verified.gain * source + verified.bias))
+        <= params.agree_tolerance
+    )
     if agrees.sum() < params.min_region_agreement * usable.sum():
         return verified
     copy_local = ndimage.binary_fill_holes(agrees)
     copy_mask = verified.copy_mask.copy()
     copy_mask[y0:y1, x0:x1] |= copy_local
     source_mask = warp_mask(copy_mask, inverse, (height, width))
-    if (source_mask & copy_mask).sum() / max(1, min(source_mask.sum(), copy_mask.sum())) > params.max_self_overlap:
+    if (source_mask & copy_mask).sum() / max(
+        1, min(source_mask.sum(), copy_mask.sum())
+    ) > params.max_self_overlap:
         return verified
-    return VerifiedCopy(source_mask=source_mask, copy_mask=copy_mask, evidence_pixels=verified.evidence_pixels,
-                        residual_zncc=verified.residual_zncc, score=verified.score, gain=verified.gain,
-                        bias=verified.bias)
+    return VerifiedCopy(
+        source_mask=source_mask,
+        copy_mask=copy_mask,
+        evidence_pixels=verified.evidence_pixels,
+        residual_zncc=verified.residual_zncc,
+        score=verified.score,
+        gain=verified.gain,
+        bias=verified.bias,
+    )

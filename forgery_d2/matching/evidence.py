@@ -39,18 +39,30 @@ Pixels may also be *excluded* from evidence: text and marks (their repetition is
 figure canvas, and rendered graphics (:func:`rendered_graphics_mask`: flat constant-colour shapes
 such as plot bars, axes, markers, and their anti-aliased edges), which repeat exactly by design.
 """
+
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-__all__ = ["EvidenceMaps", "rendered_graphics_mask", "copy_evidence", "box_filter", "grain_residual", "grain_level",
-           "grain_only", "isotropic_grain_mask", "two_dimensional_structure"]
+__all__ = [
+    "EvidenceMaps",
+    "rendered_graphics_mask",
+    "copy_evidence",
+    "box_filter",
+    "grain_residual",
+    "grain_level",
+    "grain_only",
+    "isotropic_grain_mask",
+    "two_dimensional_structure",
+]
 
 
 def box_filter(values: np.ndarray, window: int) -> np.ndarray:
     """Mean over a ``window x window`` neighbourhood (reflected borders), float32."""
-    return cv2.boxFilter(values, cv2.CV_32F, (window, window), normalize=True, borderType=cv2.BORDER_REFLECT)
+    return cv2.boxFilter(
+        values, cv2.CV_32F, (window, window), normalize=True, borderType=cv2.BORDER_REFLECT
+    )
 
 
 def rendered_graphics_mask(gray: np.ndarray, min_run: int = 5, edge_reach: int = 2) -> np.ndarray:
@@ -71,7 +83,11 @@ def rendered_graphics_mask(gray: np.ndarray, min_run: int = 5, edge_reach: int =
         # equality map along the axis and add the run's last pixel.
         length = max(min_run - 1, 1)
         kernel = np.ones((1, length) if axis == 1 else (length, 1), np.uint8)
-        runs = cv2.dilate(cv2.erode(same, kernel, anchor=(0, 0)), kernel, anchor=(length - 1, 0) if axis == 1 else (0, length - 1))
+        runs = cv2.dilate(
+            cv2.erode(same, kernel, anchor=(0, 0)),
+            kernel,
+            anchor=(length - 1, 0) if axis == 1 else (0, length - 1),
+        )
         shifted = np.zeros_like(runs)
         if axis == 1:
             shifted[:, 1:] = runs[:, :-1]
@@ -87,7 +103,7 @@ def _savitzky_golay_kernel(size: int = 5) -> np.ndarray:
     """The 2-D Savitzky-Golay smoothing kernel: the value at the centre of the least-squares
     quadratic surface fitted to a ``size x size`` window."""
     half = size // 2
-    y, x = np.mgrid[-half:half + 1, -half:half + 1].reshape(2, -1).astype(np.float64)
+    y, x = np.mgrid[-half : half + 1, -half : half + 1].reshape(2, -1).astype(np.float64)
     design = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
     return (np.linalg.pinv(design)[0]).reshape(size, size).astype(np.float32)
 
@@ -111,26 +127,40 @@ def grain_only(residual: np.ndarray, level: np.ndarray, limit: float = 3.0) -> n
     return np.where(strong, 0.0, residual).astype(np.float32)
 
 
-def two_dimensional_structure(image: np.ndarray, window: int = 7, min_ratio: float = 0.2) -> np.ndarray:
+def two_dimensional_structure(
+    image: np.ndarray, window: int = 7, min_ratio: float = 0.2
+) -> np.ndarray:
     """Pixels whose neighbourhood has structure in two directions: the smaller eigenvalue of the
     local structure tensor is at least ``min_ratio`` x the larger (corners, blob ends, texture).
     A straight edge or a band's long side has one direction only and matches itself shifted
     along it, so it cannot locate a copy."""
     gx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3)
-    xx, yy, xy = box_filter(gx * gx, window), box_filter(gy * gy, window), box_filter(gx * gy, window)
+    xx, yy, xy = (
+        box_filter(gx * gx, window),
+        box_filter(gy * gy, window),
+        box_filter(gx * gy, window),
+    )
     trace, det = xx + yy, xx * yy - xy * xy
     gap = np.sqrt(np.maximum(trace**2 / 4 - det, 0))
     small, large = trace / 2 - gap, trace / 2 + gap
     return small >= min_ratio * np.maximum(large, 1e-6)
 
 
-def isotropic_grain_mask(residual: np.ndarray, window: int = 7, shift: int = 3, max_self_zncc: float = 0.5,
-                         min_texture: float = 1.0) -> np.ndarray:
+def isotropic_grain_mask(
+    residual: np.ndarray,
+    window: int = 7,
+    shift: int = 3,
+    max_self_zncc: float = 0.5,
+    min_texture: float = 1.0,
+) -> np.ndarray:
     """Pixels whose residual is textured (local std >= ``min_texture``) and behaves like grain:
     it no longer correlates with itself ``shift`` px away along x or y (a straight line, a stripe
     or a periodic pattern does: it matches its own shifted self, so it cannot locate a copy)."""
-    textured = np.sqrt(np.maximum(box_filter(residual**2, window) - box_filter(residual, window) ** 2, 0)) >= min_texture
+    textured = (
+        np.sqrt(np.maximum(box_filter(residual**2, window) - box_filter(residual, window) ** 2, 0))
+        >= min_texture
+    )
     isotropic = textured
     for dy, dx in ((0, shift), (shift, 0)):
         moved = np.roll(residual, (dy, dx), axis=(0, 1))
@@ -159,10 +189,15 @@ def grain_level(residual: np.ndarray, size: int = 61, floor: float = 0.5) -> np.
     magnitude = np.clip(np.abs(residual) * scale, 0, 255).astype(np.uint8)
     height, width = magnitude.shape
     # The median over a 61 px window, at half resolution (cost): 31 px there.
-    half = cv2.resize(magnitude, (max(1, width // 2), max(1, height // 2)), interpolation=cv2.INTER_NEAREST)
+    half = cv2.resize(
+        magnitude, (max(1, width // 2), max(1, height // 2)), interpolation=cv2.INTER_NEAREST
+    )
     kernel = min(size // 2 | 1, (min(half.shape) - 1) | 1) if min(half.shape) > 2 else 1
     median = cv2.medianBlur(half, kernel) if kernel >= 3 else half
-    median = cv2.resize(median, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32) / scale
+    median = (
+        cv2.resize(median, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        / scale
+    )
     return np.maximum(1.4826 * median, floor)
 
 
@@ -175,20 +210,39 @@ class EvidenceMaps:
     residual_zncc: np.ndarray
     intensity_zncc: np.ndarray
     texture: np.ndarray  # smaller local residual std of copy and warped source
-    noise_ratio: np.ndarray  # residual difference / independent-grain difference (copy ~0, look-alike >= 1)
-    shifted_ratio: np.ndarray  # noise ratio with the source shifted along x or y (copy >= 1, a line ~0)
+    noise_ratio: (
+        np.ndarray
+    )  # residual difference / independent-grain difference (copy ~0, look-alike >= 1)
+    shifted_ratio: (
+        np.ndarray
+    )  # noise ratio with the source shifted along x or y (copy >= 1, a line ~0)
     copy: np.ndarray  # the image over the box
     source: np.ndarray  # the source warped onto the box
     valid: np.ndarray  # the warped source lies inside the image there
 
-    def evidence(self, min_residual_zncc: float, min_intensity_zncc: float, min_texture: float,
-                 max_noise_ratio: float, min_shifted_ratio: float, shift_contrast: float) -> np.ndarray:
+    def evidence(
+        self,
+        min_residual_zncc: float,
+        min_intensity_zncc: float,
+        min_texture: float,
+        max_noise_ratio: float,
+        min_shifted_ratio: float,
+        shift_contrast: float,
+    ) -> np.ndarray:
         """Pixels that show the copy's fine texture in its source, at this transform only: the
         shifted comparison must be worse than the exact one by ``shift_contrast`` times, and at
         least ``min_shifted_ratio``."""
-        unique = self.shifted_ratio >= np.maximum(min_shifted_ratio, shift_contrast * self.noise_ratio)
-        return (self.valid & (self.residual_zncc >= min_residual_zncc) & (self.intensity_zncc >= min_intensity_zncc)
-                & (self.texture >= min_texture) & (self.noise_ratio <= max_noise_ratio) & unique)
+        unique = self.shifted_ratio >= np.maximum(
+            min_shifted_ratio, shift_contrast * self.noise_ratio
+        )
+        return (
+            self.valid
+            & (self.residual_zncc >= min_residual_zncc)
+            & (self.intensity_zncc >= min_intensity_zncc)
+            & (self.texture >= min_texture)
+            & (self.noise_ratio <= max_noise_ratio)
+            & unique
+        )
 
 
 def _warped_source(gray, inverse, size, shift=(0.0, 0.0)):
@@ -196,12 +250,23 @@ def _warped_source(gray, inverse, size, shift=(0.0, 0.0)):
     point moved by ``shift`` px in the source."""
     moved = inverse.copy()
     moved[:, 2] += shift
-    return cv2.warpAffine(gray, moved, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REFLECT)
+    return cv2.warpAffine(
+        gray,
+        moved,
+        size,
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REFLECT,
+    )
 
 
-def copy_evidence(gray: np.ndarray, matrix: np.ndarray, box, window: int = 7, blur_levels=(0.0, 1.0),
-                  uniqueness_shift: float = 3.0) -> EvidenceMaps:
+def copy_evidence(
+    gray: np.ndarray,
+    matrix: np.ndarray,
+    box,
+    window: int = 7,
+    blur_levels=(0.0, 1.0),
+    uniqueness_shift: float = 3.0,
+) -> EvidenceMaps:
     """Evidence maps for ``matrix`` (2x3, source (x, y) -> copy) over ``box`` of ``gray`` (float32
     (H, W)): the copy side is the box, the source side is what ``matrix`` maps onto it."""
     x0, y0, x1, y1 = (int(v) for v in box)
@@ -216,8 +281,17 @@ def copy_evidence(gray: np.ndarray, matrix: np.ndarray, box, window: int = 7, bl
     inverse[:, 2] += inverse[:, :2] @ np.array([cx0, cy0], dtype=np.float64)
     size = (cx1 - cx0, cy1 - cy0)
     source = _warped_source(gray, inverse, size)
-    inside = cv2.warpAffine(np.ones_like(gray), inverse, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0.999
+    inside = (
+        cv2.warpAffine(
+            np.ones_like(gray),
+            inverse,
+            size,
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+        > 0.999
+    )
     crop = (slice(y0 - cy0, y1 - cy0), slice(x0 - cx0, x1 - cx0))
     residual_zncc, texture, noise_ratio, shifted_ratio = None, None, None, None
     for blur in blur_levels:
@@ -230,7 +304,9 @@ def copy_evidence(gray: np.ndarray, matrix: np.ndarray, box, window: int = 7, bl
         ratio = np.sqrt(unexplained) / grain
         shifted = None
         for shift in ((uniqueness_shift, 0.0), (0.0, uniqueness_shift)):
-            moved = grain_only(grain_residual(_warped_source(gray, inverse, size, shift), blur), level)
+            moved = grain_only(
+                grain_residual(_warped_source(gray, inverse, size, shift), blur), level
+            )
             ratio_moved = np.sqrt(_local_zncc(copy_residual, moved, window)[2]) / grain
             shifted = ratio_moved if shifted is None else np.minimum(shifted, ratio_moved)
         if residual_zncc is None:
@@ -244,7 +320,12 @@ def copy_evidence(gray: np.ndarray, matrix: np.ndarray, box, window: int = 7, bl
     intensity_zncc, _, _ = _local_zncc(copy, source, window)
     return EvidenceMaps(
         box=(x0, y0, x1, y1),
-        residual_zncc=residual_zncc[crop], intensity_zncc=intensity_zncc[crop], texture=texture[crop],
-        noise_ratio=noise_ratio[crop], shifted_ratio=shifted_ratio[crop], copy=copy[crop], source=source[crop],
+        residual_zncc=residual_zncc[crop],
+        intensity_zncc=intensity_zncc[crop],
+        texture=texture[crop],
+        noise_ratio=noise_ratio[crop],
+        shifted_ratio=shifted_ratio[crop],
+        copy=copy[crop],
+        source=source[crop],
         valid=inside[crop],
     )

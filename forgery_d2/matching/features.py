@@ -6,6 +6,7 @@ brought into ``[detect_min_size, detect_max_size]`` (small images are upscaled s
 blots still yield keypoints; huge ones are downscaled so matching time stays bounded). Keypoint
 coordinates are returned in that working frame together with its scale.
 """
+
 from dataclasses import dataclass
 
 import cv2
@@ -25,7 +26,9 @@ def to_gray_uint8(image: np.ndarray, channel_order: str = "RGB") -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
-        raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
+        raise ValueError(
+            f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}"
+        )
     if image.size == 0:
         raise ValueError(f"empty image of shape {image.shape}")
     image = _to_float01(image)
@@ -51,7 +54,9 @@ def _to_float01(image: np.ndarray) -> np.ndarray:
     return image / 255.0 if float(np.nanmax(image)) > 1.0 else image
 
 
-def working_scale(height: int, width: int, min_size: int, max_size: int, max_upscale: float) -> float:
+def working_scale(
+    height: int, width: int, min_size: int, max_size: int, max_upscale: float
+) -> float:
     """Scale factor that brings the longer side into ``[min_size, max_size]`` (upscaling at most
     ``max_upscale`` times)."""
     longer = max(height, width)
@@ -119,12 +124,16 @@ def detect_sift(
     """SIFT keypoints and descriptors of a ``uint8`` working image (plus its mirror, see
     :class:`SiftFeatures`). ``max_keypoints`` caps each set (strongest responses kept); with
     ``mask`` (uint8 (H, W), nonzero = allowed) keypoints are detected only where it allows."""
-    sift = cv2.SIFT_create(nfeatures=int(max_keypoints), contrastThreshold=float(contrast_threshold))
+    sift = cv2.SIFT_create(
+        nfeatures=int(max_keypoints), contrastThreshold=float(contrast_threshold)
+    )
     points, descriptors = _detect_one(sift, gray, root_sift, mask)
     mirrored = np.zeros(len(points), dtype=bool)
     if with_mirrored:
         flipped_mask = cv2.flip(mask, 1) if mask is not None else None
-        flipped_points, flipped_descriptors = _detect_one(sift, cv2.flip(gray, 1), root_sift, flipped_mask)
+        flipped_points, flipped_descriptors = _detect_one(
+            sift, cv2.flip(gray, 1), root_sift, flipped_mask
+        )
         flipped_points[:, 0] = gray.shape[1] - 1 - flipped_points[:, 0]
         points = np.concatenate([points, flipped_points])
         descriptors = np.concatenate([descriptors, flipped_descriptors])

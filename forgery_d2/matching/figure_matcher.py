@@ -25,6 +25,7 @@ Scales: keypoints are detected on the keypoint stage's working image (MODEL.KEYP
 DETECT_*); layout, alignment and verification run on the figure brought to at most
 ``verify_max_size`` px on its long side; masks are returned at the input's resolution.
 """
+
 import logging
 from dataclasses import dataclass, replace
 from typing import Callable, List
@@ -37,8 +38,15 @@ from forgery_d2.layout import ClassicalLayoutAnalyzer, ClassicalLayoutParams
 from forgery_d2.structures.masks import mask_iou
 
 from .copy_verification import VerificationParams, extend_to_region, verify_candidate
-from .evidence import (box_filter, grain_level, grain_only, grain_residual, isotropic_grain_mask, rendered_graphics_mask,
-                       two_dimensional_structure)
+from .evidence import (
+    box_filter,
+    grain_level,
+    grain_only,
+    grain_residual,
+    isotropic_grain_mask,
+    rendered_graphics_mask,
+    two_dimensional_structure,
+)
 from .features import resize_by, to_gray_uint8, working_scale
 from .geometry import scale_transform
 from .grain_hashing import grain_hash_candidates
@@ -86,11 +94,15 @@ class FigureMatcherParams:
     def from_config(cls, cfg) -> "FigureMatcherParams":
         f = cfg.MODEL.FIGURE_MATCHER
         return cls(
-            # The keypoint stage of MODEL.KEYPOINT_MATCHER, scaled copies capped like the panel search:
+            # The keypoint stage of MODEL.KEYPOINT_MATCHER, scaled copies capped like the panel
+            # search:
             # a region shown again much larger is a zoom inset (legitimate), not a reused one.
             keypoint=KeypointMatcherParams.from_config(cfg).replace(
-                max_scale_change=f.MAX_SCALE_CHANGE, ratio=f.KEYPOINT_RATIO, min_inliers=f.KEYPOINT_MIN_INLIERS,
-                max_transforms=f.MAX_CANDIDATES),
+                max_scale_change=f.MAX_SCALE_CHANGE,
+                ratio=f.KEYPOINT_RATIO,
+                min_inliers=f.KEYPOINT_MIN_INLIERS,
+                max_transforms=f.MAX_CANDIDATES,
+            ),
             verification=VerificationParams(
                 window=f.WINDOW,
                 blur_levels=tuple(f.BLUR_LEVELS),
@@ -152,8 +164,12 @@ def _expanded_box(points: np.ndarray, margin: float, size):
     x1, y1 = points.max(axis=0)
     grow = max(16.0, margin * max(x1 - x0, y1 - y0))
     height, width = size
-    return (int(max(0, np.floor(x0 - grow))), int(max(0, np.floor(y0 - grow))),
-            int(min(width, np.ceil(x1 + grow) + 1)), int(min(height, np.ceil(y1 + grow) + 1)))
+    return (
+        int(max(0, np.floor(x0 - grow))),
+        int(max(0, np.floor(y0 - grow))),
+        int(min(width, np.ceil(x1 + grow) + 1)),
+        int(min(height, np.ceil(y1 + grow) + 1)),
+    )
 
 
 def _panel_interiors(panels, size, window: int) -> np.ndarray:
@@ -163,7 +179,7 @@ def _panel_interiors(panels, size, window: int) -> np.ndarray:
     inside = np.zeros(size, bool)
     margin = window // 2 + 2
     for x0, y0, x1, y1 in panels:
-        inside[y0 + margin:y1 - margin, x0 + margin:x1 - margin] = True
+        inside[y0 + margin : y1 - margin, x0 + margin : x1 - margin] = True
     return inside
 
 
@@ -198,8 +214,12 @@ def _shared_side(a, b, min_overlap: float = 0.3):
 
             def link(matrix_a, matrix_b, name_a=name_a, name_b=name_b):
                 # Maps to the shared region: a's other side -> shared, shared -> b's other side.
-                to_shared = _affine3(matrix_a) if name_a == "copy" else np.linalg.inv(_affine3(matrix_a))
-                from_shared = np.linalg.inv(_affine3(matrix_b)) if name_b == "copy" else _affine3(matrix_b)
+                to_shared = (
+                    _affine3(matrix_a) if name_a == "copy" else np.linalg.inv(_affine3(matrix_a))
+                )
+                from_shared = (
+                    np.linalg.inv(_affine3(matrix_b)) if name_b == "copy" else _affine3(matrix_b)
+                )
                 return (from_shared @ to_shared)[:2]
 
             return other_a, other_b, None, link
@@ -213,7 +233,10 @@ def _compose(matrix):
 def _same_transform(a, b, tolerance: float = 2.0) -> bool:
     """Whether two 2x3 maps move the unit square's corners by less than ``tolerance`` px apart."""
     corners = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0]])
-    return np.abs((corners @ a[:, :2].T + a[:, 2]) - (corners @ b[:, :2].T + b[:, 2])).max() < tolerance
+    return (
+        np.abs((corners @ a[:, :2].T + a[:, 2]) - (corners @ b[:, :2].T + b[:, 2])).max()
+        < tolerance
+    )
 
 
 def _distinct(candidates):
@@ -234,7 +257,9 @@ def _panel_holding(mask: np.ndarray, panels):
 def _resize_mask(mask: np.ndarray, size) -> np.ndarray:
     if mask.shape == tuple(size):
         return mask.copy()
-    return cv2.resize(mask.astype(np.uint8), (size[1], size[0]), interpolation=cv2.INTER_NEAREST) > 0
+    return (
+        cv2.resize(mask.astype(np.uint8), (size[1], size[0]), interpolation=cv2.INTER_NEAREST) > 0
+    )
 
 
 class FigureMatcher:
@@ -248,12 +273,18 @@ class FigureMatcher:
             layout_analyzer: ``image (RGB) -> FigureLayout`` (default: the classical analyzer).
         """
         self.params = params or FigureMatcherParams.default()
-        self.layout_analyzer = layout_analyzer or ClassicalLayoutAnalyzer(ClassicalLayoutParams.default())
+        self.layout_analyzer = layout_analyzer or ClassicalLayoutAnalyzer(
+            ClassicalLayoutParams.default()
+        )
 
     def __call__(self, image: np.ndarray, channel_order: str = "RGB") -> CopyMoveResult:
         p = self.params
         image = np.asarray(image)
-        rgb = image[..., ::-1] if image.ndim == 3 and image.shape[2] >= 3 and channel_order.upper() == "BGR" else image
+        rgb = (
+            image[..., ::-1]
+            if image.ndim == 3 and image.shape[2] >= 3 and channel_order.upper() == "BGR"
+            else image
+        )
         gray = to_gray_uint8(image, channel_order)
         height, width = gray.shape
         layout = self.layout_analyzer(np.ascontiguousarray(rgb[..., :3]) if rgb.ndim == 3 else rgb)
@@ -261,7 +292,9 @@ class FigureMatcher:
         verify_gray = resize_by(gray, verify_scale)
         size = verify_gray.shape
         panels = [tuple(int(round(v * verify_scale)) for v in box) for box in layout.panel_crops()]
-        exclude = _resize_mask(layout.mark_mask, size) | ~_panel_interiors(panels, size, p.verification.window)
+        exclude = _resize_mask(layout.mark_mask, size) | ~_panel_interiors(
+            panels, size, p.verification.window
+        )
         if p.exclude_graphics:
             exclude |= rendered_graphics_mask(verify_gray, p.graphics_min_run, edge_reach=2)
         gray32 = verify_gray.astype(np.float32)
@@ -271,7 +304,9 @@ class FigureMatcher:
         candidates: List[_Candidate] = []
         # Each search gets its own budget of candidates (best first), so none crowds out another.
         if p.use_keypoints:
-            candidates += self._keypoint_candidates(gray, layout, verify_scale, gray32, stats)[: p.max_candidates]
+            candidates += self._keypoint_candidates(gray, layout, verify_scale, gray32, stats)[
+                : p.max_candidates
+            ]
         if p.use_panel_alignment and len(panels) > 1:
             candidates += self._panel_candidates(gray32, panels, stats)[: p.max_candidates]
         if p.use_grain_hashing:
@@ -279,27 +314,40 @@ class FigureMatcher:
 
         verified = []
         for candidate in candidates:
-            result = verify_candidate(gray32, candidate.matrix, candidate.box, exclude, p.verification, colour)
+            result = verify_candidate(
+                gray32, candidate.matrix, candidate.box, exclude, p.verification, colour
+            )
             if result is None:
                 continue
             region = candidate.region or _panel_holding(result.copy_mask, panels)
             if region is not None:
-                result = extend_to_region(gray32, candidate.matrix, result, region, exclude, p.verification)
+                result = extend_to_region(
+                    gray32, candidate.matrix, result, region, exclude, p.verification
+                )
             verified.append((candidate, result))
         composites = self._composites(verified, gray32, exclude, colour)
         stats.update(candidates=len(candidates), verified=len(verified), composites=len(composites))
         verified = [entry for k, entry in enumerate(verified) if k not in composites]
-        instances = [self._to_instance(c, v, u, verify_scale, (height, width)) for c, v, u in self._merge(verified)]
+        instances = [
+            self._to_instance(c, v, u, verify_scale, (height, width))
+            for c, v, u in self._merge(verified)
+        ]
         logger.debug("figure matcher on %dx%d: %s", width, height, stats)
-        return CopyMoveResult(instances[: p.max_instances], (height, width), verify_scale, verify_scale, stats)
+        return CopyMoveResult(
+            instances[: p.max_instances], (height, width), verify_scale, verify_scale, stats
+        )
 
     def _keypoint_candidates(self, gray, layout, verify_scale, gray32, stats):
         kp = self.params.keypoint
         height, width = gray.shape
-        detect_scale = working_scale(height, width, kp.detect_min_size, kp.detect_max_size, kp.max_upscale)
+        detect_scale = working_scale(
+            height, width, kp.detect_min_size, kp.detect_max_size, kp.max_upscale
+        )
         working = resize_by(gray, detect_scale)
         allowed = ~_resize_mask(layout.mark_mask | layout.background_mask, working.shape)
-        transforms, keypoint_stats = keypoint_transforms(working, kp, allowed.astype(np.uint8) * 255)
+        transforms, keypoint_stats = keypoint_transforms(
+            working, kp, allowed.astype(np.uint8) * 255
+        )
         stats.update(keypoint_stats)
         to_verify = verify_scale / detect_scale
         candidates = []
@@ -307,9 +355,13 @@ class FigureMatcher:
             matrix = scale_transform(transform.matrix, to_verify)
             copy_points = transform.copy_points * to_verify
             if kp.refine:
-                matrix = refine_transform(gray32, matrix, copy_points, window=kp.verify_window, min_std=kp.verify_min_std)
+                matrix = refine_transform(
+                    gray32, matrix, copy_points, window=kp.verify_window, min_std=kp.verify_min_std
+                )
             box = _expanded_box(copy_points, self.params.keypoint_region_margin, gray32.shape)
-            candidates.append(_Candidate("keypoint", matrix, box, {"inliers": int(transform.num_inliers)}))
+            candidates.append(
+                _Candidate("keypoint", matrix, box, {"inliers": int(transform.num_inliers)})
+            )
         return candidates
 
     def _grain_candidates(self, gray32, exclude, stats):
@@ -320,32 +372,58 @@ class FigureMatcher:
         v = p.verification
         residual = grain_residual(gray32)
         residual = grain_only(residual, grain_level(residual))
-        grain_allowed = ~exclude & isotropic_grain_mask(residual, v.window, int(round(v.uniqueness_shift)),
-                                                        min_texture=v.min_texture)
-        intensity_std = np.sqrt(np.maximum(box_filter(gray32**2, v.window) - box_filter(gray32, v.window) ** 2, 0))
-        structured = ~exclude & (intensity_std >= INTENSITY_HASH_MIN_STD) & two_dimensional_structure(gray32, v.window)
-        found = grain_hash_candidates(residual, grain_allowed, min_votes=p.grain_min_votes, min_shift=p.grain_min_shift,
-                                      max_candidates=p.grain_max_candidates)
-        found += grain_hash_candidates(gray32, structured, min_votes=p.grain_min_votes, min_shift=p.grain_min_shift,
-                                       max_candidates=p.grain_max_candidates, min_correlation=INTENSITY_HASH_MIN_CORRELATION)
+        grain_allowed = ~exclude & isotropic_grain_mask(
+            residual, v.window, int(round(v.uniqueness_shift)), min_texture=v.min_texture
+        )
+        intensity_std = np.sqrt(
+            np.maximum(box_filter(gray32**2, v.window) - box_filter(gray32, v.window) ** 2, 0)
+        )
+        structured = (
+            ~exclude
+            & (intensity_std >= INTENSITY_HASH_MIN_STD)
+            & two_dimensional_structure(gray32, v.window)
+        )
+        found = grain_hash_candidates(
+            residual,
+            grain_allowed,
+            min_votes=p.grain_min_votes,
+            min_shift=p.grain_min_shift,
+            max_candidates=p.grain_max_candidates,
+        )
+        found += grain_hash_candidates(
+            gray32,
+            structured,
+            min_votes=p.grain_min_votes,
+            min_shift=p.grain_min_shift,
+            max_candidates=p.grain_max_candidates,
+            min_correlation=INTENSITY_HASH_MIN_CORRELATION,
+        )
         found = _distinct(sorted(found, key=lambda c: c.votes, reverse=True))
         stats["grain_candidates"] = len(found)
         candidates = []
         for candidate in found:
-            box = _expanded_box(candidate.copy_points, self.params.keypoint_region_margin, gray32.shape)
-            candidates.append(_Candidate("grain", candidate.matrix, box, {"votes": int(candidate.votes)}))
+            box = _expanded_box(
+                candidate.copy_points, self.params.keypoint_region_margin, gray32.shape
+            )
+            candidates.append(
+                _Candidate("grain", candidate.matrix, box, {"votes": int(candidate.votes)})
+            )
         return candidates
 
     def _panel_candidates(self, gray32, panels, stats):
         p = self.params
-        found = panel_pair_candidates(gray32, panels, p.panel_thumb_size, p.panel_scales, p.panel_min_ncc)
+        found = panel_pair_candidates(
+            gray32, panels, p.panel_thumb_size, p.panel_scales, p.panel_min_ncc
+        )
         stats["panel_pairs"] = len(found)
         candidates = []
         for candidate in sorted(found, key=lambda c: c.ncc, reverse=True):
             box = panels[candidate.copy_panel]
             matrix = refine_by_ecc(gray32, candidate.matrix, box)
             matrix = candidate.matrix if matrix is None else matrix
-            candidates.append(_Candidate("panel", matrix, box, {"panel_ncc": round(candidate.ncc, 4)}, region=box))
+            candidates.append(
+                _Candidate("panel", matrix, box, {"panel_ncc": round(candidate.ncc, 4)}, region=box)
+            )
         return candidates
 
     def _composites(self, verified, gray32, exclude, colour):
@@ -364,7 +442,9 @@ class FigureMatcher:
                 other_i, other_j, to_i, to_j = shared
                 # The transform from i's other side to j's other side, through the shared region.
                 link = _compose(to_j(ci.matrix, cj.matrix))
-                if link is None or _same_transform(link, np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])):
+                if link is None or _same_transform(
+                    link, np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+                ):
                     continue
                 ys, xs = np.nonzero(other_j)
                 if len(xs) == 0:
@@ -389,14 +469,25 @@ class FigureMatcher:
 
     @staticmethod
     def _to_instance(candidate, verified, union, verify_scale, size) -> CopyMoveInstance:
-        source_mask, copy_mask = _resize_mask(verified.source_mask, size), _resize_mask(verified.copy_mask, size)
+        source_mask, copy_mask = (
+            _resize_mask(verified.source_mask, size),
+            _resize_mask(verified.copy_mask, size),
+        )
         matrix = scale_transform(candidate.matrix, 1.0 / verify_scale)
-        evidence = {"method": candidate.method, **candidate.evidence,
-                    "verified_pixels": int(round(verified.evidence_pixels / verify_scale**2)),
-                    "residual_zncc": round(verified.residual_zncc, 4)}
+        evidence = {
+            "method": candidate.method,
+            **candidate.evidence,
+            "verified_pixels": int(round(verified.evidence_pixels / verify_scale**2)),
+            "residual_zncc": round(verified.residual_zncc, 4),
+        }
         linear = matrix[:, :2]
         return CopyMoveInstance(
-            mask=_resize_mask(union, size) | source_mask | copy_mask, source_mask=source_mask, copy_mask=copy_mask,
-            score=float(verified.score), matrix=matrix, num_inliers=int(candidate.evidence.get("inliers", 0)),
-            mirrored=bool(np.linalg.det(linear) < 0), evidence=evidence,
+            mask=_resize_mask(union, size) | source_mask | copy_mask,
+            source_mask=source_mask,
+            copy_mask=copy_mask,
+            score=float(verified.score),
+            matrix=matrix,
+            num_inliers=int(candidate.evidence.get("inliers", 0)),
+            mirrored=bool(np.linalg.det(linear) < 0),
+            evidence=evidence,
         )

@@ -8,6 +8,7 @@ accept all neighbours before the first large jump ``d_i / d_{i+1} < ratio``. Nei
 than ``min_distance`` pixels to the query (the keypoint itself, the same blob at another
 orientation, or its own mirror image) are ignored, and each image location counts once.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,28 +36,36 @@ class Matches:
 
     @staticmethod
     def empty() -> "Matches":
-        return Matches(np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32),
-                       np.zeros(0, bool), np.zeros(0, np.float32))
+        return Matches(
+            np.zeros((0, 2), np.float32),
+            np.zeros((0, 2), np.float32),
+            np.zeros(0, bool),
+            np.zeros(0, np.float32),
+        )
 
 
 def _nearest_neighbours(queries: np.ndarray, database: np.ndarray, k: int, chunk: int = 1024):
     """Exact k nearest neighbours (Euclidean), chunked matrix products: (indices, distances)."""
     k = min(k, len(database))
-    database_sq = (database ** 2).sum(axis=1)
+    database_sq = (database**2).sum(axis=1)
     indices = np.empty((len(queries), k), dtype=np.int64)
     distances = np.empty((len(queries), k), dtype=np.float32)
     for start in range(0, len(queries), chunk):
-        block = queries[start:start + chunk]
-        d2 = (block ** 2).sum(axis=1)[:, None] + database_sq[None, :] - 2.0 * block @ database.T
+        block = queries[start : start + chunk]
+        d2 = (block**2).sum(axis=1)[:, None] + database_sq[None, :] - 2.0 * block @ database.T
         part = np.argpartition(d2, k - 1, axis=1)[:, :k]
         part_d2 = np.take_along_axis(d2, part, axis=1)
         order = np.argsort(part_d2, axis=1, kind="stable")
-        indices[start:start + chunk] = np.take_along_axis(part, order, axis=1)
-        distances[start:start + chunk] = np.sqrt(np.maximum(np.take_along_axis(part_d2, order, axis=1), 0))
+        indices[start : start + chunk] = np.take_along_axis(part, order, axis=1)
+        distances[start : start + chunk] = np.sqrt(
+            np.maximum(np.take_along_axis(part_d2, order, axis=1), 0)
+        )
     return indices, distances
 
 
-def _distinct_locations(candidate_points: np.ndarray, order: np.ndarray, radius: float = 2.0) -> np.ndarray:
+def _distinct_locations(
+    candidate_points: np.ndarray, order: np.ndarray, radius: float = 2.0
+) -> np.ndarray:
     """Of neighbours sorted by distance, keep the closest one per image location: SIFT puts several
     descriptors on one spot (orientations; the mirrored set), and a twin counted twice would look
     like an ambiguous match to the ratio test."""
@@ -68,7 +77,9 @@ def _distinct_locations(candidate_points: np.ndarray, order: np.ndarray, radius:
     return np.asarray(kept, dtype=np.int64)
 
 
-def g2nn_match(features: SiftFeatures, k: int = 10, ratio: float = 0.7, min_distance: float = 10.0) -> Matches:
+def g2nn_match(
+    features: SiftFeatures, k: int = 10, ratio: float = 0.7, min_distance: float = 10.0
+) -> Matches:
     """Self-matches of ``features`` (queries: the unmirrored keypoints; database: all keypoints,
     mirrored ones included). Each geometric pair is returned once."""
     query_index = np.flatnonzero(~features.mirrored)

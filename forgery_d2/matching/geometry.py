@@ -6,6 +6,7 @@ with a negative determinant, which ``cv2.estimateAffinePartial2D`` cannot repres
 matches we fit the similarity to the mirrored copy points and compose the mirror back, so flips
 are found in both modes.
 """
+
 from dataclasses import dataclass
 
 import cv2
@@ -46,15 +47,22 @@ def scale_transform(matrix: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _fit(source: np.ndarray, copy: np.ndarray, model: str, mirrored: bool, reproj_threshold: float):
-    kwargs = dict(method=cv2.RANSAC, ransacReprojThreshold=float(reproj_threshold),
-                  maxIters=2000, confidence=0.995, refineIters=10)
+    kwargs = dict(
+        method=cv2.RANSAC,
+        ransacReprojThreshold=float(reproj_threshold),
+        maxIters=2000,
+        confidence=0.995,
+        refineIters=10,
+    )
     source = source.astype(np.float32)
     copy = copy.astype(np.float32)
     if model == "affine":
         matrix, inliers = cv2.estimateAffine2D(source, copy, **kwargs)
         return matrix, inliers
     if model != "similarity":
-        raise ValueError(f"MODEL.KEYPOINT_MATCHER.TRANSFORM must be 'similarity' or 'affine', got {model!r}")
+        raise ValueError(
+            f"MODEL.KEYPOINT_MATCHER.TRANSFORM must be 'similarity' or 'affine', got {model!r}"
+        )
     if not mirrored:
         return cv2.estimateAffinePartial2D(source, copy, **kwargs)
     mirrored_copy = copy * np.asarray([-1.0, 1.0], dtype=np.float32)
@@ -97,14 +105,24 @@ def estimate_transforms(
     mirrored = bool(group.mirrored[0]) if len(group) else False
     remaining = np.arange(len(group))
     while len(remaining) >= max(min_inliers, 3) and len(found) < max_transforms:
-        matrix, inlier_flags = _fit(source[remaining], copy[remaining], model, mirrored, reproj_threshold)
+        matrix, inlier_flags = _fit(
+            source[remaining], copy[remaining], model, mirrored, reproj_threshold
+        )
         if matrix is None or inlier_flags is None:
             break
         inliers = remaining[inlier_flags.ravel().astype(bool)]
         if len(inliers) < min_inliers:
             break
         matrix = matrix.astype(np.float64)
-        if _plausible(matrix, source[inliers], copy[inliers], mirrored, max_scale_change, max_anisotropy, min_shift):
+        if _plausible(
+            matrix,
+            source[inliers],
+            copy[inliers],
+            mirrored,
+            max_scale_change,
+            max_anisotropy,
+            min_shift,
+        ):
             found.append(CopyTransform(matrix, source[inliers], copy[inliers], mirrored))
         remaining = np.setdiff1d(remaining, inliers)
     return found

@@ -17,6 +17,7 @@ background often yields none. But a copy carries its source's *grain* pixel for 
 Scaled or rotated copies change the grain's sampling and are left to keypoints. Cost is linear in
 the number of grid patches (a sort per table), independent of the number of panels.
 """
+
 from dataclasses import dataclass
 from typing import List
 
@@ -25,7 +26,12 @@ import numpy as np
 __all__ = ["FLIPS", "GrainCandidate", "grain_hash_candidates"]
 
 # name -> (flip x, flip y) applied to the copy side's patch before comparison.
-FLIPS = {"none": (False, False), "horizontal": (True, False), "vertical": (False, True), "rot180": (True, True)}
+FLIPS = {
+    "none": (False, False),
+    "horizontal": (True, False),
+    "vertical": (False, True),
+    "rot180": (True, True),
+}
 
 
 @dataclass
@@ -40,7 +46,7 @@ def _patches(residual: np.ndarray, allowed: np.ndarray, patch: int, stride: int)
     """Centres (n, 2) x, y and flattened patches (n, patch*patch) of the residual on a grid."""
     height, width = residual.shape
     half = patch // 2
-    ys, xs = np.mgrid[half:height - half:stride, half:width - half:stride]
+    ys, xs = np.mgrid[half : height - half : stride, half : width - half : stride]
     keep = allowed[ys, xs]
     ys, xs = ys[keep], xs[keep]
     offsets = np.arange(patch) - half
@@ -54,10 +60,21 @@ def _normalize(x: np.ndarray) -> np.ndarray:
     return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-6)
 
 
-def grain_hash_candidates(residual: np.ndarray, allowed: np.ndarray, patch: int = 7, stride: int = 2,
-                          tables: int = 6, bits: int = 20, min_correlation: float = 0.8, min_shift: float = 10.0,
-                          min_votes: int = 6, vote_bin: int = 2, max_points: int = 60000,
-                          max_candidates: int = 8, seed: int = 0) -> List[GrainCandidate]:
+def grain_hash_candidates(
+    residual: np.ndarray,
+    allowed: np.ndarray,
+    patch: int = 7,
+    stride: int = 2,
+    tables: int = 6,
+    bits: int = 20,
+    min_correlation: float = 0.8,
+    min_shift: float = 10.0,
+    min_votes: int = 6,
+    vote_bin: int = 2,
+    max_points: int = 60000,
+    max_candidates: int = 8,
+    seed: int = 0,
+) -> List[GrainCandidate]:
     """Candidate transforms of copies (see the module docstring). ``residual``: the figure's grain
     (float32 (H, W), e.g. :func:`forgery_d2.matching.evidence.grain_residual`); ``allowed``: bool
     (H, W), where patches may be centred (textured, not excluded)."""
@@ -75,10 +92,12 @@ def grain_hash_candidates(residual: np.ndarray, allowed: np.ndarray, patch: int 
     keys_q = [((query @ planes[t]) > 0).astype(np.int64) @ weights for t in range(tables)]
     n = len(query)
     votes = []  # per flip: (flip index, vote key x, vote key y, const x, const y, copy x, copy y)
-    for flip_index, (name, (fx, fy)) in enumerate(FLIPS.items()):
-        flipped = grid[:, ::-1 if fy else 1, ::-1 if fx else 1].reshape(n, -1)
-        pairs = [_bucket_pairs(keys_q[t], ((flipped @ planes[t]) > 0).astype(np.int64) @ weights)
-                 for t in range(tables)]
+    for flip_index, (fx, fy) in enumerate(FLIPS.values()):
+        flipped = grid[:, :: -1 if fy else 1, :: -1 if fx else 1].reshape(n, -1)
+        pairs = [
+            _bucket_pairs(keys_q[t], ((flipped @ planes[t]) > 0).astype(np.int64) @ weights)
+            for t in range(tables)
+        ]
         p, q = np.concatenate([x[0] for x in pairs]), np.concatenate([x[1] for x in pairs])
         # Each flip is an involution, so (i, j) and (j, i) state the same duplication: keep i < j
         # (raster order, so one duplication votes with one orientation), once.
@@ -93,8 +112,20 @@ def grain_hash_candidates(residual: np.ndarray, allowed: np.ndarray, patch: int 
         # The quantity a flip leaves constant: translation dst - src, or the mirror axis dst + src.
         const_x = dst[:, 0] + src[:, 0] if fx else dst[:, 0] - src[:, 0]
         const_y = dst[:, 1] + src[:, 1] if fy else dst[:, 1] - src[:, 1]
-        votes.append(np.stack([np.full(len(src), flip_index), np.floor_divide(const_x, vote_bin),
-                               np.floor_divide(const_y, vote_bin), const_x, const_y, dst[:, 0], dst[:, 1]], axis=1))
+        votes.append(
+            np.stack(
+                [
+                    np.full(len(src), flip_index),
+                    np.floor_divide(const_x, vote_bin),
+                    np.floor_divide(const_y, vote_bin),
+                    const_x,
+                    const_y,
+                    dst[:, 0],
+                    dst[:, 1],
+                ],
+                axis=1,
+            )
+        )
     votes = np.concatenate(votes) if votes else np.zeros((0, 7), np.int64)
     if len(votes) == 0:
         return []
@@ -110,7 +141,9 @@ def grain_hash_candidates(residual: np.ndarray, allowed: np.ndarray, patch: int 
         # The constant of the flip (translation, or twice the mirror axis): the median vote.
         cx, cy = np.median(entries[:, 3]), np.median(entries[:, 4])
         matrix = np.array([[-1.0 if fx else 1.0, 0.0, cx], [0.0, -1.0 if fy else 1.0, cy]])
-        candidates.append(GrainCandidate(matrix, int(counts[b]), entries[:, 5:7], names[int(bins[b][0])]))
+        candidates.append(
+            GrainCandidate(matrix, int(counts[b]), entries[:, 5:7], names[int(bins[b][0])])
+        )
     return candidates
 
 

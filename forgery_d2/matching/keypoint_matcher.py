@@ -1,6 +1,7 @@
 """The keypoint copy-move matcher: SIFT -> g2NN -> clustering -> RANSAC -> dense verification.
 
-``KeypointMatcher(KeypointMatcherParams.from_config(cfg))(image)`` finds duplicated regions inside one figure and returns
+``KeypointMatcher(KeypointMatcherParams.from_config(cfg))(image)`` finds duplicated regions inside
+one figure and returns
 one instance per verified transform; an instance's mask holds both the source region and its copy
 (the competition's convention). No training is involved.
 
@@ -8,8 +9,9 @@ Scales: keypoints are detected on a working image whose longer side is in
 ``[detect_min_size, detect_max_size]`` (``CopyMoveResult.detect_scale``); verification runs at most
 at ``verify_max_size`` (``verify_scale``); masks are returned at the input's resolution.
 """
-import logging
+
 import dataclasses
+import logging
 from dataclasses import dataclass
 
 import cv2
@@ -126,8 +128,10 @@ class KeypointMatcherParams:
 def _is_pixel_permutation(matrix: np.ndarray) -> bool:
     """Translation, flip or quarter turn at scale 1: the copy's pixels are the source's exactly."""
     linear = matrix[:, :2]
-    return bool(np.allclose(np.abs(linear), np.round(np.abs(linear)), atol=1e-6)
-                and np.allclose(np.abs(np.linalg.det(linear)), 1.0, atol=1e-6))
+    return bool(
+        np.allclose(np.abs(linear), np.round(np.abs(linear)), atol=1e-6)
+        and np.allclose(np.abs(np.linalg.det(linear)), 1.0, atol=1e-6)
+    )
 
 
 def keypoint_transforms(working: np.ndarray, p: KeypointMatcherParams, mask: np.ndarray = None):
@@ -135,22 +139,38 @@ def keypoint_transforms(working: np.ndarray, p: KeypointMatcherParams, mask: np.
     self-matching, clustering, sequential RANSAC. ``mask`` (uint8, nonzero = allowed) restricts
     where keypoints are detected. Returns ``(transforms best first, stats)`` in the working frame."""
     if p.clahe:
-        clahe = cv2.createCLAHE(clipLimit=p.clahe_clip_limit, tileGridSize=(p.clahe_tile, p.clahe_tile))
+        clahe = cv2.createCLAHE(
+            clipLimit=p.clahe_clip_limit, tileGridSize=(p.clahe_tile, p.clahe_tile)
+        )
         working = clahe.apply(working)
-    features = detect_sift(working, p.max_keypoints, p.sift_contrast_threshold, p.root_sift, p.match_flips, mask)
+    features = detect_sift(
+        working, p.max_keypoints, p.sift_contrast_threshold, p.root_sift, p.match_flips, mask
+    )
     matches = g2nn_match(features, k=p.knn, ratio=p.ratio, min_distance=p.min_match_distance)
     if len(matches) > p.max_matches:
-        matches = matches.subset(np.sort(np.argsort(matches.distance, kind="stable")[: p.max_matches]))
+        matches = matches.subset(
+            np.sort(np.argsort(matches.distance, kind="stable")[: p.max_matches])
+        )
     groups = group_matches(matches, p.cluster_distance * max(working.shape), p.min_inliers)
     transforms = []
     for group in groups:
         transforms += estimate_transforms(
-            group, p.transform, p.ransac_reproj_threshold, p.min_inliers, p.max_scale_change,
-            p.max_anisotropy, min_shift=p.min_match_distance,
+            group,
+            p.transform,
+            p.ransac_reproj_threshold,
+            p.min_inliers,
+            p.max_scale_change,
+            p.max_anisotropy,
+            min_shift=p.min_match_distance,
         )
     transforms.sort(key=lambda t: t.num_inliers, reverse=True)
     transforms = transforms[: p.max_transforms]
-    stats = dict(keypoints=len(features), matches=len(matches), hypotheses=len(groups), transforms=len(transforms))
+    stats = dict(
+        keypoints=len(features),
+        matches=len(matches),
+        hypotheses=len(groups),
+        transforms=len(transforms),
+    )
     return transforms, stats
 
 
@@ -169,7 +189,9 @@ class KeypointMatcher:
         p = self.params
         gray = to_gray_uint8(image, channel_order)
         height, width = gray.shape
-        detect_scale = working_scale(height, width, p.detect_min_size, p.detect_max_size, p.max_upscale)
+        detect_scale = working_scale(
+            height, width, p.detect_min_size, p.detect_max_size, p.max_upscale
+        )
         verify_scale = min(1.0, p.verify_max_size / max(height, width))
         stats = {}
 
@@ -182,22 +204,39 @@ class KeypointMatcher:
         for transform in transforms:
             matrix = scale_transform(transform.matrix, to_verify)
             if p.refine:
-                matrix = refine_transform(verify_gray, matrix, transform.copy_points * to_verify,
-                                          window=p.verify_window, min_std=p.verify_min_std)
+                matrix = refine_transform(
+                    verify_gray,
+                    matrix,
+                    transform.copy_points * to_verify,
+                    window=p.verify_window,
+                    min_std=p.verify_min_std,
+                )
             verified = verify_copy(
-                verify_gray, matrix, transform.copy_points * to_verify, window=p.verify_window,
-                min_zncc=p.verify_min_zncc, max_abs_diff=p.verify_max_abs_diff, min_std=p.verify_min_std,
-                morph_kernel=p.morph_kernel, min_area=p.min_region_area, max_self_overlap=p.max_self_overlap,
-                fill_hull=p.fill_hull, tolerance=0 if _is_pixel_permutation(matrix) else p.verify_tolerance,
+                verify_gray,
+                matrix,
+                transform.copy_points * to_verify,
+                window=p.verify_window,
+                min_zncc=p.verify_min_zncc,
+                max_abs_diff=p.verify_max_abs_diff,
+                min_std=p.verify_min_std,
+                morph_kernel=p.morph_kernel,
+                min_area=p.min_region_area,
+                max_self_overlap=p.max_self_overlap,
+                fill_hull=p.fill_hull,
+                tolerance=0 if _is_pixel_permutation(matrix) else p.verify_tolerance,
             )
             if verified is None:
                 continue
-            score = verified.mean_zncc * (1.0 - np.exp(-transform.num_inliers / p.inlier_saturation))
+            score = verified.mean_zncc * (
+                1.0 - np.exp(-transform.num_inliers / p.inlier_saturation)
+            )
             candidates.append((float(score), verified, transform))
         stats["verified"] = len(candidates)
 
         instances = [
-            self._to_instance(score, verified, transform, verify_scale, detect_scale, (height, width))
+            self._to_instance(
+                score, verified, transform, verify_scale, detect_scale, (height, width)
+            )
             for score, verified, transform in self._merge(candidates)[: p.max_instances]
         ]
         logger.debug("copy-move matcher on %dx%d: %s", width, height, stats)
@@ -208,7 +247,7 @@ class KeypointMatcher:
         folded into it (masks united) rather than reported twice."""
         kept = []
         for score, verified, transform in sorted(candidates, key=lambda c: c[0], reverse=True):
-            for other_score, other, _ in kept:
+            for _, other, _ in kept:
                 if mask_iou(verified.mask, other.mask) > self.params.same_copy_iou:
                     other.source_mask |= verified.source_mask
                     other.copy_mask |= verified.copy_mask
@@ -224,13 +263,24 @@ class KeypointMatcher:
         def upsample(mask):
             if mask.shape == (height, width):
                 return mask.copy()
-            return cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) >= 0.5
+            return (
+                cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+                >= 0.5
+            )
 
         source_mask, copy_mask = upsample(verified.source_mask), upsample(verified.copy_mask)
         return CopyMoveInstance(
-            mask=source_mask | copy_mask, source_mask=source_mask, copy_mask=copy_mask, score=score,
+            mask=source_mask | copy_mask,
+            source_mask=source_mask,
+            copy_mask=copy_mask,
+            score=score,
             matrix=scale_transform(transform.matrix, 1.0 / detect_scale),
-            num_inliers=transform.num_inliers, mirrored=transform.mirrored,
-            evidence={"method": "keypoint", "inliers": int(transform.num_inliers),
-                      "verified_pixels": int(copy_mask.sum()), "mean_zncc": round(float(verified.mean_zncc), 4)},
+            num_inliers=transform.num_inliers,
+            mirrored=transform.mirrored,
+            evidence={
+                "method": "keypoint",
+                "inliers": int(transform.num_inliers),
+                "verified_pixels": int(copy_mask.sum()),
+                "mean_zncc": round(float(verified.mean_zncc), 4),
+            },
         )

@@ -1,4 +1,5 @@
 """What a copy-move matcher returns: verified duplications with their source, copy and transform."""
+
 from dataclasses import dataclass, field
 
 import numpy as np

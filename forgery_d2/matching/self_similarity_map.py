@@ -43,6 +43,7 @@ Scale changes and rotations other than flips and the half turn resample the grai
 here (the keypoint stage of the matchers finds them). Cost is measured by
 ``benchmarks/bench_self_similarity_map.py`` (docs/MODELING.md).
 """
+
 import dataclasses
 from dataclasses import dataclass, fields
 from typing import Tuple
@@ -88,14 +89,25 @@ class SelfSimilarityParams:
     seed: int
 
     def __post_init__(self):
-        if self.patch < 3 or self.patch % 2 == 0 or self.nms_radius < 0 or not 1 <= self.dct_size <= self.patch:
-            raise ValueError(f"copy evidence: need an odd patch >= 3, nms_radius >= 0, 1 <= dct_size <= patch, got "
-                             f"patch {self.patch}, nms_radius {self.nms_radius}, dct_size {self.dct_size}")
+        if (
+            self.patch < 3
+            or self.patch % 2 == 0
+            or self.nms_radius < 0
+            or not 1 <= self.dct_size <= self.patch
+        ):
+            raise ValueError(
+                f"copy evidence: need an odd patch >= 3, nms_radius >= 0, 1 <= dct_size <= patch, got "
+                f"patch {self.patch}, nms_radius {self.nms_radius}, dct_size {self.dct_size}"
+            )
         if self.max_size < 2 * self.patch or self.tables < 1 or not 1 <= self.bits <= 62:
-            raise ValueError(f"copy evidence: need max_size >= 2 * patch, tables >= 1, 1 <= bits <= 62, got "
-                             f"max_size {self.max_size}, tables {self.tables}, bits {self.bits}")
+            raise ValueError(
+                f"copy evidence: need max_size >= 2 * patch, tables >= 1, 1 <= bits <= 62, got "
+                f"max_size {self.max_size}, tables {self.tables}, bits {self.bits}"
+            )
         if not self.blur_levels:
-            raise ValueError("copy evidence: blur_levels must list at least one blur sigma (0 = none)")
+            raise ValueError(
+                "copy evidence: blur_levels must list at least one blur sigma (0 = none)"
+            )
 
     @classmethod
     def from_config(cls, cfg) -> "SelfSimilarityParams":
@@ -121,7 +133,9 @@ def _dct_basis(patch: int, size: int) -> np.ndarray:
     """``(patch * patch, size * size - 1)`` 2-D DCT-II basis vectors (the constant one left out)
     and the parity ``(size * size - 1, 2)`` of each (odd in x, odd in y)."""
     x = np.arange(patch)
-    cosines = np.stack([np.cos(np.pi * (2 * x + 1) * k / (2 * patch)) for k in range(size)])  # (k, x)
+    cosines = np.stack(
+        [np.cos(np.pi * (2 * x + 1) * k / (2 * patch)) for k in range(size)]
+    )  # (k, x)
     basis, parity = [], []
     for ky in range(size):
         for kx in range(size):
@@ -170,7 +184,7 @@ def _gather(image: np.ndarray, ys: np.ndarray, xs: np.ndarray, patch: int) -> np
 
 
 def _flipped(patches: np.ndarray, fx: bool, fy: bool) -> np.ndarray:
-    return patches[:, ::-1 if fy else 1, ::-1 if fx else 1]
+    return patches[:, :: -1 if fy else 1, :: -1 if fx else 1]
 
 
 def _colour_consistent(colour_residuals, ys, xs, a, b, flip, p: SelfSimilarityParams) -> np.ndarray:
@@ -205,13 +219,17 @@ def _grain_points(residual: np.ndarray, allowed: np.ndarray, p: SelfSimilarityPa
     half = p.patch // 2
     peaks[:half], peaks[-half:], peaks[:, :half], peaks[:, -half:] = False, False, False, False
     ys, xs = np.nonzero(peaks)
-    if len(ys) > p.max_points:  # bounded cost: the strongest maxima (a copy's are as strong as its source's)
+    if (
+        len(ys) > p.max_points
+    ):  # bounded cost: the strongest maxima (a copy's are as strong as its source's)
         keep = np.sort(np.argpartition(-energy[ys, xs], p.max_points - 1)[: p.max_points])
         ys, xs = ys[keep], xs[keep]
     return ys.astype(np.int64), xs.astype(np.int64)
 
 
-def _level_pairs(residual: np.ndarray, colour_residuals, allowed: np.ndarray, p: SelfSimilarityParams, rng):
+def _level_pairs(
+    residual: np.ndarray, colour_residuals, allowed: np.ndarray, p: SelfSimilarityParams, rng
+):
     """Kept pairs of one residual: centres ``(n, 2)`` and per pair (a, b, correlation, transform key)."""
     ys, xs = _grain_points(residual, allowed, p)
     empty = (np.zeros(0, np.int64),) * 2 + (np.zeros(0, np.float32), np.zeros(0, np.int64))
@@ -219,7 +237,7 @@ def _level_pairs(residual: np.ndarray, colour_residuals, allowed: np.ndarray, p:
         return ys, xs, empty
     patches = _gather(residual, ys, xs, p.patch)
     patches = patches - patches.mean(axis=(1, 2), keepdims=True)
-    energy = np.sqrt((patches ** 2).sum(axis=(1, 2)))
+    energy = np.sqrt((patches**2).sum(axis=(1, 2)))
     patches = (patches / (energy[:, None, None] + 1e-6)).astype(np.float32)
     patch_std = energy / p.patch
     grain = grain_level(residual)[ys, xs]
@@ -282,18 +300,28 @@ def _colour_channels(image: np.ndarray, channel_order: str):
         return []
     planes = image[:, :, :3].astype(np.float32)
     if image.dtype != np.uint8:
-        planes = np.stack([to_gray_uint8(np.repeat(image[:, :, c:c + 1], 3, axis=2), channel_order)
-                           for c in range(3)], axis=2).astype(np.float32)
+        planes = np.stack(
+            [
+                to_gray_uint8(np.repeat(image[:, :, c : c + 1], 3, axis=2), channel_order)
+                for c in range(3)
+            ],
+            axis=2,
+        ).astype(np.float32)
     if image.shape[2] == 4:
-        alpha = image[:, :, 3:4].astype(np.float32) / (255.0 if image.dtype == np.uint8 else float(image.max() or 1))
+        alpha = image[:, :, 3:4].astype(np.float32) / (
+            255.0 if image.dtype == np.uint8 else float(image.max() or 1)
+        )
         planes = planes * alpha + 255.0 * (1.0 - alpha)
-    if np.array_equal(planes[:, :, 0], planes[:, :, 1]) and np.array_equal(planes[:, :, 1], planes[:, :, 2]):
+    if np.array_equal(planes[:, :, 0], planes[:, :, 1]) and np.array_equal(
+        planes[:, :, 1], planes[:, :, 2]
+    ):
         return []
     return [np.ascontiguousarray(planes[:, :, c]) for c in range(3)]
 
 
-def self_similarity_map(image: np.ndarray, params: SelfSimilarityParams = None,
-                        channel_order: str = "RGB") -> np.ndarray:
+def self_similarity_map(
+    image: np.ndarray, params: SelfSimilarityParams = None, channel_order: str = "RGB"
+) -> np.ndarray:
     """The copy-evidence map of ``image`` (any figure array :func:`to_gray_uint8` accepts):
     ``float32 (3, h, w)`` in [0, 1] at the working scale (long side at most ``params.max_size``);
     channels :data:`MAP_CHANNELS` (module docstring). ``params``: default
@@ -330,7 +358,7 @@ def self_similarity_map(image: np.ndarray, params: SelfSimilarityParams = None,
         votes = counts[inverse]
         start = 0
         for (ys, xs), (a, b, correlation, _) in zip(centres, pairs):
-            level_votes = votes[start:start + len(a)]
+            level_votes = votes[start : start + len(a)]
             start += len(a)
             keep = level_votes >= p.min_votes
             strength = np.minimum(np.log1p(level_votes[keep]) / np.log1p(p.saturation_votes), 1.0)

@@ -9,6 +9,7 @@ morphologically (close, fill holes, open) and only its connected components that
 keypoints are kept: that is the copy mask; mapping it back through the transform gives the source
 mask. A "copy" that mostly lies on its own source (a symmetric band, a round cell) is rejected.
 """
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -45,10 +46,25 @@ def similarity_maps(gray: np.ndarray, matrix: np.ndarray, window: int, tolerance
         for dy in range(-tolerance, tolerance + 1):
             shifted = matrix.astype(np.float64).copy()
             shifted[:, 2] += (dx, dy)
-            warped = cv2.warpAffine(image, shifted, (width, height), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            valid = cv2.warpAffine(np.ones_like(image), shifted, (width, height), flags=cv2.INTER_LINEAR,
-                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0.999
+            warped = cv2.warpAffine(
+                image,
+                shifted,
+                (width, height),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
+            valid = (
+                cv2.warpAffine(
+                    np.ones_like(image),
+                    shifted,
+                    (width, height),
+                    flags=cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_CONSTANT,
+                    borderValue=0,
+                )
+                > 0.999
+            )
             zncc, abs_diff, min_std = _local_stats(image, warped, window)
             zncc = np.where(valid, zncc, -1.0)
             if best is None:
@@ -66,24 +82,34 @@ def _local_stats(a: np.ndarray, b: np.ndarray, window: int):
     """Windowed ZNCC, mean absolute difference and the smaller local std of two float32 images."""
 
     def box(values):
-        return cv2.boxFilter(values, cv2.CV_32F, (window, window), normalize=True,
-                             borderType=cv2.BORDER_REFLECT)
+        return cv2.boxFilter(
+            values, cv2.CV_32F, (window, window), normalize=True, borderType=cv2.BORDER_REFLECT
+        )
 
     a = a.astype(np.float32)
     b = b.astype(np.float32)
     mean_a, mean_b = box(a), box(b)
-    var_a = np.maximum(box(a * a) - mean_a ** 2, 0)
-    var_b = np.maximum(box(b * b) - mean_b ** 2, 0)
+    var_a = np.maximum(box(a * a) - mean_a**2, 0)
+    var_b = np.maximum(box(b * b) - mean_b**2, 0)
     covariance = box(a * b) - mean_a * mean_b
     zncc = covariance / np.sqrt(var_a * var_b + 1e-6)
     abs_diff = box(np.abs(a - b))
     return zncc, abs_diff, np.sqrt(np.minimum(var_a, var_b))
 
 
-_SIGNED_PERMUTATIONS = [np.array(m, dtype=np.float64) for m in (
-    [[1, 0], [0, 1]], [[-1, 0], [0, 1]], [[1, 0], [0, -1]], [[-1, 0], [0, -1]],
-    [[0, 1], [1, 0]], [[0, -1], [1, 0]], [[0, 1], [-1, 0]], [[0, -1], [-1, 0]],
-)]
+_SIGNED_PERMUTATIONS = [
+    np.array(m, dtype=np.float64)
+    for m in (
+        [[1, 0], [0, 1]],
+        [[-1, 0], [0, 1]],
+        [[1, 0], [0, -1]],
+        [[-1, 0], [0, -1]],
+        [[0, 1], [1, 0]],
+        [[0, -1], [1, 0]],
+        [[0, 1], [-1, 0]],
+        [[0, -1], [-1, 0]],
+    )
+]
 
 
 def _crop_score(gray, matrix, box, window, min_std):
@@ -94,15 +120,26 @@ def _crop_score(gray, matrix, box, window, min_std):
     inverse = cv2.invertAffineTransform(local)
     inverse[:, 2] += inverse[:, :2] @ np.array([x0, y0], dtype=np.float64)
     crop = gray[y0:y1, x0:x1]
-    warped = cv2.warpAffine(gray, inverse, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                            borderMode=cv2.BORDER_REFLECT)
+    warped = cv2.warpAffine(
+        gray,
+        inverse,
+        (x1 - x0, y1 - y0),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REFLECT,
+    )
     zncc, _, local_std = _local_stats(crop, warped, window)
     textured = local_std >= min_std
     return float(zncc[textured].mean()) if textured.any() else -1.0
 
 
-def refine_transform(gray: np.ndarray, matrix: np.ndarray, copy_points: np.ndarray, window: int = 7,
-                     min_std: float = 3.0, search: float = 1.0) -> np.ndarray:
+def refine_transform(
+    gray: np.ndarray,
+    matrix: np.ndarray,
+    copy_points: np.ndarray,
+    window: int = 7,
+    min_std: float = 3.0,
+    search: float = 1.0,
+) -> np.ndarray:
     """Sub-pixel refinement of a source -> copy transform. Keypoint positions are only accurate to
     about half a pixel, which blurs the warped comparison on fine texture. A linear part within 2%
     of a flip / quarter turn is snapped to it exactly (such copies are pixel permutations), then the
@@ -114,7 +151,10 @@ def refine_transform(gray: np.ndarray, matrix: np.ndarray, copy_points: np.ndarr
         if np.abs(matrix[:, :2] - permutation).max() < 0.02:
             # Keep the map of the inliers' centre fixed while snapping.
             centre = copy_points.mean(axis=0)
-            source_centre = cv2.invertAffineTransform(matrix)[:, :2] @ centre + cv2.invertAffineTransform(matrix)[:, 2]
+            source_centre = (
+                cv2.invertAffineTransform(matrix)[:, :2] @ centre
+                + cv2.invertAffineTransform(matrix)[:, 2]
+            )
             matrix[:, :2] = permutation
             matrix[:, 2] = centre - permutation @ source_centre
             break
@@ -147,7 +187,10 @@ def _components_at(mask: np.ndarray, points: np.ndarray, radius: int = 2) -> np.
     height, width = mask.shape
     hit = set()
     for x, y in np.rint(points).astype(int):
-        window = labels[max(0, y - radius):min(height, y + radius + 1), max(0, x - radius):min(width, x + radius + 1)]
+        window = labels[
+            max(0, y - radius) : min(height, y + radius + 1),
+            max(0, x - radius) : min(width, x + radius + 1),
+        ]
         hit.update(np.unique(window[window > 0]).tolist())
     if not hit:
         return np.zeros_like(mask, dtype=bool)
@@ -192,9 +235,17 @@ def verify_copy(
         copy_mask |= (hull > 0) & agrees
         copy_mask = cv2.morphologyEx(copy_mask.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
     height, width = gray.shape
-    source_mask = cv2.warpAffine(copy_mask.astype(np.uint8), matrix, (width, height),
-                                 flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    source_mask = (
+        cv2.warpAffine(
+            copy_mask.astype(np.uint8),
+            matrix,
+            (width, height),
+            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+        > 0
+    )
     if source_mask.sum() < min_area:
         return None
     overlap = (source_mask & copy_mask).sum() / min(source_mask.sum(), copy_mask.sum())

@@ -12,9 +12,12 @@
 Copy evidence (:mod:`.copy_evidence`, ``MODEL.COPY_EVIDENCE``): the dense self-similarity map of
 forgery_d2.matching as extra backbone input channels.
 
-Configuration keys: ``MODEL.FORGERY_RCNN``, ``MODEL.FORGERY_DENSE``, ``MODEL.COPY_EVIDENCE``, ``MODEL.FORENSIC``, ``MODEL.SELF_CORRELATION``,
-``MODEL.IMAGE_GATE``, ``MODEL.MOBILENET``, ``MODEL.KEYPOINT_MATCHER``, ``MODEL.FUSION`` (forgery_d2.config). docs/MODELING.md describes each part.
+Configuration keys: ``MODEL.FORGERY_RCNN``, ``MODEL.FORGERY_DENSE``, ``MODEL.COPY_EVIDENCE``,
+``MODEL.FORENSIC``, ``MODEL.SELF_CORRELATION``, ``MODEL.IMAGE_GATE``, ``MODEL.MOBILENET``,
+``MODEL.KEYPOINT_MATCHER``, ``MODEL.FUSION`` (forgery_d2.config). docs/MODELING.md describes each
+part.
 """
+
 from .backbone import (
     ForgeryFPN,
     build_forensic_fpn_backbone,

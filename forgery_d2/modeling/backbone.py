@@ -20,17 +20,17 @@ exactly detectron2's FPN. Registered builders (``MODEL.BACKBONE.NAME``):
 ``build_forensic_resnet_fpn_backbone``, ``build_mobilenetv3_fpn_backbone`` and
 ``build_forensic_fpn_backbone`` (bottom-up named by ``MODEL.FORENSIC.BOTTOM_UP``).
 """
+
 from typing import Callable, Dict, Optional
 
 import torch
 import torch.nn.functional as F
-from fvcore.nn import weight_init
-from torch import nn
-
 from detectron2.layers import Conv2d, ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
 from detectron2.modeling.backbone.resnet import build_resnet_backbone
+from fvcore.nn import weight_init
+from torch import nn
 
 from .copy_evidence import evidence_channels
 from .forensic import ForensicStreams
@@ -84,12 +84,21 @@ class ForgeryFPN(FPN):
         self.forensic = forensic
         self.fusion = fusion
         self.evidence_channels = int(evidence_channels)
-        self.forensic_bottom_up = forensic_bottom_up if forensic is not None and fusion == "late" else None
+        self.forensic_bottom_up = (
+            forensic_bottom_up if forensic is not None and fusion == "late" else None
+        )
         if self.forensic_bottom_up is not None:
-            rgb_shapes, forensic_shapes = bottom_up.output_shape(), self.forensic_bottom_up.output_shape()
+            rgb_shapes, forensic_shapes = (
+                bottom_up.output_shape(),
+                self.forensic_bottom_up.output_shape(),
+            )
             self.forensic_merge = nn.ModuleDict()
             for name in self.in_features:
-                merge = Conv2d(rgb_shapes[name].channels + forensic_shapes[name].channels, rgb_shapes[name].channels, 1)
+                merge = Conv2d(
+                    rgb_shapes[name].channels + forensic_shapes[name].channels,
+                    rgb_shapes[name].channels,
+                    1,
+                )
                 weight_init.c2_xavier_fill(merge)
                 self.forensic_merge[name] = merge
 
@@ -120,9 +129,11 @@ class ForgeryFPN(FPN):
         evidence = None
         if self.evidence_channels:
             if x.shape[1] <= self.evidence_channels:
-                raise ValueError(f"ForgeryFPN expects image channels followed by {self.evidence_channels} "
-                                 f"copy-evidence channels, got {x.shape[1]} channels")
-            x, evidence = x[:, : -self.evidence_channels], x[:, -self.evidence_channels:]
+                raise ValueError(
+                    f"ForgeryFPN expects image channels followed by {self.evidence_channels} "
+                    f"copy-evidence channels, got {x.shape[1]} channels"
+                )
+            x, evidence = x[:, : -self.evidence_channels], x[:, -self.evidence_channels :]
         extra = [evidence] if evidence is not None else []
         if self.forensic is None:
             features = self.bottom_up(torch.cat([x] + extra, dim=1) if extra else x)
@@ -134,7 +145,9 @@ class ForgeryFPN(FPN):
             for name, merge in self.forensic_merge.items():
                 features[name] = merge(torch.cat([features[name], forensic_features[name]], dim=1))
         if self.self_correlation is not None and self.correlation_feature in features:
-            features[self.correlation_feature] = self.self_correlation(features[self.correlation_feature])
+            features[self.correlation_feature] = self.self_correlation(
+                features[self.correlation_feature]
+            )
         return features
 
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -143,7 +156,9 @@ class ForgeryFPN(FPN):
         results = []
         prev_features = self.lateral_convs[0](bottom_up_features[self.in_features[-1]])
         results.append(self.output_convs[0](prev_features))
-        for idx, (lateral_conv, output_conv) in enumerate(zip(self.lateral_convs, self.output_convs)):
+        for idx, (lateral_conv, output_conv) in enumerate(
+            zip(self.lateral_convs, self.output_convs)
+        ):
             if idx > 0:
                 features = bottom_up_features[self.in_features[-idx - 1]]
                 top_down_features = F.interpolate(prev_features, scale_factor=2.0, mode="nearest")
@@ -159,8 +174,11 @@ class ForgeryFPN(FPN):
             results.extend(self.top_block(top_block_in_feature))
         outputs = dict(zip(self._out_features, results))
         if self.self_correlation is not None and self.correlation_feature in outputs:
-            outputs[self.correlation_feature] = self.self_correlation(outputs[self.correlation_feature])
+            outputs[self.correlation_feature] = self.self_correlation(
+                outputs[self.correlation_feature]
+            )
         return outputs
+
 
 def build_forgery_fpn(cfg, input_shape: ShapeSpec, build_bottom_up: Callable) -> ForgeryFPN:
     """Assemble a :class:`ForgeryFPN` from config around ``build_bottom_up(cfg, ShapeSpec)``."""
@@ -174,7 +192,9 @@ def build_forgery_fpn(cfg, input_shape: ShapeSpec, build_bottom_up: Callable) ->
         )
     forensic_bottom_up = None
     if forensic is not None and fusion == "early":
-        bottom_up = build_bottom_up(cfg, ShapeSpec(channels=rgb_channels + forensic.out_channels + evidence))
+        bottom_up = build_bottom_up(
+            cfg, ShapeSpec(channels=rgb_channels + forensic.out_channels + evidence)
+        )
     else:
         bottom_up = build_bottom_up(cfg, ShapeSpec(channels=rgb_channels + evidence))
         if forensic is not None and fusion == "late":

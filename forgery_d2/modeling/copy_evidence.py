@@ -14,6 +14,7 @@ the map computed from the image the model was given, with a one-time warning, si
 already be downscaled. :func:`evidence_tensor` turns the inputs of a batch into the channels that
 :class:`~forgery_d2.modeling.backbone.ForgeryFPN` takes after the normalized image.
 """
+
 import hashlib
 import logging
 import os
@@ -21,11 +22,14 @@ from typing import List, Optional
 
 import numpy as np
 import torch
-
 from detectron2.structures import ImageList
 
 from forgery_d2.data.mapper import resize_image_maps
-from forgery_d2.matching.self_similarity_map import MAP_CHANNELS, SelfSimilarityParams, self_similarity_map
+from forgery_d2.matching.self_similarity_map import (
+    MAP_CHANNELS,
+    SelfSimilarityParams,
+    self_similarity_map,
+)
 
 __all__ = ["CopyEvidence", "evidence_channels", "evidence_tensor", "MAP_KEY"]
 
@@ -44,7 +48,9 @@ class CopyEvidence:
     """``(image, dataset dict) -> uint8 (C, h, w)`` copy-evidence map of an original image (module
     docstring); callable as forgery_d2.data.mapper's ``image_maps``."""
 
-    def __init__(self, params: SelfSimilarityParams, input_format: str = "RGB", cache_dir: str = ""):
+    def __init__(
+        self, params: SelfSimilarityParams, input_format: str = "RGB", cache_dir: str = ""
+    ):
         self.params = params
         self.channel_order = "BGR" if input_format.upper() == "BGR" else "RGB"
         self.cache_dir = cache_dir
@@ -57,7 +63,11 @@ class CopyEvidence:
         """The configured map function, or None when ``MODEL.COPY_EVIDENCE.ENABLED`` is off."""
         if not cfg.MODEL.COPY_EVIDENCE.ENABLED:
             return None
-        return cls(SelfSimilarityParams.from_config(cfg), cfg.INPUT.FORMAT, cfg.MODEL.COPY_EVIDENCE.CACHE_DIR)
+        return cls(
+            SelfSimilarityParams.from_config(cfg),
+            cfg.INPUT.FORMAT,
+            cfg.MODEL.COPY_EVIDENCE.CACHE_DIR,
+        )
 
     def compute(self, image: np.ndarray) -> np.ndarray:
         """The map of ``image`` (``(H, W, C)`` in the configured INPUT.FORMAT): ``uint8 (C, h, w)``."""
@@ -81,16 +91,22 @@ class CopyEvidence:
             try:
                 return np.load(path)
             except (OSError, ValueError):
-                logger.warning(f"copy evidence: unreadable cache file {path} (for {file_name}), recomputing it")
+                logger.warning(
+                    f"copy evidence: unreadable cache file {path} (for {file_name}), recomputing it"
+                )
         maps = self.compute(image)
         if path:
             temporary = f"{path}.{os.getpid()}.tmp.npy"
             np.save(temporary, maps)
-            os.replace(temporary, path)  # atomic: parallel data-loader workers never read half a file
+            os.replace(
+                temporary, path
+            )  # atomic: parallel data-loader workers never read half a file
         return maps
 
 
-def evidence_tensor(batched_inputs: List[dict], images: ImageList, evidence: CopyEvidence) -> torch.Tensor:
+def evidence_tensor(
+    batched_inputs: List[dict], images: ImageList, evidence: CopyEvidence
+) -> torch.Tensor:
     """The batch's copy-evidence channels, ``float (N, C, H, W)`` in [0, 1], padded like ``images``
     (the normalized image batch; padding = 0 = no evidence). Inputs without ``"image_maps"`` get
     the map of their ``"image"`` (warned once)."""
@@ -100,18 +116,24 @@ def evidence_tensor(batched_inputs: List[dict], images: ImageList, evidence: Cop
         value = item.get(MAP_KEY)
         if value is None:
             if not _warned_missing_maps:
-                logger.warning("copy evidence: an input has no 'image_maps' (not built by forgery_d2's mapper or "
-                               "predictor); computing it from the image the model got, which may be downscaled")
+                logger.warning(
+                    "copy evidence: an input has no 'image_maps' (not built by forgery_d2's mapper or "
+                    "predictor); computing it from the image the model got, which may be downscaled"
+                )
                 _warned_missing_maps = True
             image = item["image"].permute(1, 2, 0).cpu().numpy()
             if image.dtype != np.uint8:
                 image = np.clip(np.rint(image), 0, 255).astype(np.uint8)
             value = torch.as_tensor(resize_image_maps(evidence.compute(image), height, width))
         if tuple(value.shape[-2:]) != (height, width):
-            raise ValueError(f"input {item.get('file_name', '')}: image_maps {tuple(value.shape)} do not match "
-                             f"the image size {(height, width)}")
+            raise ValueError(
+                f"input {item.get('file_name', '')}: image_maps {tuple(value.shape)} do not match "
+                f"the image size {(height, width)}"
+            )
         maps.append(value.to(images.tensor.device, torch.float32) / 255.0)
-    padded = torch.zeros(len(maps), maps[0].shape[0], *images.tensor.shape[-2:], device=images.tensor.device)
+    padded = torch.zeros(
+        len(maps), maps[0].shape[0], *images.tensor.shape[-2:], device=images.tensor.device
+    )
     for i, value in enumerate(maps):
         padded[i, :, : value.shape[1], : value.shape[2]] = value
     return padded

@@ -24,6 +24,7 @@ images. :class:`ForensicStreams` inverts that (``x * PIXEL_STD + PIXEL_MEAN``) w
 values, so it works under any meta-architecture that normalizes the standard way. Batch padding
 (zeros after normalization) becomes PIXEL_MEAN, a flat area that produces no residual inside it.
 """
+
 from typing import List, Sequence
 
 import cv2
@@ -39,7 +40,13 @@ __all__ = ["SRM_KERNELS", "SRMFilter", "BayarConv2d", "error_level_analysis", "F
 SRM_KERNELS = np.stack(
     [
         np.array(
-            [[0, 0, 0, 0, 0], [0, -1, 2, -1, 0], [0, 2, -4, 2, 0], [0, -1, 2, -1, 0], [0, 0, 0, 0, 0]],
+            [
+                [0, 0, 0, 0, 0],
+                [0, -1, 2, -1, 0],
+                [0, 2, -4, 2, 0],
+                [0, -1, 2, -1, 0],
+                [0, 0, 0, 0, 0],
+            ],
             dtype=np.float32,
         )
         / 4.0,
@@ -118,13 +125,17 @@ def error_level_analysis(image: np.ndarray, quality: int, channel_order: str = "
     if channel_order not in ("BGR", "RGB"):
         raise ValueError(f"ELA supports channel order BGR or RGB, got {channel_order!r}")
     bgr = image[:, :, ::-1] if (channel_order == "RGB" and image.shape[2] == 3) else image
-    ok, buffer = cv2.imencode(".jpg", np.ascontiguousarray(bgr), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    ok, buffer = cv2.imencode(
+        ".jpg", np.ascontiguousarray(bgr), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    )
     if not ok:
         raise RuntimeError(f"OpenCV could not JPEG-encode an image of shape {image.shape}")
     flag = cv2.IMREAD_COLOR if image.shape[2] == 3 else cv2.IMREAD_GRAYSCALE
     recompressed = cv2.imdecode(buffer, flag).reshape(bgr.shape)
     difference = np.abs(bgr.astype(np.float32) - recompressed.astype(np.float32))
-    return difference[:, :, ::-1] if (channel_order == "RGB" and image.shape[2] == 3) else difference
+    return (
+        difference[:, :, ::-1] if (channel_order == "RGB" and image.shape[2] == 3) else difference
+    )
 
 
 class ForensicStreams(nn.Module):
@@ -153,7 +164,9 @@ class ForensicStreams(nn.Module):
                 f"MODEL.FORENSIC.STREAMS must list distinct names from {STREAM_NAMES}, got {list(streams)}"
             )
         if len(pixel_mean) != len(pixel_std) or len(pixel_mean) not in (1, 3):
-            raise ValueError(f"PIXEL_MEAN/PIXEL_STD need 1 or 3 values, got {pixel_mean} / {pixel_std}")
+            raise ValueError(
+                f"PIXEL_MEAN/PIXEL_STD need 1 or 3 values, got {pixel_mean} / {pixel_std}"
+            )
         self.streams: List[str] = streams
         self.in_channels = len(pixel_mean)
         self.input_format = input_format
@@ -163,10 +176,14 @@ class ForensicStreams(nn.Module):
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(1, -1, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(pixel_std).view(1, -1, 1, 1), False)
         if "ela" in streams and input_format not in ("BGR", "RGB", "L"):
-            raise ValueError(f"the ELA stream supports INPUT.FORMAT BGR, RGB or L, got {input_format!r}")
+            raise ValueError(
+                f"the ELA stream supports INPUT.FORMAT BGR, RGB or L, got {input_format!r}"
+            )
         self.srm = SRMFilter() if "srm" in streams else None
         self.bayar = (
-            BayarConv2d(self.in_channels, bayar_channels, bayar_kernel_size) if "bayar" in streams else None
+            BayarConv2d(self.in_channels, bayar_channels, bayar_kernel_size)
+            if "bayar" in streams
+            else None
         )
         channels = {"srm": 3, "bayar": bayar_channels, "ela": self.in_channels}
         self.out_channels = sum(channels[s] for s in streams)
@@ -196,9 +213,15 @@ class ForensicStreams(nn.Module):
 
     def _ela(self, pixels: torch.Tensor) -> torch.Tensor:
         order = "RGB" if self.input_format == "RGB" else "BGR"
-        images = pixels.detach().clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        images = (
+            pixels.detach().clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        )
         differences = np.stack([error_level_analysis(im, self.ela_quality, order) for im in images])
-        ela = torch.from_numpy(differences).permute(0, 3, 1, 2).to(device=pixels.device, dtype=pixels.dtype)
+        ela = (
+            torch.from_numpy(differences)
+            .permute(0, 3, 1, 2)
+            .to(device=pixels.device, dtype=pixels.dtype)
+        )
         return torch.tanh(ela / self.ela_scale)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

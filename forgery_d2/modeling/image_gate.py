@@ -7,16 +7,16 @@ over each image's valid area and predicts one logit per image, trained with BCE 
 image ``label``. At inference :class:`~forgery_d2.modeling.meta_arch.ForgeryRCNN` returns its
 sigmoid as ``"image_score"``, which the decision rule (forgery_d2.evaluation) thresholds.
 """
+
 import math
 from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from fvcore.nn import weight_init
-from torch import nn
-
 from detectron2.layers import ShapeSpec
 from detectron2.utils.registry import Registry
+from fvcore.nn import weight_init
+from torch import nn
 
 __all__ = ["IMAGE_GATE_REGISTRY", "PooledImageGate", "build_image_gate", "valid_area_mask"]
 
@@ -39,7 +39,9 @@ def valid_area_mask(
     height, width = feature_hw
     mask = torch.zeros(len(image_sizes), 1, height, width, dtype=torch.bool, device=device)
     for i, (image_h, image_w) in enumerate(image_sizes):
-        mask[i, :, : max(1, math.ceil(image_h / stride)), : max(1, math.ceil(image_w / stride))] = True
+        mask[i, :, : max(1, math.ceil(image_h / stride)), : max(1, math.ceil(image_w / stride))] = (
+            True
+        )
     return mask
 
 

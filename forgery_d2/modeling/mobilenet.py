@@ -8,23 +8,26 @@ come either with the whole model (``MODEL.WEIGHTS``) or as a torchvision ImageNe
 (``MODEL.MOBILENET.WEIGHTS``). torchvision's weights expect RGB input normalized with ImageNet
 mean/std: set ``INPUT.FORMAT: RGB`` and ``MODEL.PIXEL_MEAN/STD`` accordingly when using them.
 """
+
 import logging
 import math
 from typing import Dict, List, Sequence
 
 import torch
 import torchvision
-from torch import nn
-
 from detectron2.layers import FrozenBatchNorm2d, ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 from detectron2.utils.file_io import PathManager
+from torch import nn
 
 __all__ = ["MobileNetV3Backbone", "build_mobilenetv3_backbone", "load_torchvision_weights"]
 
 logger = logging.getLogger(__name__)
 
-_ARCHS = {"small": torchvision.models.mobilenet_v3_small, "large": torchvision.models.mobilenet_v3_large}
+_ARCHS = {
+    "small": torchvision.models.mobilenet_v3_small,
+    "large": torchvision.models.mobilenet_v3_large,
+}
 
 
 def _layer_stride(layer: nn.Module) -> int:
@@ -74,7 +77,12 @@ class MobileNetV3Backbone(Backbone):
         if in_channels != 3:  # e.g. early fusion of forensic streams: widen the first conv
             first = features[0][0]
             features[0][0] = nn.Conv2d(
-                in_channels, first.out_channels, first.kernel_size, first.stride, first.padding, bias=False
+                in_channels,
+                first.out_channels,
+                first.kernel_size,
+                first.stride,
+                first.padding,
+                bias=False,
             )
             nn.init.kaiming_normal_(features[0][0].weight, mode="fan_out")
 
@@ -86,7 +94,9 @@ class MobileNetV3Backbone(Backbone):
         for index, layer in enumerate(features):
             stride *= _layer_stride(layer)
             name = "stem" if stride <= 2 else f"res{int(math.log2(stride))}"
-            self._torchvision_keys[f"features.{index}."] = f"{name}.{len(stages.setdefault(name, []))}."
+            self._torchvision_keys[f"features.{index}."] = (
+                f"{name}.{len(stages.setdefault(name, []))}."
+            )
             stages[name].append(layer)
             self._out_feature_strides[name] = stride
             self._out_feature_channels[name] = _out_channels(layer)
@@ -128,7 +138,9 @@ class MobileNetV3Backbone(Backbone):
 
     def output_shape(self) -> Dict[str, ShapeSpec]:
         return {
-            name: ShapeSpec(channels=self._out_feature_channels[name], stride=self._out_feature_strides[name])
+            name: ShapeSpec(
+                channels=self._out_feature_channels[name], stride=self._out_feature_strides[name]
+            )
             for name in self._out_features
         }
 
@@ -171,9 +183,13 @@ def load_torchvision_weights(backbone: MobileNetV3Backbone, path: str) -> None:
             f"(MODEL.MOBILENET.ARCH / WIDTH_MULT must match the checkpoint)"
         )
     if skipped:
-        raise ValueError(f"{path}: weights do not fit MODEL.MOBILENET.ARCH/WIDTH_MULT: {skipped[:3]}")
+        raise ValueError(
+            f"{path}: weights do not fit MODEL.MOBILENET.ARCH/WIDTH_MULT: {skipped[:3]}"
+        )
     missing = backbone.load_state_dict(mapped, strict=False).missing_keys
-    logger.info(f"Loaded {len(mapped)} MobileNetV3 tensors from {path}; not in checkpoint: {missing}")
+    logger.info(
+        f"Loaded {len(mapped)} MobileNetV3 tensors from {path}; not in checkpoint: {missing}"
+    )
 
 
 @BACKBONE_REGISTRY.register()

@@ -17,11 +17,11 @@ the gathered features, so training stores ``O(L * k * C)`` for backward instead 
 With stride 16, a 1024 x 1024 image gives L = 4096: the full matrix would be 16.8M elements,
 chunked it is ``CHUNK_ELEMENTS`` (default 4M, 16 MB in float32).
 """
+
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from detectron2.layers import Conv2d
+from torch import nn
 
 __all__ = ["self_correlation_topk", "SelfCorrelation"]
 
@@ -108,7 +108,9 @@ class SelfCorrelation(nn.Module):
         self.exclude_radius = exclude_radius
         self.chunk_elements = chunk_elements
         self.project = Conv2d(in_channels, dim, kernel_size=1) if dim > 0 else None
-        self.fuse_hidden = Conv2d(in_channels + topk, hidden_dim, kernel_size=3, padding=1, activation=F.relu)
+        self.fuse_hidden = Conv2d(
+            in_channels + topk, hidden_dim, kernel_size=3, padding=1, activation=F.relu
+        )
         self.fuse_out = Conv2d(hidden_dim, in_channels, kernel_size=1)
         for layer in (self.project, self.fuse_hidden):
             if layer is not None:

@@ -10,6 +10,7 @@
 CLI: ``tools/report.py --predictions predictions.jsonl --output DIR
 [--gt-masks DIR | --solution CSV]``.
 """
+
 from .geometry import TransformDescription, correspondences, describe_transform, map_points
 from .records import (
     CopyMovePart,

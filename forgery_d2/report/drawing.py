@@ -9,6 +9,7 @@ so that a prediction that matches it stays visible. Colours are from the Okabe-I
 colour-blind-safe palette.
 A region too small to see at overlay scale still gets a marker at its centre.
 """
+
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -85,8 +86,9 @@ def _fill(canvas, mask, color, alpha=FILL_ALPHA):
 
 
 def _outline(canvas, mask, color, thickness):
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
-                                   cv2.CHAIN_APPROX_SIMPLE)
+    contours, _ = cv2.findContours(
+        mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )
     cv2.drawContours(canvas, contours, -1, color, thickness, cv2.LINE_AA)
 
 
@@ -118,10 +120,13 @@ def _label(canvas, text, at, thickness):
     cv2.putText(canvas, text, at, font, size, (255, 255, 255), thickness, cv2.LINE_AA)
 
 
-def draw_overlay(image_rgb: np.ndarray, parts: Sequence[OverlayPart],
-                 unpaired: Sequence[np.ndarray] = (),
-                 gt_masks: Optional[Sequence[np.ndarray]] = None,
-                 max_side: int = 960) -> np.ndarray:
+def draw_overlay(
+    image_rgb: np.ndarray,
+    parts: Sequence[OverlayPart],
+    unpaired: Sequence[np.ndarray] = (),
+    gt_masks: Optional[Sequence[np.ndarray]] = None,
+    max_side: int = 960,
+) -> np.ndarray:
     """RGB uint8 overlay of a figure (see the module docstring), at most ``max_side`` pixels.
 
     Args:

@@ -12,6 +12,7 @@ smaller rotation is reported (a horizontal flip on ties). Non-similarity maps (s
 scales) are read through their closest rotation (the polar decomposition) and reported with their
 two scales.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,13 +52,18 @@ class TransformDescription:
     @property
     def is_shift_only(self) -> bool:
         """True when the copy is the source moved, without flip, rotation or rescaling."""
-        return (self.flip == "none" and abs(self.rotation) < ROTATION_TOLERANCE_DEG
-                and not self.rescaled)
+        return (
+            self.flip == "none"
+            and abs(self.rotation) < ROTATION_TOLERANCE_DEG
+            and not self.rescaled
+        )
 
     @property
     def rescaled(self) -> bool:
-        return (abs(self.scale_major - 1) > SCALE_TOLERANCE
-                or abs(self.scale_minor - 1) > SCALE_TOLERANCE)
+        return (
+            abs(self.scale_major - 1) > SCALE_TOLERANCE
+            or abs(self.scale_minor - 1) > SCALE_TOLERANCE
+        )
 
     @property
     def anisotropic(self) -> bool:
@@ -126,9 +132,13 @@ def describe_transform(matrix, reference=None) -> TransformDescription:
     point = np.zeros(2) if reference is None else np.asarray(reference, dtype=np.float64)
     dx, dy = linear @ point + matrix[:, 2] - point
     return TransformDescription(
-        dx=float(dx), dy=float(dy), flip=flip, rotation=rotation,
+        dx=float(dx),
+        dy=float(dy),
+        flip=flip,
+        rotation=rotation,
         scale=float(np.sqrt(singular[0] * singular[1])),
-        scale_major=float(singular[0]), scale_minor=float(singular[1]),
+        scale_major=float(singular[0]),
+        scale_minor=float(singular[1]),
     )
 
 

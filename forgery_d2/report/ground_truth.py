@@ -6,13 +6,14 @@ Instances are kept as runs arrays (:mod:`forgery_d2.competition.rle`), every cha
 (empty channels included, as :func:`forgery_d2.evaluation.ground_truth.gt_annotation` writes them),
 so the report's oF1 is the one the scorer gives on the same rows.
 """
+
 import json
 import os
 from typing import Optional
 
-from forgery_d2.data.io import read_mask
 from forgery_d2.competition.rle import mask_to_runs, parse_annotation, runs_to_mask
 from forgery_d2.competition.submission import read_solution_csv
+from forgery_d2.data.io import read_mask
 
 from .records import PredictionRecord, PredictionsError
 
@@ -32,14 +33,16 @@ class GroundTruth:
             if not os.path.isdir(self.masks_dir):
                 raise PredictionsError(f"ground-truth mask folder not found: {self.masks_dir}")
             if not any(name.endswith(".npy") for name in os.listdir(self.masks_dir)):
-                raise PredictionsError(f"ground-truth mask folder {self.masks_dir} has no "
-                                       "<case_id>.npy file")
+                raise PredictionsError(
+                    f"ground-truth mask folder {self.masks_dir} has no <case_id>.npy file"
+                )
         else:
             frame = read_solution_csv(self.solution_path)  # validated: header, keys, shapes, RLEs
             self._solution = {
                 str(case_id): (annotation, tuple(json.loads(shape)))
-                for case_id, annotation, shape in zip(frame["case_id"], frame["annotation"],
-                                                      frame["shape"])
+                for case_id, annotation, shape in zip(
+                    frame["case_id"], frame["annotation"], frame["shape"]
+                )
             }
         self.used = set()
 
@@ -62,13 +65,16 @@ class GroundTruth:
             known = record.shape if record.readable else None  # unreadable: size may be unknown
             return [mask_to_runs(channel) for channel in read_mask(path, known)]
         if record.case_id not in self._solution:
-            raise PredictionsError(f"{record.where}: no row for this case_id in the solution "
-                                   f"{self.solution_path}")
+            raise PredictionsError(
+                f"{record.where}: no row for this case_id in the solution {self.solution_path}"
+            )
         annotation, shape = self._solution[record.case_id]
         if record.readable and shape != record.shape:
-            raise PredictionsError(f"{record.where}: the figure is {record.height}x{record.width} "
-                                   f"(H x W) but the solution {self.solution_path} says "
-                                   f"{list(shape)}")
+            raise PredictionsError(
+                f"{record.where}: the figure is {record.height}x{record.width} "
+                f"(H x W) but the solution {self.solution_path} says "
+                f"{list(shape)}"
+            )
         return parse_annotation(annotation, shape)
 
     @staticmethod

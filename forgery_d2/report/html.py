@@ -7,6 +7,7 @@ best score first; missed forgeries (with ground truth); the figures checked and 
 (a compact list); unreadable figures with their error. Every ``<img>`` has its size and
 ``loading="lazy"``, so a page of thousands of figures only fetches what is scrolled to.
 """
+
 import html
 import math
 from dataclasses import dataclass, field
@@ -118,8 +119,10 @@ ul.compact li.missed { border-color: #b3261e; }
 ul.errors li { margin: 2px 0; }
 @media (max-width: 900px) { .card { grid-template-columns: 1fr; } }
 """ % {
-    "source": "rgb%s" % (SOURCE_COLOR,), "copy": "rgb%s" % (COPY_COLOR,),
-    "gt": "rgb%s" % (GT_COLOR,), "line": "rgb%s" % (LINE_COLOR,),
+    "source": "rgb%s" % (SOURCE_COLOR,),
+    "copy": "rgb%s" % (COPY_COLOR,),
+    "gt": "rgb%s" % (GT_COLOR,),
+    "line": "rgb%s" % (LINE_COLOR,),
     "unpaired": "rgb%s" % (UNPAIRED_COLOR,),
 }
 
@@ -170,31 +173,40 @@ def _swatch(color) -> str:
 
 
 def _summary_table(rows: Sequence[Tuple[str, str]]) -> str:
-    body = "".join(f'<tr><th scope="row">{_e(name)}</th><td class="num">{_e(value)}</td></tr>'
-                   for name, value in rows)
+    body = "".join(
+        f'<tr><th scope="row">{_e(name)}</th><td class="num">{_e(value)}</td></tr>'
+        for name, value in rows
+    )
     return f'<table class="summary" id="summary">{body}</table>'
 
 
 def _img(src, size, alt, cls) -> str:
-    return (f'<img class="{cls}" src="{_e(quote(src))}" width="{size[0]}" height="{size[1]}" '
-            f'loading="lazy" decoding="async" alt="{_e(alt)}">')
+    return (
+        f'<img class="{cls}" src="{_e(quote(src))}" width="{size[0]}" height="{size[1]}" '
+        f'loading="lazy" decoding="async" alt="{_e(alt)}">'
+    )
 
 
 def _part_html(part: PartView) -> str:
     evidence = " · ".join(f"{_e(name)} {_e(_number(value))}" for name, value in part.evidence)
     transform = _e(part.transform) if part.transform else "transform unknown"
-    return (f'<div class="part"><b>{_e(part.label)}</b> {transform}'
-            f'<div class="evidence">{_e(part.method)} match, score {_number(part.score)}'
-            f'{" · " + evidence if evidence else ""} · source {part.source_area:,} px, '
-            f'copy {part.copy_area:,} px</div></div>')
+    return (
+        f'<div class="part"><b>{_e(part.label)}</b> {transform}'
+        f'<div class="evidence">{_e(part.method)} match, score {_number(part.score)}'
+        f"{' · ' + evidence if evidence else ''} · source {part.source_area:,} px, "
+        f"copy {part.copy_area:,} px</div></div>"
+    )
 
 
 def _instance_html(instance: InstanceView) -> str:
-    head = (f'<div>instance {instance.number}: score {_number(instance.score)}, '
-            f'{instance.area:,} px</div>')
+    head = (
+        f"<div>instance {instance.number}: score {_number(instance.score)}, "
+        f"{instance.area:,} px</div>"
+    )
     if not instance.parts:
-        return head + ('<div class="part unpaired">found without a source/copy pair '
-                       '(outlined in purple)</div>')
+        return head + (
+            '<div class="part unpaired">found without a source/copy pair (outlined in purple)</div>'
+        )
     return head + "".join(_part_html(p) for p in instance.parts)
 
 
@@ -204,34 +216,42 @@ def _truth_html(truth) -> str:
     badge = truth.outcome.replace(" ", "-")
     if truth.forged:
         matched = ", ".join(_number(v, 2) for v in truth.matched)
-        text = (f"ground truth: forged, {truth.num_instances} instance(s); oF1 {_number(truth.of1)}"
-                f" (F1 per instance: {matched})")
+        text = (
+            f"ground truth: forged, {truth.num_instances} instance(s); oF1 {_number(truth.of1)}"
+            f" (F1 per instance: {matched})"
+        )
     else:
         text = "ground truth: authentic (any mask scores 0)"
-    return (f'<div class="truth"><span class="badge {badge}">{_e(truth.outcome)}</span> '
-            f'{_e(text)}</div>')
+    return (
+        f'<div class="truth"><span class="badge {badge}">{_e(truth.outcome)}</span> '
+        f"{_e(text)}</div>"
+    )
 
 
 def _card_html(card: FigureCard) -> str:
     if card.picture_error:
-        pictures = (f'<div class="error">figure not drawn: {_e(card.picture_error)}</div>'
-                    '<div></div>')
+        pictures = f'<div class="error">figure not drawn: {_e(card.picture_error)}</div><div></div>'
     else:
         thumb = _img(card.thumbnail, card.thumbnail_size, "figure " + card.case_id, "thumb")
         pictures = (
-            f'<figure>{thumb}'
-            f'<figcaption>{card.width}×{card.height} px</figcaption></figure>'
+            f"<figure>{thumb}"
+            f"<figcaption>{card.width}×{card.height} px</figcaption></figure>"
             f'<figure><a href="{_e(quote(card.overlay))}" target="_blank">'
-            f'{_img(card.overlay, card.overlay_size, "overlay " + card.case_id, "overlay")}</a>'
-            '<figcaption>source → copy (click to enlarge)</figcaption></figure>'
+            f"{_img(card.overlay, card.overlay_size, 'overlay ' + card.case_id, 'overlay')}</a>"
+            "<figcaption>source → copy (click to enlarge)</figcaption></figure>"
         )
     seconds = f" · {_number(card.seconds, 2)} s" if card.seconds is not None else ""
-    details = (f'<div><h3>{_e(card.case_id)}</h3>'
-               f'<div class="muted">{_e(card.file_name)}{seconds}</div>'
-               f'<div class="score">score {_number(card.score)}</div>{_truth_html(card.truth)}'
-               + "".join(_instance_html(i) for i in card.instances) + "</div>")
-    return (f'<article class="card" id="{_e(card.anchor)}" data-score="{card.score:.6f}" '
-            f'data-case-id="{_e(card.case_id)}">{pictures}{details}</article>')
+    details = (
+        f"<div><h3>{_e(card.case_id)}</h3>"
+        f'<div class="muted">{_e(card.file_name)}{seconds}</div>'
+        f'<div class="score">score {_number(card.score)}</div>{_truth_html(card.truth)}'
+        + "".join(_instance_html(i) for i in card.instances)
+        + "</div>"
+    )
+    return (
+        f'<article class="card" id="{_e(card.anchor)}" data-score="{card.score:.6f}" '
+        f'data-case-id="{_e(card.case_id)}">{pictures}{details}</article>'
+    )
 
 
 def _listed_html(figures: Sequence[ListedFigure], list_id: str, cls: str) -> str:
@@ -258,18 +278,24 @@ def _filter_html(cards: Sequence[FigureCard]) -> str:
         f'max="{high:.2f}" step="0.01" value="{low:.2f}" aria-label="minimum score">'
         f'<span id="shown-count">{len(cards)} of {len(cards)} flagged figures shown</span>'
         '<span class="legend">'
-        f'<span>{_swatch(SOURCE_COLOR)}source</span><span>{_swatch(COPY_COLOR)}copy</span>'
-        f'<span>{_swatch(LINE_COLOR)}correspondence (arrow at the copy)</span>'
-        f'<span>{_swatch(UNPAIRED_COLOR)}region without a pair</span>'
-        f'<span>{_swatch(GT_COLOR)}ground truth</span></span>'
+        f"<span>{_swatch(SOURCE_COLOR)}source</span><span>{_swatch(COPY_COLOR)}copy</span>"
+        f"<span>{_swatch(LINE_COLOR)}correspondence (arrow at the copy)</span>"
+        f"<span>{_swatch(UNPAIRED_COLOR)}region without a pair</span>"
+        f"<span>{_swatch(GT_COLOR)}ground truth</span></span>"
         '<span class="muted">Source and copy are as the detector paired them: which of the two '
-        'is the original cannot be told from the figure alone.</span></div>'
+        "is the original cannot be told from the figure alone.</span></div>"
     )
 
 
-def render_page(title: str, subtitle: str, summary_rows, cards: Sequence[FigureCard],
-                authentic: Sequence[ListedFigure], unreadable: Sequence[ListedFigure],
-                missed: Optional[Sequence[ListedFigure]] = None) -> str:
+def render_page(
+    title: str,
+    subtitle: str,
+    summary_rows,
+    cards: Sequence[FigureCard],
+    authentic: Sequence[ListedFigure],
+    unreadable: Sequence[ListedFigure],
+    missed: Optional[Sequence[ListedFigure]] = None,
+) -> str:
     """The whole ``index.html`` text. ``cards`` are shown in the order given (the caller sorts
     them); ``missed`` is None without ground truth."""
     parts = [
@@ -278,14 +304,20 @@ def render_page(title: str, subtitle: str, summary_rows, cards: Sequence[FigureC
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
         f'<header><h1>{_e(title)}</h1><div class="muted">{_e(subtitle)}</div>',
-        _summary_table(summary_rows), "</header><main>",
-        f'<h2 id="flagged">Flagged figures ({len(cards)})</h2>', _filter_html(cards),
-        '<section id="cards">', "".join(_card_html(c) for c in cards), "</section>",
+        _summary_table(summary_rows),
+        "</header><main>",
+        f'<h2 id="flagged">Flagged figures ({len(cards)})</h2>',
+        _filter_html(cards),
+        '<section id="cards">',
+        "".join(_card_html(c) for c in cards),
+        "</section>",
     ]
     if missed is not None:
-        parts += [f'<h2 id="missed">Missed forgeries ({len(missed)})</h2>',
-                  '<p class="muted">Forged in the ground truth, reported authentic.</p>',
-                  _listed_html(missed, "missed-list", "compact")]
+        parts += [
+            f'<h2 id="missed">Missed forgeries ({len(missed)})</h2>',
+            '<p class="muted">Forged in the ground truth, reported authentic.</p>',
+            _listed_html(missed, "missed-list", "compact"),
+        ]
     parts += [
         f'<h2 id="authentic">Checked, found authentic ({len(authentic)})</h2>',
         _listed_html(authentic, "authentic-list", "compact"),

@@ -13,6 +13,7 @@ RLEs are the competition's (column-major, 1-based; :mod:`forgery_d2.competition.
 raises :class:`PredictionsError` naming the file, the line and the case_id; nothing is decoded to
 masks here (RLEs are validated as runs, which is cheap), so reading thousands of records is fast.
 """
+
 import json
 import math
 import os
@@ -138,10 +139,14 @@ def _transform(value, key, where):
     if value is None:
         return None
     matrix = np.asarray(value, dtype=object)
-    if matrix.shape != (2, 3) or any(isinstance(v, bool) or not isinstance(v, (int, float))
-                                     for v in matrix.ravel()):
-        _fail(where, f"{key} must be a 2x3 list of numbers [[a, b, tx], [c, d, ty]] or null, "
-                     f"got {json.dumps(value)[:80]}")
+    if matrix.shape != (2, 3) or any(
+        isinstance(v, bool) or not isinstance(v, (int, float)) for v in matrix.ravel()
+    ):
+        _fail(
+            where,
+            f"{key} must be a 2x3 list of numbers [[a, b, tx], [c, d, ty]] or null, "
+            f"got {json.dumps(value)[:80]}",
+        )
     matrix = matrix.astype(np.float64)
     if not np.isfinite(matrix).all():
         _fail(where, f"{key} has a non-finite value: {value}")
@@ -168,8 +173,9 @@ def _part(obj, key, shape, where):
         copy=_runs(_require(obj, "copy", where, f" in {key}"), f"{key}.copy", shape, where),
         transform=_transform(obj.get("transform"), f"{key}.transform", where),
         score=_number(_require(obj, "score", where, f" in {key}"), f"{key}.score", where),
-        evidence=_evidence(_require(obj, "evidence", where, f" in {key}"), f"{key}.evidence",
-                           where),
+        evidence=_evidence(
+            _require(obj, "evidence", where, f" in {key}"), f"{key}.evidence", where
+        ),
     )
 
 
@@ -216,20 +222,30 @@ def parse_record(obj, where: str) -> PredictionRecord:
     instances = _require(obj, "instances", where)
     if not isinstance(instances, list):
         _fail(where, f"'instances' must be a list, got {type(instances).__name__}")
-    instances = tuple(_instance(x, f"instances[{i}]", shape, where)
-                      for i, x in enumerate(instances))
+    instances = tuple(
+        _instance(x, f"instances[{i}]", shape, where) for i, x in enumerate(instances)
+    )
     if (parsed is None) != (not instances):
-        _fail(where, f"annotation is {'authentic' if parsed is None else 'forged'} but there are "
-                     f"{len(instances)} instance(s); they must agree")
+        _fail(
+            where,
+            f"annotation is {'authentic' if parsed is None else 'forged'} but there are "
+            f"{len(instances)} instance(s); they must agree",
+        )
     if status == "unreadable" and parsed is not None:
         _fail(where, "an unreadable figure must be written 'authentic'")
     readable = status == "ok"
     return PredictionRecord(
-        case_id=case_id, file_name=file_name, height=shape[0], width=shape[1], status=status,
+        case_id=case_id,
+        file_name=file_name,
+        height=shape[0],
+        width=shape[1],
+        status=status,
         annotation=annotation,
         image_score=_number(obj.get("image_score"), "image_score", where, allow_none=not readable),
         seconds=_number(obj.get("seconds"), "seconds", where, allow_none=not readable, minimum=0),
-        instances=instances, error=error if status == "unreadable" else None, where=where,
+        instances=instances,
+        error=error if status == "unreadable" else None,
+        where=where,
     )
 
 
@@ -251,12 +267,14 @@ def read_predictions(path) -> Iterator[PredictionRecord]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
-                raise PredictionsError(f"{where}: not valid JSON ({e.msg} at column {e.colno}): "
-                                       f"{line.strip()[:60]!r}") from None
+                raise PredictionsError(
+                    f"{where}: not valid JSON ({e.msg} at column {e.colno}): {line.strip()[:60]!r}"
+                ) from None
             record = parse_record(obj, where)
             if record.case_id in seen:
-                raise PredictionsError(f"{record.where}: duplicate case_id, first seen on line "
-                                       f"{seen[record.case_id]}")
+                raise PredictionsError(
+                    f"{record.where}: duplicate case_id, first seen on line {seen[record.case_id]}"
+                )
             seen[record.case_id] = number
             yield record
 
@@ -272,8 +290,10 @@ def as_records(records) -> Iterator[PredictionRecord]:
         if not isinstance(record, PredictionRecord):
             record = parse_record(record, f"record {k}")
         if record.case_id in seen:
-            raise PredictionsError(f"{record.where or f'record {k}'}: duplicate case_id, first "
-                                   f"seen as record {seen[record.case_id]}")
+            raise PredictionsError(
+                f"{record.where or f'record {k}'}: duplicate case_id, first "
+                f"seen as record {seen[record.case_id]}"
+            )
         seen[record.case_id] = k
         yield record
 
@@ -282,5 +302,7 @@ def _iterate(records) -> Iterable:
     try:
         return iter(records)
     except TypeError:
-        raise PredictionsError("records must be a predictions.jsonl path or an iterable of "
-                               f"records, got {type(records).__name__}") from None
+        raise PredictionsError(
+            "records must be a predictions.jsonl path or an iterable of "
+            f"records, got {type(records).__name__}"
+        ) from None

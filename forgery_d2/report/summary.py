@@ -5,13 +5,14 @@ submission rows, image-level precision / recall and false alarms on authentic fi
 Figures are added one at a time (the predictions file is streamed); only a few numbers per figure
 are kept.
 """
+
 from dataclasses import dataclass
 from typing import List, Optional
 
 import numpy as np
 
-from forgery_d2.evaluation.metric import image_of1, mean_score
 from forgery_d2.competition.rle import parse_annotation
+from forgery_d2.evaluation.metric import image_of1, mean_score
 
 from .records import PredictionRecord
 
@@ -65,9 +66,13 @@ class ReportSummary:
             return None
         prediction = parse_annotation(record.annotation, record.shape)  # unreadable: authentic
         value, matched = image_of1(gt_runs, prediction, return_matched=True)
-        truth = FigureTruth(forged=gt_runs is not None, flagged=prediction is not None, of1=value,
-                            matched=tuple(float(v) for v in matched),
-                            num_instances=0 if gt_runs is None else len(gt_runs))
+        truth = FigureTruth(
+            forged=gt_runs is not None,
+            flagged=prediction is not None,
+            of1=value,
+            matched=tuple(float(v) for v in matched),
+            num_instances=0 if gt_runs is None else len(gt_runs),
+        )
         self.of1.append(value)
         (self.of1_forged if truth.forged else self.of1_authentic).append(value)
         self.counts[truth.outcome] += 1
@@ -94,18 +99,21 @@ class ReportSummary:
         }
         if self.with_truth:
             c = self.counts
-            out.update({
-                "oF1": mean_score(self.of1) if self.of1 else nan,
-                "oF1_forged": mean_score(self.of1_forged) if self.of1_forged else nan,
-                "oF1_authentic": mean_score(self.of1_authentic) if self.of1_authentic else nan,
-                "gt_forged": c["detected"] + c["missed"],
-                "gt_authentic": c["false alarm"] + c["correctly authentic"],
-                "detected": c["detected"],
-                "missed": c["missed"],
-                "false_alarms": c["false alarm"],
-                "image_precision": _ratio(c["detected"], c["detected"] + c["false alarm"]),
-                "image_recall": _ratio(c["detected"], c["detected"] + c["missed"]),
-                "false_alarm_rate": _ratio(c["false alarm"],
-                                           c["false alarm"] + c["correctly authentic"]),
-            })
+            out.update(
+                {
+                    "oF1": mean_score(self.of1) if self.of1 else nan,
+                    "oF1_forged": mean_score(self.of1_forged) if self.of1_forged else nan,
+                    "oF1_authentic": mean_score(self.of1_authentic) if self.of1_authentic else nan,
+                    "gt_forged": c["detected"] + c["missed"],
+                    "gt_authentic": c["false alarm"] + c["correctly authentic"],
+                    "detected": c["detected"],
+                    "missed": c["missed"],
+                    "false_alarms": c["false alarm"],
+                    "image_precision": _ratio(c["detected"], c["detected"] + c["false alarm"]),
+                    "image_recall": _ratio(c["detected"], c["detected"] + c["missed"]),
+                    "false_alarm_rate": _ratio(
+                        c["false alarm"], c["false alarm"] + c["correctly authentic"]
+                    ),
+                }
+            )
         return out

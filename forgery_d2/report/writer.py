@@ -11,6 +11,7 @@ The predictions are streamed: a figure's pictures are drawn when its record is r
 card's text is kept, so thousands of figures need little memory and authentic figures cost no
 image decoding.
 """
+
 import json
 import logging
 import math
@@ -21,8 +22,8 @@ from typing import Optional
 
 from tqdm import tqdm
 
-from forgery_d2.data.io import DataError, read_image
 from forgery_d2.competition.rle import runs_to_mask
+from forgery_d2.data.io import DataError, read_image
 
 from .drawing import OverlayPart, draw_overlay, thumbnail, write_picture
 from .geometry import correspondences, describe_transform
@@ -48,16 +49,19 @@ class ReportResult:
     num_not_drawn: int
 
 
-def resolve_image_path(file_name: str, images_root: Optional[str] = None,
-                       base_dir: Optional[str] = None) -> str:
+def resolve_image_path(
+    file_name: str, images_root: Optional[str] = None, base_dir: Optional[str] = None
+) -> str:
     """Where a record's image is: ``file_name`` under ``images_root`` (then that folder plus the
     file's base name), else ``file_name`` as given (absolute, or relative to the working
     directory), else relative to ``base_dir`` (the predictions file's folder). Returns the first
     existing candidate, or the first candidate when none exists (its read error names it)."""
     candidates = []
     if images_root:
-        candidates += [os.path.join(images_root, file_name),
-                       os.path.join(images_root, os.path.basename(file_name))]
+        candidates += [
+            os.path.join(images_root, file_name),
+            os.path.join(images_root, os.path.basename(file_name)),
+        ]
     candidates.append(file_name)
     if base_dir and not os.path.isabs(file_name):
         candidates.append(os.path.join(base_dir, file_name))
@@ -92,9 +96,17 @@ def _instance_views(record: PredictionRecord):
                 except ValueError as e:  # a degenerate matrix: say so rather than fail the report
                     words = f"transform not interpretable ({e})"
             overlay_parts.append(OverlayPart(source, copy, source_points, copy_points, label))
-            part_views.append(PartView(label, part.score, words, part.method,
-                                       _evidence_items(part.evidence),
-                                       int(part.source[:, 1].sum()), int(part.copy[:, 1].sum())))
+            part_views.append(
+                PartView(
+                    label,
+                    part.score,
+                    words,
+                    part.method,
+                    _evidence_items(part.evidence),
+                    int(part.source[:, 1].sum()),
+                    int(part.copy[:, 1].sum()),
+                )
+            )
         if not instance.parts:
             unpaired.append(runs_to_mask(instance.mask, shape).astype(bool))
         views.append(InstanceView(i, instance.score, int(instance.mask[:, 1].sum()), part_views))
@@ -104,17 +116,26 @@ def _instance_views(record: PredictionRecord):
 def _draw_card(record, k, output_dir, image_path, gt_masks, thumb_size, overlay_size, ext):
     """The card of a flagged figure, with its thumbnail and overlay written to disk."""
     views, overlay_parts, unpaired = _instance_views(record)
-    card = FigureCard(case_id=record.case_id, file_name=record.file_name, height=record.height,
-                      width=record.width, score=record.image_score, seconds=record.seconds,
-                      instances=views, anchor="figure-" + _safe_name(k, record.case_id))
+    card = FigureCard(
+        case_id=record.case_id,
+        file_name=record.file_name,
+        height=record.height,
+        width=record.width,
+        score=record.image_score,
+        seconds=record.seconds,
+        instances=views,
+        anchor="figure-" + _safe_name(k, record.case_id),
+    )
     try:
         image = read_image(image_path, "RGB")
     except DataError as e:
         card.picture_error = str(e)
         return card
     if image.shape[:2] != record.shape:
-        card.picture_error = (f"image {image_path} is {image.shape[0]}x{image.shape[1]} (H x W) "
-                              f"but the record says {record.height}x{record.width}")
+        card.picture_error = (
+            f"image {image_path} is {image.shape[0]}x{image.shape[1]} (H x W) "
+            f"but the record says {record.height}x{record.width}"
+        )
         return card
     stem = os.path.join(FIGURES_DIR, _safe_name(k, record.case_id))
     thumb = thumbnail(image, thumb_size)
@@ -142,31 +163,50 @@ def summary_rows(metrics: dict, unscreened: int = 0):
         ("checked, found authentic", _format(m["authentic"])),
         ("unreadable", _format(m["unreadable"])),
         ("inference time, total", f"{_format(m['seconds_total'], 1)} s"),
-        ("per figure: mean / median / max",
-         " / ".join(_format(m[f"seconds_per_figure_{s}"], 2) for s in ("mean", "median", "max"))
-         + " s"),
+        (
+            "per figure: mean / median / max",
+            " / ".join(_format(m[f"seconds_per_figure_{s}"], 2) for s in ("mean", "median", "max"))
+            + " s",
+        ),
     ]
     if "oF1" in m:
         rows += [
             ("oF1 (competition metric)", _format(m["oF1"])),
-            ("oF1 on forged / authentic figures",
-             f"{_format(m['oF1_forged'])} / {_format(m['oF1_authentic'])}"),
+            (
+                "oF1 on forged / authentic figures",
+                f"{_format(m['oF1_forged'])} / {_format(m['oF1_authentic'])}",
+            ),
             ("image precision", _format(m["image_precision"])),
             ("image recall", _format(m["image_recall"])),
-            ("forged figures detected", f"{_format(m['detected'])} of {_format(m['gt_forged'])} "
-                                        f"(missed {_format(m['missed'])})"),
-            ("false alarms on authentic figures",
-             f"{_format(m['false_alarms'])} of {_format(m['gt_authentic'])} "
-             f"({_format(m['false_alarm_rate'], 3)})"),
+            (
+                "forged figures detected",
+                f"{_format(m['detected'])} of {_format(m['gt_forged'])} "
+                f"(missed {_format(m['missed'])})",
+            ),
+            (
+                "false alarms on authentic figures",
+                f"{_format(m['false_alarms'])} of {_format(m['gt_authentic'])} "
+                f"({_format(m['false_alarm_rate'], 3)})",
+            ),
         ]
         if unscreened:
             rows.append(("solution rows with no prediction (not scored)", _format(unscreened)))
     return rows
 
 
-def write_report(records, output_dir, images_root=None, gt_masks=None, solution=None, *,
-                 title="Duplicated-region screening report", thumb_size=240, overlay_size=960,
-                 image_format="jpg", progress=True) -> ReportResult:
+def write_report(
+    records,
+    output_dir,
+    images_root=None,
+    gt_masks=None,
+    solution=None,
+    *,
+    title="Duplicated-region screening report",
+    thumb_size=240,
+    overlay_size=960,
+    image_format="jpg",
+    progress=True,
+) -> ReportResult:
     """Write the screening report of saved predictions into ``output_dir``.
 
     Args:
@@ -189,38 +229,63 @@ def write_report(records, output_dir, images_root=None, gt_masks=None, solution=
         raise ValueError("give the ground truth as gt_masks or as solution, not both")
     if image_format not in ("jpg", "png"):
         raise ValueError(f"image_format must be 'jpg' or 'png', got {image_format!r}")
-    truth_source = (GroundTruth(masks_dir=gt_masks) if gt_masks is not None
-                    else GroundTruth(solution=solution) if solution is not None else None)
+    truth_source = (
+        GroundTruth(masks_dir=gt_masks)
+        if gt_masks is not None
+        else GroundTruth(solution=solution)
+        if solution is not None
+        else None
+    )
     output_dir = os.fspath(output_dir)
     os.makedirs(os.path.join(output_dir, FIGURES_DIR), exist_ok=True)
-    base_dir = (os.path.dirname(os.path.abspath(records))
-                if isinstance(records, (str, os.PathLike)) else None)
+    base_dir = (
+        os.path.dirname(os.path.abspath(records))
+        if isinstance(records, (str, os.PathLike))
+        else None
+    )
     summary = ReportSummary(with_truth=truth_source is not None)
     cards, authentic, unreadable, missed = [], [], [], []
     num_not_drawn = 0
-    for k, record in enumerate(tqdm(as_records(records), desc="report", unit="fig",
-                                    disable=not progress)):
+    for k, record in enumerate(
+        tqdm(as_records(records), desc="report", unit="fig", disable=not progress)
+    ):
         gt_runs = truth_source.runs(record) if truth_source else None
         truth = summary.add(record, gt_runs)
         if not record.readable:
             unreadable.append(ListedFigure(record.case_id, record.file_name, note=record.error))
             if truth is not None and truth.outcome == "missed":  # counted as missed: list it too
-                missed.append(ListedFigure(record.case_id, record.file_name,
-                                           note=f"unreadable, {truth.num_instances} instance(s)"))
+                missed.append(
+                    ListedFigure(
+                        record.case_id,
+                        record.file_name,
+                        note=f"unreadable, {truth.num_instances} instance(s)",
+                    )
+                )
             continue
         if not record.flagged:
             is_missed = truth is not None and truth.outcome == "missed"
-            listed = ListedFigure(record.case_id, record.file_name, record.image_score,
-                                  classes=["missed"] if is_missed else [])
+            listed = ListedFigure(
+                record.case_id,
+                record.file_name,
+                record.image_score,
+                classes=["missed"] if is_missed else [],
+            )
             authentic.append(listed)
             if is_missed:
-                missed.append(ListedFigure(record.case_id, record.file_name, record.image_score,
-                                           note=f"{truth.num_instances} instance(s)"))
+                missed.append(
+                    ListedFigure(
+                        record.case_id,
+                        record.file_name,
+                        record.image_score,
+                        note=f"{truth.num_instances} instance(s)",
+                    )
+                )
             continue
         image_path = resolve_image_path(record.file_name, images_root, base_dir)
         gt = GroundTruth.masks(gt_runs, record.shape) if truth is not None else None
-        card = _draw_card(record, k, output_dir, image_path, gt, thumb_size, overlay_size,
-                          image_format)
+        card = _draw_card(
+            record, k, output_dir, image_path, gt, thumb_size, overlay_size, image_format
+        )
         card.truth = truth
         if card.picture_error:
             num_not_drawn += 1
@@ -232,16 +297,32 @@ def write_report(records, output_dir, images_root=None, gt_masks=None, solution=
     if unscreened:
         metrics["solution_rows_without_prediction"] = len(unscreened)
     source = os.fspath(records) if base_dir else "records in memory"
-    subtitle = f"predictions: {source}" + (f" · ground truth: {truth_source.source}"
-                                           if truth_source else "")
-    page = render_page(title, subtitle, summary_rows(metrics, len(unscreened)), cards, authentic,
-                       unreadable, missed if truth_source else None)
+    subtitle = f"predictions: {source}" + (
+        f" · ground truth: {truth_source.source}" if truth_source else ""
+    )
+    page = render_page(
+        title,
+        subtitle,
+        summary_rows(metrics, len(unscreened)),
+        cards,
+        authentic,
+        unreadable,
+        missed if truth_source else None,
+    )
     index = os.path.join(output_dir, "index.html")
     with open(index, "w", encoding="utf-8") as f:
         f.write(page)
     with open(os.path.join(output_dir, "summary.json"), "w") as f:
-        plain = {k: None if isinstance(v, float) and math.isnan(v) else v
-                 for k, v in metrics.items()}
-        json.dump({"predictions": source, "ground_truth": truth_source.source if truth_source
-                   else None, "metrics": plain}, f, indent=2)
+        plain = {
+            k: None if isinstance(v, float) and math.isnan(v) else v for k, v in metrics.items()
+        }
+        json.dump(
+            {
+                "predictions": source,
+                "ground_truth": truth_source.source if truth_source else None,
+                "metrics": plain,
+            },
+            f,
+            indent=2,
+        )
     return ReportResult(index, metrics, len(cards), num_not_drawn)

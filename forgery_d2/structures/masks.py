@@ -5,6 +5,7 @@ A model's ``pred_masks`` are either ``bool`` (already thresholded, detectron2's 
 (docs/DESIGN.md, "Model outputs"). :func:`binarize_masks` is the one place that turns any of them
 into ``bool``, for numpy arrays and torch tensors alike.
 """
+
 import numpy as np
 import torch
 
@@ -31,7 +32,9 @@ def binarize_masks(masks, threshold: float):
             return masks >= threshold * 255.0
         if masks.is_floating_point():
             return masks >= threshold
-        raise TypeError(f"pred_masks must be bool, uint8 (probability x 255) or float, got {masks.dtype}")
+        raise TypeError(
+            f"pred_masks must be bool, uint8 (probability x 255) or float, got {masks.dtype}"
+        )
     masks = np.asarray(masks)
     if masks.dtype == np.bool_:
         return masks
@@ -39,7 +42,9 @@ def binarize_masks(masks, threshold: float):
         return masks >= threshold * 255.0
     if np.issubdtype(masks.dtype, np.floating):
         return masks >= threshold
-    raise TypeError(f"pred_masks must be bool, uint8 (probability x 255) or float, got {masks.dtype}")
+    raise TypeError(
+        f"pred_masks must be bool, uint8 (probability x 255) or float, got {masks.dtype}"
+    )
 
 
 def pairwise_mask_iou(a, b):
@@ -47,7 +52,11 @@ def pairwise_mask_iou(a, b):
     or numpy arrays; the result has the type of ``a``). Two empty masks have IoU 0."""
     as_torch = isinstance(a, torch.Tensor)
     ta = a if as_torch else torch.from_numpy(np.asarray(a))
-    tb = b.to(ta.device) if isinstance(b, torch.Tensor) else torch.from_numpy(np.asarray(b)).to(ta.device)
+    tb = (
+        b.to(ta.device)
+        if isinstance(b, torch.Tensor)
+        else torch.from_numpy(np.asarray(b)).to(ta.device)
+    )
     if len(ta) == 0 or len(tb) == 0:
         iou = torch.zeros((len(ta), len(tb)), device=ta.device)
     else:

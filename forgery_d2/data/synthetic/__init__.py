@@ -5,6 +5,7 @@
   ground truth (see forgery_d2.data.synthetic.copy_move).
 * ``sample_authentic`` / ``draw_blot`` draw authentic figures, blots and gels.
 """
+
 from .blots import draw_blot
 from .copy_move import (
     Anchors,

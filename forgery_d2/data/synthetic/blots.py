@@ -4,6 +4,7 @@ Every band is rendered on its own, with its own shape, intensity, curvature and 
 whole image gets per-pixel noise: an authentic blot holds no duplicated patch (apart from perfectly
 flat, saturated band cores), so copy-move labels stay exact.
 """
+
 import cv2
 import numpy as np
 
@@ -34,19 +35,26 @@ def _draw_band(rng, density, cx, cy, half_width, thickness, intensity, smile, sm
     ys = np.arange(by0, by1, dtype=np.float32)[:, None]
     # Flat-topped across the lane, Gaussian along it, bent ("smile") and tilted.
     power = rng.uniform(2.0, 6.0)
-    across = np.exp(-np.abs(xs) ** power)
+    across = np.exp(-(np.abs(xs) ** power))
     centre_y = cy + smile * xs**2 + tilt * xs * half_width
     dy = ys - centre_y[None, :]
     upper = rng.uniform(0.8, 1.0) * sigma
     lower = rng.uniform(1.0, 1.5) * sigma
     along = np.exp(-0.5 * (dy / np.where(dy < 0, upper, lower)) ** 2)
     if smear > 0:
-        along = np.maximum(along, smear * np.exp(-np.clip(dy, 0, None) / max(tail / 3.0, 1.0)) * (dy > 0))
-    texture = 1.0 + _smooth_noise(rng, by1 - by0, bx1 - bx0, (rng.integers(2, 5), rng.integers(3, 8)), 0.12)
+        along = np.maximum(
+            along, smear * np.exp(-np.clip(dy, 0, None) / max(tail / 3.0, 1.0)) * (dy > 0)
+        )
+    texture = 1.0 + _smooth_noise(
+        rng, by1 - by0, bx1 - bx0, (rng.integers(2, 5), rng.integers(3, 8)), 0.12
+    )
     density[by0:by1, bx0:bx1] += intensity * along * across[None, :] * texture
     box_y0 = max(int(np.floor(cy - 2 * upper - abs(smile) - abs(tilt) * half_width)), 0)
     box_y1 = min(int(np.ceil(cy + 2 * lower + abs(smile) + abs(tilt) * half_width)) + 1, h_img)
-    box_x0, box_x1 = max(int(np.floor(cx - half_width)), 0), min(int(np.ceil(cx + half_width)) + 1, w_img)
+    box_x0, box_x1 = (
+        max(int(np.floor(cx - half_width)), 0),
+        min(int(np.ceil(cx + half_width)) + 1, w_img),
+    )
     if box_x1 - box_x0 < 2 or box_y1 - box_y0 < 2:
         return None
     return (box_x0, box_y0, box_x1, box_y1)
@@ -93,7 +101,10 @@ def draw_blot(rng, height, width, style=None):
             if rng.random() < 0.15:
                 continue  # an empty lane position
             box = _draw_band(
-                rng, density, x, y,
+                rng,
+                density,
+                x,
+                y,
                 half_width=lane_width / 2 * rng.uniform(0.85, 1.05),
                 thickness=thickness_base * rng.uniform(0.6, 1.6),
                 intensity=intensity,
@@ -106,7 +117,9 @@ def draw_blot(rng, height, width, style=None):
     if rng.random() < 0.5:  # diffusion blur of the gel / film
         density = cv2.GaussianBlur(density, (0, 0), rng.uniform(0.5, 1.5))
 
-    background = _smooth_noise(rng, height, width, (int(rng.integers(2, 6)), int(rng.integers(2, 8))), rng.uniform(3, 12))
+    background = _smooth_noise(
+        rng, height, width, (int(rng.integers(2, 6)), int(rng.integers(2, 8))), rng.uniform(3, 12)
+    )
     grain = rng.normal(0.0, rng.uniform(2.0, 6.0), (height, width)).astype(np.float32)
     if style == "film":
         level = rng.uniform(185, 245)

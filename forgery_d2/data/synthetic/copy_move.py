@@ -22,6 +22,7 @@ a Gaussian edge) pastes its whole region at full weight and also changes a thin 
 its mask (weights below 0.5, at most ``feather_reach(feather)`` px away). Regions of
 different events (sources and pastes) never overlap, so every event copies authentic pixels.
 """
+
 from dataclasses import asdict, dataclass, field
 
 import cv2
@@ -62,7 +63,13 @@ class CopyTransform:
         """The 2x2 matrix acting on (x, y) image coordinates (y pointing down)."""
         if self.flip not in ("none", "horizontal", "vertical"):
             raise ValueError(f"flip must be 'none', 'horizontal' or 'vertical', got {self.flip!r}")
-        flip = np.diag([-1.0, 1.0] if self.flip == "horizontal" else [1.0, -1.0] if self.flip == "vertical" else [1.0, 1.0])
+        flip = np.diag(
+            [-1.0, 1.0]
+            if self.flip == "horizontal"
+            else [1.0, -1.0]
+            if self.flip == "vertical"
+            else [1.0, 1.0]
+        )
         k = int(self.rot90) % 4
         quarter = np.array([[1, 0], [0, 1]], float)
         for _ in range(k):  # exact integer matrices for quarter turns
@@ -143,7 +150,9 @@ class CopyMoveOptions:
     # Forged pixel fraction per image (all events, source + copy): median, 5th and 95th percentile.
     forged_fraction: tuple = (0.027, 0.0026, 0.185)
     # Relative frequency of free-form region shapes.
-    shape_probs: dict = field(default_factory=lambda: {"blob": 0.4, "polygon": 0.25, "rectangle": 0.35})
+    shape_probs: dict = field(
+        default_factory=lambda: {"blob": 0.4, "polygon": 0.25, "rectangle": 0.35}
+    )
     anchor_prob: float = 0.5  # P(an event copies a whole band / a panel crop) when anchors exist
     flip_prob: float = 0.25  # P(horizontal or vertical flip)
     rot90_prob: float = 0.15  # P(quarter-turn rotation)
@@ -159,7 +168,9 @@ class CopyMoveOptions:
     min_region_area: int = 36  # px; smaller regions are not drawn
     min_texture: float = 6.0  # min grey-level std inside a source region (rejects flat background)
     change_threshold: int = 8  # grey levels: a pasted pixel "changed" when it moved by more
-    min_changed_fraction: float = 0.3  # min fraction of the pasted region that changed (no no-op copies)
+    min_changed_fraction: float = (
+        0.3  # min fraction of the pasted region that changed (no no-op copies)
+    )
     margin: int = 3  # px kept free between any two regions (plus 3 sigma of feathering)
     region_tries: int = 25  # region draws per event before the event is dropped
     offset_tries: int = 40  # paste positions tried per region
@@ -184,7 +195,9 @@ def feather_reach(sigma) -> int:
 
 @dataclass
 class _WarpedRegion:
-    content: np.ndarray  # (h, w, C) float32: the transformed source pixels (photometric change applied)
+    content: (
+        np.ndarray
+    )  # (h, w, C) float32: the transformed source pixels (photometric change applied)
     alpha: np.ndarray  # (h, w) float32 blend weights
     target: np.ndarray  # (h, w) bool: alpha >= 0.5
     support: np.ndarray  # (h, w) bool: alpha > 0 (every pixel the paste touches)
@@ -249,7 +262,9 @@ def _warp_region(image, region, origin, transform):
         alpha[alpha < 0.02] = 0.0  # no invisible changes far from the edge
         target = alpha >= 0.5
         reach = feather_reach(transform.feather)
-        near = cv2.dilate(target.astype(np.uint8), np.ones((2 * reach + 1,) * 2, np.uint8)).astype(bool)
+        near = cv2.dilate(target.astype(np.uint8), np.ones((2 * reach + 1,) * 2, np.uint8)).astype(
+            bool
+        )
         alpha[~near] = 0.0  # a feathered paste changes pixels only within `reach` px of its mask
     else:
         alpha = target.astype(np.float32)
@@ -309,7 +324,9 @@ def plant_copy_move(image, source, target_xy, transform=None, shape="custom"):
     else:
         x0, y0, x1, y1 = (int(v) for v in source)
         if not (0 <= x0 < x1 <= w_img and 0 <= y0 < y1 <= h_img):
-            raise ValueError(f"plant_copy_move: source box {tuple(source)} is not inside the {w_img}x{h_img} image")
+            raise ValueError(
+                f"plant_copy_move: source box {tuple(source)} is not inside the {w_img}x{h_img} image"
+            )
         full = np.zeros((h_img, w_img), bool)
         full[y0:y1, x0:x1] = True
     ys, xs = np.nonzero(full)
@@ -319,12 +336,20 @@ def plant_copy_move(image, source, target_xy, transform=None, shape="custom"):
     ox, oy = (int(v) for v in target_xy)
     h, w = warped.alpha.shape
     if not (0 <= ox and ox + w <= w_img and 0 <= oy and oy + h <= h_img):
-        raise ValueError(f"plant_copy_move: a {w}x{h} copy at {(ox, oy)} leaves the {w_img}x{h_img} image")
+        raise ValueError(
+            f"plant_copy_move: a {w}x{h} copy at {(ox, oy)} leaves the {w_img}x{h_img} image"
+        )
     if (full[oy : oy + h, ox : ox + w] & warped.support).any():
         raise ValueError(f"plant_copy_move: the copy at {(ox, oy)} overlaps its own source region")
     forged = hwc.copy()
     forged[oy : oy + h, ox : ox + w] = _pasted_pixels(hwc, warped, ox, oy)[1]
-    event = CopyMoveEvent(full, _full_mask((h_img, w_img), warped.target, ox, oy), _placed_matrix(warped, ox, oy), transform, shape)
+    event = CopyMoveEvent(
+        full,
+        _full_mask((h_img, w_img), warped.target, ox, oy),
+        _placed_matrix(warped, ox, oy),
+        transform,
+        shape,
+    )
     return forged.reshape(np.shape(image)), event
 
 
@@ -388,9 +413,16 @@ def _draw_anchored(rng, anchors, area, h_img, w_img):
     order = rng.permutation(len(anchors.panels))
     px0, py0, px1, py1 = anchors.panels[order[0]]
     pw, ph = px1 - px0, py1 - py0
-    same_size = [i for i in order[1:] if tuple(np.subtract(anchors.panels[i][2:], anchors.panels[i][:2])) == (pw, ph)]
+    same_size = [
+        i
+        for i in order[1:]
+        if tuple(np.subtract(anchors.panels[i][2:], anchors.panels[i][:2])) == (pw, ph)
+    ]
     if area >= 0.6 * pw * ph and same_size:  # a whole panel duplicated onto another one
-        centres = [((q[0] + q[2] - 1) / 2.0, (q[1] + q[3] - 1) / 2.0) for q in (anchors.panels[i] for i in same_size)]
+        centres = [
+            ((q[0] + q[2] - 1) / 2.0, (q[1] + q[3] - 1) / 2.0)
+            for q in (anchors.panels[i] for i in same_size)
+        ]
         return _box_region((px0, py0, px1, py1), h_img, w_img) + ("panel", centres)
     aspect = np.exp(rng.uniform(-0.7, 0.7))
     w = int(np.clip(np.sqrt(area * aspect), 4, pw * 0.9))
@@ -440,7 +472,9 @@ def _try_event(rng, image, blocked, outside, area, opts, anchors):
     # Keep every pixel this event reads or writes away from the other events' regions.
     guard = opts.margin + (feather_reach(transform.feather) if transform.feather > 0 else 0)
     source_full = _full_mask((h_img, w_img), region, x0, y0)
-    own = cv2.dilate(source_full.astype(np.uint8), np.ones((2 * guard + 1,) * 2, np.uint8)).astype(bool)
+    own = cv2.dilate(source_full.astype(np.uint8), np.ones((2 * guard + 1,) * 2, np.uint8)).astype(
+        bool
+    )
     if (blocked & own).any():
         return None
     warped = _warp_region(image, region, (x0, y0), transform)
@@ -448,8 +482,13 @@ def _try_event(rng, image, blocked, outside, area, opts, anchors):
     if h >= h_img or w >= w_img or not warped.target.any():
         return None
     forbidden = blocked | own | outside
-    offsets = [(int(round(cx - (w - 1) / 2.0)), int(round(cy - (h - 1) / 2.0))) for cx, cy in centres]
-    offsets += [(int(rng.integers(0, w_img - w + 1)), int(rng.integers(0, h_img - h + 1))) for _ in range(opts.offset_tries)]
+    offsets = [
+        (int(round(cx - (w - 1) / 2.0)), int(round(cy - (h - 1) / 2.0))) for cx, cy in centres
+    ]
+    offsets += [
+        (int(rng.integers(0, w_img - w + 1)), int(rng.integers(0, h_img - h + 1)))
+        for _ in range(opts.offset_tries)
+    ]
     for ox, oy in offsets:
         if not (0 <= ox <= w_img - w and 0 <= oy <= h_img - h):
             continue
@@ -460,7 +499,9 @@ def _try_event(rng, image, blocked, outside, area, opts, anchors):
         if (diff[warped.target] > opts.change_threshold).mean() < opts.min_changed_fraction:
             continue  # the copy would look like what it covers
         target_full = _full_mask((h_img, w_img), warped.target, ox, oy)
-        event = CopyMoveEvent(source_full, target_full, _placed_matrix(warped, ox, oy), transform, shape)
+        event = CopyMoveEvent(
+            source_full, target_full, _placed_matrix(warped, ox, oy), transform, shape
+        )
         return event, after, (ox, oy), guard, _full_mask((h_img, w_img), warped.support, ox, oy)
     return None
 
@@ -496,7 +537,9 @@ def make_forgery(image, rng, num_events=None, options=None, anchors=None):
     forged = hwc.copy()
     blocked = np.zeros((h_img, w_img), bool)
     outside = np.zeros((h_img, w_img), bool)
-    if anchors is not None and anchors.panels:  # a figure: copy only within panels, never the canvas
+    if (
+        anchors is not None and anchors.panels
+    ):  # a figure: copy only within panels, never the canvas
         outside[:] = True
         for x0, y0, x1, y1 in anchors.panels:
             outside[y0:y1, x0:x1] = False
@@ -526,4 +569,3 @@ def make_forgery(image, rng, num_events=None, options=None, anchors=None):
         )
     masks = np.stack([e.mask for e in events])
     return forged.reshape(np.shape(image)), masks, events
-

@@ -14,6 +14,7 @@
 Every case is drawn from its own generator seeded by ``(seed, split, index)``, so the output is
 byte-identical for a given seed whatever the number of worker processes.
 """
+
 import json
 import multiprocessing
 import os
@@ -46,7 +47,15 @@ __all__ = [
 ]
 
 TEST_CASE_ID_OFFSET = 1_000_000  # test case_ids start here, so they never collide with train ones
-_OUTPUTS = ("train_images", "train_masks", "test_images", "test_masks", "solution.csv", "sample_submission.csv", "cases.jsonl")
+_OUTPUTS = (
+    "train_images",
+    "train_masks",
+    "test_images",
+    "test_masks",
+    "solution.csv",
+    "sample_submission.csv",
+    "cases.jsonl",
+)
 _SPLIT_CODE = {"train": 0, "test": 1}
 
 
@@ -85,24 +94,41 @@ def generate_case(seed, split, index, forged=True, options=None):
     for _ in range(opts.max_redraws):
         source = sample_authentic(rng, split, opts.sources)
         record = {
-            "case_id": case_id, "split": split, "kind": source.kind, "color_mode": source.color_mode,
-            "height": source.image.shape[0], "width": source.image.shape[1], "sources": source.sources,
+            "case_id": case_id,
+            "split": split,
+            "kind": source.kind,
+            "color_mode": source.color_mode,
+            "height": source.image.shape[0],
+            "width": source.image.shape[1],
+            "sources": source.sources,
         }
         if not forged:
-            return SyntheticCase(case_id, split, source.image, record=dict(record, forged=False, events=[]))
+            return SyntheticCase(
+                case_id, split, source.image, record=dict(record, forged=False, events=[])
+            )
         try:
-            image, masks, events = make_forgery(source.image, rng, options=opts.forgery, anchors=source.anchors)
+            image, masks, events = make_forgery(
+                source.image, rng, options=opts.forgery, anchors=source.anchors
+            )
         except ForgeryPlacementError:
             continue  # too flat or too small: draw another authentic image
-        record.update(forged=True, forged_fraction=round(float(masks.any(axis=0).mean()), 6), events=[e.to_dict() for e in events])
+        record.update(
+            forged=True,
+            forged_fraction=round(float(masks.any(axis=0).mean()), 6),
+            events=[e.to_dict() for e in events],
+        )
         return SyntheticCase(case_id, split, source.image, image, masks, record)
-    raise ForgeryPlacementError(f"case {split}/{index}: no copy-move fitted in {opts.max_redraws} authentic images")
+    raise ForgeryPlacementError(
+        f"case {split}/{index}: no copy-move fitted in {opts.max_redraws} authentic images"
+    )
 
 
 def write_png(path, image):
     """Write a uint8 grey / RGB / RGBA array as PNG (OSError naming the file when it fails)."""
     if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR if image.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
+        image = cv2.cvtColor(
+            image, cv2.COLOR_RGB2BGR if image.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
+        )
     if not cv2.imwrite(path, image):
         raise OSError(f"could not write {path}")
 
@@ -113,11 +139,16 @@ def _write_case(task):
     case = generate_case(seed, split, index, forged, options)
     cid = case.case_id
     if split == "train":
-        write_png(os.path.join(output_dir, "train_images", "authentic", cid + ".png"), case.authentic)
+        write_png(
+            os.path.join(output_dir, "train_images", "authentic", cid + ".png"), case.authentic
+        )
         write_png(os.path.join(output_dir, "train_images", "forged", cid + ".png"), case.forged)
         np.save(os.path.join(output_dir, "train_masks", cid + ".npy"), case.masks)
     else:
-        write_png(os.path.join(output_dir, "test_images", cid + ".png"), case.forged if forged else case.authentic)
+        write_png(
+            os.path.join(output_dir, "test_images", cid + ".png"),
+            case.forged if forged else case.authentic,
+        )
         if forged:
             np.save(os.path.join(output_dir, "test_masks", cid + ".npy"), case.masks)
     record = dict(case.record)
@@ -152,11 +183,26 @@ def prepare_output(output_dir, overwrite, outputs=_OUTPUTS):
     for name in existing:
         path = os.path.join(output_dir, name)
         shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
-    for sub in ("train_images/authentic", "train_images/forged", "train_masks", "test_images", "test_masks"):
+    for sub in (
+        "train_images/authentic",
+        "train_images/forged",
+        "train_masks",
+        "test_images",
+        "test_masks",
+    ):
         os.makedirs(os.path.join(output_dir, sub), exist_ok=True)
 
 
-def generate_dataset(output_dir, num_images=100, num_test=50, seed=0, options=None, workers=1, overwrite=False, progress=True):
+def generate_dataset(
+    output_dir,
+    num_images=100,
+    num_test=50,
+    seed=0,
+    options=None,
+    workers=1,
+    overwrite=False,
+    progress=True,
+):
     """Write ``num_images`` train pairs and ``num_test`` test images under ``output_dir``.
 
     Args:
@@ -184,7 +230,9 @@ def generate_dataset(output_dir, num_images=100, num_test=50, seed=0, options=No
 
     with open(os.path.join(output_dir, "cases.jsonl"), "w") as f:
         for r in records:
-            f.write(json.dumps({k: v for k, v in r.items() if k != "annotation"}, sort_keys=True) + "\n")
+            f.write(
+                json.dumps({k: v for k, v in r.items() if k != "annotation"}, sort_keys=True) + "\n"
+            )
     write_solution(output_dir, [r for r in records if r["split"] == "test"])
     return summarize(records)
 
@@ -202,23 +250,35 @@ def write_solution(output_dir, test_records):
 
     ``test_records``: dicts with case_id, annotation, height and width, in case order.
     """
-    write_csv(os.path.join(output_dir, "solution.csv"), SOLUTION_COLUMNS,
-              [(r["case_id"], r["annotation"], f"[{r['height']}, {r['width']}]") for r in test_records])
-    write_csv(os.path.join(output_dir, "sample_submission.csv"), SUBMISSION_COLUMNS,
-              [(r["case_id"], AUTHENTIC) for r in test_records])
+    write_csv(
+        os.path.join(output_dir, "solution.csv"),
+        SOLUTION_COLUMNS,
+        [(r["case_id"], r["annotation"], f"[{r['height']}, {r['width']}]") for r in test_records],
+    )
+    write_csv(
+        os.path.join(output_dir, "sample_submission.csv"),
+        SUBMISSION_COLUMNS,
+        [(r["case_id"], AUTHENTIC) for r in test_records],
+    )
 
 
 def summarize(records):
     """Counts and forged pixel fraction quantiles of generated case records."""
     forged = [r for r in records if r["forged"]]
     fractions = np.array([r["forged_fraction"] for r in forged]) if forged else np.zeros(1)
-    count = lambda key: {v: sum(r[key] == v for r in records) for v in sorted({r[key] for r in records})}
+    count = lambda key: {
+        v: sum(r[key] == v for r in records) for v in sorted({r[key] for r in records})
+    }
     return {
         "train_cases": sum(r["split"] == "train" for r in records),
         "test_images": sum(r["split"] == "test" for r in records),
         "test_forged": sum(r["split"] == "test" and r["forged"] for r in records),
         "kinds": count("kind"),
         "color_modes": count("color_mode"),
-        "events_per_forged_image": {n: sum(len(r["events"]) == n for r in forged) for n in (1, 2, 3)},
-        "forged_fraction_p05_median_p95": [round(float(np.quantile(fractions, q)), 4) for q in (0.05, 0.5, 0.95)],
+        "events_per_forged_image": {
+            n: sum(len(r["events"]) == n for r in forged) for n in (1, 2, 3)
+        },
+        "forged_fraction_p05_median_p95": [
+            round(float(np.quantile(fractions, q)), 4) for q in (0.05, 0.5, 0.95)
+        ],
     }

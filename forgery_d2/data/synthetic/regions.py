@@ -3,6 +3,7 @@
 Each sampler returns a boolean mask cropped to the region's bounding box (``(h, w)``, every row and
 column touched), of roughly the requested area in pixels.
 """
+
 import cv2
 import numpy as np
 
@@ -45,7 +46,9 @@ def random_blob(rng, area, max_aspect=2.5):
         radius += rng.uniform(0.0, 0.35 / k * 2) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
     radius = np.clip(radius, 0.3, None)
     aspect = _aspect(rng, max_aspect)
-    points = np.stack([radius * np.cos(theta) * np.sqrt(aspect), radius * np.sin(theta) / np.sqrt(aspect)], 1)
+    points = np.stack(
+        [radius * np.cos(theta) * np.sqrt(aspect), radius * np.sin(theta) / np.sqrt(aspect)], 1
+    )
     angle = rng.uniform(0, np.pi)
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     return _fill_outline(points @ rot.T, area)
@@ -57,7 +60,9 @@ def random_polygon(rng, area, max_aspect=2.5):
     theta = np.sort(rng.uniform(0.0, 2.0 * np.pi, n))
     radius = rng.uniform(0.5, 1.0, n)
     aspect = _aspect(rng, max_aspect)
-    points = np.stack([radius * np.cos(theta) * np.sqrt(aspect), radius * np.sin(theta) / np.sqrt(aspect)], 1)
+    points = np.stack(
+        [radius * np.cos(theta) * np.sqrt(aspect), radius * np.sin(theta) / np.sqrt(aspect)], 1
+    )
     return _fill_outline(points, area)
 
 

@@ -13,6 +13,7 @@ Train and test never share source pixels: every natural / folder image is cut al
 into a train part and a held-out test part (``holdout_fraction``); blots are drawn from seeds.
 Output colour modes (grey, RGB, RGBA) are mixed by ``color_mode_probs``.
 """
+
 import functools
 import importlib.util
 import os
@@ -39,8 +40,15 @@ __all__ = [
 # Real images shipped in the scikit-image wheel that look like scientific figures (those of them
 # actually installed are used; the others in skimage.data are downloaded on demand and never used).
 SKIMAGE_SCIENTIFIC_IMAGES = (
-    "cell.png", "ihc.png", "microaneurysms.png", "retina.jpg", "hubble_deep_field.jpg",
-    "moon.png", "coins.png", "gravel.png", "grass.png",
+    "cell.png",
+    "ihc.png",
+    "microaneurysms.png",
+    "retina.jpg",
+    "hubble_deep_field.jpg",
+    "moon.png",
+    "coins.png",
+    "gravel.png",
+    "grass.png",
 )
 SOURCE_KINDS = ("natural", "blot", "figure", "folder")
 COLOR_MODES = ("RGB", "L", "RGBA")
@@ -52,7 +60,9 @@ class SourceOptions:
     """What authentic images look like."""
 
     # Relative frequency of each source kind; "folder" is used only with source_dir.
-    kind_probs: dict = field(default_factory=lambda: {"natural": 0.3, "blot": 0.35, "figure": 0.35, "folder": 0.3})
+    kind_probs: dict = field(
+        default_factory=lambda: {"natural": 0.3, "blot": 0.35, "figure": 0.35, "folder": 0.3}
+    )
     # Relative frequency of output colour modes (the real data mixes RGB, grey and RGBA PNGs).
     color_mode_probs: dict = field(default_factory=lambda: {"RGB": 0.55, "L": 0.35, "RGBA": 0.10})
     min_size: int = 256  # min long side of an image, px
@@ -61,19 +71,30 @@ class SourceOptions:
     large_factor: float = 2.0
     skimage_images: tuple = SKIMAGE_SCIENTIFIC_IMAGES  # file names under skimage/data
     source_dir: str = None  # optional folder of the user's authentic images (searched recursively)
-    holdout_fraction: float = 0.3  # part of every natural / folder image reserved for the test split
+    holdout_fraction: float = (
+        0.3  # part of every natural / folder image reserved for the test split
+    )
 
     def validate(self):
-        for name, probs, known in (("kind_probs", self.kind_probs, SOURCE_KINDS), ("color_mode_probs", self.color_mode_probs, COLOR_MODES)):
+        for name, probs, known in (
+            ("kind_probs", self.kind_probs, SOURCE_KINDS),
+            ("color_mode_probs", self.color_mode_probs, COLOR_MODES),
+        ):
             unknown = set(probs) - set(known)
             if unknown:
-                raise ValueError(f"{name}: unknown keys {sorted(unknown)}; expected some of {known}")
+                raise ValueError(
+                    f"{name}: unknown keys {sorted(unknown)}; expected some of {known}"
+                )
             if any(v < 0 for v in probs.values()) or sum(probs.values()) <= 0:
                 raise ValueError(f"{name}: weights must be >= 0 and not all 0, got {probs}")
         if not 16 <= self.min_size <= self.max_size:
-            raise ValueError(f"need 16 <= min_size <= max_size, got {self.min_size}, {self.max_size}")
+            raise ValueError(
+                f"need 16 <= min_size <= max_size, got {self.min_size}, {self.max_size}"
+            )
         if not 0.05 <= self.holdout_fraction <= 0.95:
-            raise ValueError(f"holdout_fraction must be in [0.05, 0.95], got {self.holdout_fraction}")
+            raise ValueError(
+                f"holdout_fraction must be in [0.05, 0.95], got {self.holdout_fraction}"
+            )
 
 
 @dataclass
@@ -110,9 +131,13 @@ def find_source_images(folder):
     found = []
     for root, dirs, files in os.walk(folder):
         dirs.sort()
-        found += [os.path.join(root, f) for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS)]
+        found += [
+            os.path.join(root, f) for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS)
+        ]
     if not found:
-        raise FileNotFoundError(f"--source-dir {folder!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)})")
+        raise FileNotFoundError(
+            f"--source-dir {folder!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)})"
+        )
     return found
 
 
@@ -173,7 +198,11 @@ def _crop_resized(rng, image, height, width):
     if rng.random() < 0.25:
         crop = crop[::-1]
     shrinking = crop_w > width
-    return cv2.resize(np.ascontiguousarray(crop), (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+    return cv2.resize(
+        np.ascontiguousarray(crop),
+        (width, height),
+        interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC,
+    )
 
 
 def _photo(rng, split, height, width, opts, paths, kind):
@@ -236,18 +265,40 @@ def _figure(rng, split, height, width, opts, natural_paths, folder_paths):
         for c in range(cols):
             if rows * cols > 2 and rng.random() < 0.1:
                 continue  # an empty grid cell
-            kind = panel_kind if uniform_kind else ("blot" if (rng.random() < 0.5 or not photos) else "photo")
+            kind = (
+                panel_kind
+                if uniform_kind
+                else ("blot" if (rng.random() < 0.5 or not photos) else "photo")
+            )
             # Panels need not fill their cell (blot strips are wide and short).
-            ph = cell_h if kind == "photo" or rng.random() < 0.4 else max(min_panel, int(cell_h * rng.uniform(0.3, 1.0)))
-            pw = cell_w if rng.random() < 0.7 else max(min_panel, int(cell_w * rng.uniform(0.6, 1.0)))
+            ph = (
+                cell_h
+                if kind == "photo" or rng.random() < 0.4
+                else max(min_panel, int(cell_h * rng.uniform(0.3, 1.0)))
+            )
+            pw = (
+                cell_w
+                if rng.random() < 0.7
+                else max(min_panel, int(cell_w * rng.uniform(0.6, 1.0)))
+            )
             x0 = margin + c * (cell_w + gap) + int(rng.integers(0, cell_w - pw + 1))
             y0 = margin + r * (cell_h + gap) + int(rng.integers(0, cell_h - ph + 1))
             if kind == "blot":
                 panel, anchors, names = _blot(rng, ph, pw)
-                bands += [(bx0 + x0, by0 + y0, bx1 + x0, by1 + y0) for bx0, by0, bx1, by1 in anchors.bands]
+                bands += [
+                    (bx0 + x0, by0 + y0, bx1 + x0, by1 + y0) for bx0, by0, bx1, by1 in anchors.bands
+                ]
             else:
                 use_folder = folder_paths and (not natural_paths or rng.random() < 0.5)
-                panel, _, names = _photo(rng, split, ph, pw, opts, folder_paths if use_folder else natural_paths, "folder" if use_folder else "natural")
+                panel, _, names = _photo(
+                    rng,
+                    split,
+                    ph,
+                    pw,
+                    opts,
+                    folder_paths if use_folder else natural_paths,
+                    "folder" if use_folder else "natural",
+                )
             if panel.ndim == 2 and rng.random() < 0.2:
                 panel = _tint(rng, panel)
             canvas[y0 : y0 + ph, x0 : x0 + pw] = _to_rgb(panel)
@@ -256,9 +307,19 @@ def _figure(rng, split, height, width, opts, natural_paths, folder_paths):
             if label and ph >= 40 and pw >= 40:
                 scale = float(np.clip(min(ph, pw) / 120.0, 0.4, 1.2))
                 colour = (0, 0, 0) if rng.random() < 0.5 else (255, 255, 255)
-                cv2.putText(canvas, next(letters), (x0 + 3, y0 + int(24 * scale) + 2), cv2.FONT_HERSHEY_SIMPLEX,
-                            scale, colour, max(1, int(2 * scale)), cv2.LINE_AA)
-    is_grey = (canvas[:, :, 0] == canvas[:, :, 1]).all() and (canvas[:, :, 0] == canvas[:, :, 2]).all()
+                cv2.putText(
+                    canvas,
+                    next(letters),
+                    (x0 + 3, y0 + int(24 * scale) + 2),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    scale,
+                    colour,
+                    max(1, int(2 * scale)),
+                    cv2.LINE_AA,
+                )
+    is_grey = (canvas[:, :, 0] == canvas[:, :, 1]).all() and (
+        canvas[:, :, 0] == canvas[:, :, 2]
+    ).all()
     image = canvas[:, :, 0].copy() if is_grey else canvas
     return image, Anchors(bands=tuple(bands), panels=tuple(panels)), sources
 
@@ -292,7 +353,9 @@ def sample_authentic(rng, split="train", options=None):
     if not natural_paths:
         probs.pop("natural", None)
     if sum(probs.values()) <= 0:
-        raise ValueError(f"no usable source kind: kind_probs={opts.kind_probs}, source_dir={opts.source_dir!r}")
+        raise ValueError(
+            f"no usable source kind: kind_probs={opts.kind_probs}, source_dir={opts.source_dir!r}"
+        )
     kind = _choose(rng, probs)
     height, width = _sample_size(rng, opts)
     if kind == "blot":
@@ -306,6 +369,14 @@ def sample_authentic(rng, split="train", options=None):
             kind, figure = "blot", _blot(rng, height, width)
         image, anchors, names = figure
     else:
-        image, anchors, names = _photo(rng, split, height, width, opts, natural_paths if kind == "natural" else folder_paths, kind)
+        image, anchors, names = _photo(
+            rng,
+            split,
+            height,
+            width,
+            opts,
+            natural_paths if kind == "natural" else folder_paths,
+            kind,
+        )
     image = _apply_color_mode(rng, image, _choose(rng, opts.color_mode_probs))
     return SourceImage(image, kind, anchors, names)

@@ -7,6 +7,7 @@
 
 All return the output contract of docs/DESIGN.md ("Model outputs").
 """
+
 from .copy_move_matcher import CopyMoveMatcher, image_from_input, result_to_instances
 from .forgery_dense import ForgeryDenseNet
 from .forgery_rcnn import ForgeryRCNN, image_labels, soft_mask_postprocess

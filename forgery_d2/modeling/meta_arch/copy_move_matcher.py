@@ -16,24 +16,29 @@ Training: the matcher has no parameters. In training mode ``forward`` raises a c
 of returning an empty loss dict, because a trainer would otherwise build an optimizer over nothing
 (or "train" for hours doing nothing). Evaluate it with ``--eval-only`` / ``tools/eval_oF1.py``.
 """
+
 from typing import Callable, Dict, List
 
 import cv2
 import numpy as np
 import torch
-from torch import nn
-
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.structures import BitMasks, Boxes, Instances
+from torch import nn
 
 from forgery_d2.layout import build_layout_analyzer
 from forgery_d2.matching.figure_matcher import FigureMatcher, FigureMatcherParams
 from forgery_d2.matching.keypoint_matcher import KeypointMatcher, KeypointMatcherParams
 from forgery_d2.matching.results import CopyMoveResult
 
-__all__ = ["CopyMoveMatcher", "COPY_MOVE_MATCHERS", "build_copy_move_matcher", "image_from_input",
-           "result_to_instances"]
+__all__ = [
+    "CopyMoveMatcher",
+    "COPY_MOVE_MATCHERS",
+    "build_copy_move_matcher",
+    "image_from_input",
+    "result_to_instances",
+]
 
 
 COPY_MOVE_MATCHERS = ("figure", "keypoint")
@@ -69,7 +74,12 @@ def result_to_instances(result: CopyMoveResult, height: int, width: int, device=
     for i, instance in enumerate(result.instances):
         for k, mask in enumerate((instance.mask, instance.source_mask, instance.copy_mask)):
             if mask.shape != (height, width):
-                mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+                mask = (
+                    cv2.resize(
+                        mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST
+                    )
+                    > 0
+                )
             masks[k, i] = mask
         # Same map in output pixels: x_out = S x_in, so T_out = S T_in S^-1.
         scale = np.diag([sx, sy])
@@ -78,7 +88,9 @@ def result_to_instances(result: CopyMoveResult, height: int, width: int, device=
     instances = Instances((height, width))
     pred_masks = torch.from_numpy(masks[0])
     instances.pred_masks = pred_masks
-    instances.pred_boxes = BitMasks(pred_masks).get_bounding_boxes() if n else Boxes(torch.zeros((0, 4)))
+    instances.pred_boxes = (
+        BitMasks(pred_masks).get_bounding_boxes() if n else Boxes(torch.zeros((0, 4)))
+    )
     instances.scores = torch.tensor([i.score for i in result.instances], dtype=torch.float32)
     instances.pred_classes = torch.zeros(n, dtype=torch.int64)
     instances.pred_source_masks = torch.from_numpy(masks[1])
@@ -123,7 +135,9 @@ class CopyMoveMatcher(nn.Module):
             )
         return self.inference(batched_inputs)
 
-    def inference(self, batched_inputs: List[Dict[str, torch.Tensor]]) -> List[Dict[str, Instances]]:
+    def inference(
+        self, batched_inputs: List[Dict[str, torch.Tensor]]
+    ) -> List[Dict[str, Instances]]:
         """Per image ``{"instances": Instances}`` at the input dict's ``height`` x ``width``."""
         outputs = []
         for item in batched_inputs:

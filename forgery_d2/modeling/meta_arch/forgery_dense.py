@@ -31,20 +31,20 @@ component: the competition scores source and copy as one instance, and a figure 
 duplications (a third of the forged ones) loses less by their union than a single duplication
 loses by being split into its two halves (F1 0.67 each, halved again by the extra instance).
 """
+
 import logging
 import math
 from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
-from fvcore.nn import weight_init
-from torch import nn
-
 from detectron2.config import configurable
 from detectron2.layers import Conv2d, ShapeSpec
 from detectron2.modeling import META_ARCH_REGISTRY, build_backbone
 from detectron2.modeling.meta_arch.semantic_seg import SemSegFPNHead
 from detectron2.structures import BitMasks, Boxes, ImageList, Instances
+from fvcore.nn import weight_init
+from torch import nn
 
 from forgery_d2.matching.self_similarity_map import MAP_CHANNELS
 
@@ -67,14 +67,19 @@ def pixel_targets(batched_inputs: List[dict], padded_hw, device) -> torch.Tensor
         instances = item.get("instances")
         if instances is None:
             if int(item.get("label", 0)) == 1:
-                raise ValueError(f"input {item.get('file_name', i)} is labelled forged but has no 'instances': "
-                                 "the dense head needs its ground-truth masks (map it with is_train=True)")
+                raise ValueError(
+                    f"input {item.get('file_name', i)} is labelled forged but has no 'instances': "
+                    "the dense head needs its ground-truth masks (map it with is_train=True)"
+                )
             continue
         if len(instances) == 0:
             continue
         masks = instances.gt_masks
-        tensor = masks.tensor if isinstance(masks, BitMasks) else BitMasks.from_polygon_masks(
-            masks, *instances.image_size).tensor
+        tensor = (
+            masks.tensor
+            if isinstance(masks, BitMasks)
+            else BitMasks.from_polygon_masks(masks, *instances.image_size).tensor
+        )
         union = tensor.any(dim=0).to(device, torch.float32)
         targets[i, 0, : union.shape[0], : union.shape[1]] = union
     return targets
@@ -83,8 +88,13 @@ def pixel_targets(batched_inputs: List[dict], padded_hw, device) -> torch.Tensor
 class DenseImageHead(nn.Module):
     """Pooled pixel logits + pooled features -> MLP -> one image logit (module docstring)."""
 
-    def __init__(self, feature_shapes: Dict[str, ShapeSpec], hidden_dim: int, topk_fraction: float,
-                 evidence_maps: int = 0):
+    def __init__(
+        self,
+        feature_shapes: Dict[str, ShapeSpec],
+        hidden_dim: int,
+        topk_fraction: float,
+        evidence_maps: int = 0,
+    ):
         """``evidence_maps``: extra ``(N, H, W)`` maps (at the logits' resolution) pooled like the
         logits (0 or more)."""
         super().__init__()
@@ -92,7 +102,9 @@ class DenseImageHead(nn.Module):
         self.strides = {name: shape.stride for name, shape in feature_shapes.items()}
         self.topk_fraction = float(topk_fraction)
         self.evidence_maps = int(evidence_maps)
-        pooled = 3 * (1 + self.evidence_maps) + 2 * sum(shape.channels for shape in feature_shapes.values())
+        pooled = 3 * (1 + self.evidence_maps) + 2 * sum(
+            shape.channels for shape in feature_shapes.values()
+        )
         self.hidden = nn.Linear(pooled, hidden_dim)
         self.classifier = nn.Linear(hidden_dim, 1)
         weight_init.c2_xavier_fill(self.hidden)
@@ -108,7 +120,9 @@ class DenseImageHead(nn.Module):
             rows.append(torch.stack([values.max(), values.topk(k).values.mean(), values.mean()]))
         return torch.stack(rows)
 
-    def forward(self, logits: torch.Tensor, valid: torch.Tensor, features, image_sizes, evidence=None) -> torch.Tensor:
+    def forward(
+        self, logits: torch.Tensor, valid: torch.Tensor, features, image_sizes, evidence=None
+    ) -> torch.Tensor:
         pooled = [self.pool_logits(logits, valid)]
         if self.evidence_maps:
             pooled += [self.pool_logits(evidence[:, i], valid) for i in range(self.evidence_maps)]
@@ -125,10 +139,22 @@ class ForgeryDenseNet(nn.Module):
     """Backbone + per-pixel forgery head + image head (module docstring)."""
 
     @configurable
-    def __init__(self, *, backbone: nn.Module, pixel_head: SemSegFPNHead, image_head: DenseImageHead,
-                 pixel_mean, pixel_std, input_format: str = "RGB", copy_evidence: Optional[CopyEvidence] = None,
-                 bce_weight: float = 1.0, pos_weight: float = 5.0, dice_weight: float = 1.0,
-                 image_loss_weight: float = 1.0, evidence_predictor: Optional[nn.Module] = None):
+    def __init__(
+        self,
+        *,
+        backbone: nn.Module,
+        pixel_head: SemSegFPNHead,
+        image_head: DenseImageHead,
+        pixel_mean,
+        pixel_std,
+        input_format: str = "RGB",
+        copy_evidence: Optional[CopyEvidence] = None,
+        bce_weight: float = 1.0,
+        pos_weight: float = 5.0,
+        dice_weight: float = 1.0,
+        image_loss_weight: float = 1.0,
+        evidence_predictor: Optional[nn.Module] = None,
+    ):
         """
         Args:
             backbone: an FPN backbone (ForgeryFPN when ``copy_evidence`` is given).
@@ -158,12 +184,19 @@ class ForgeryDenseNet(nn.Module):
         backbone = build_backbone(cfg)
         shapes = backbone.output_shape()
         dense = cfg.MODEL.FORGERY_DENSE
-        missing = [f for f in list(dense.IN_FEATURES) + list(dense.IMAGE_FEATURES) if f not in shapes]
+        missing = [
+            f for f in list(dense.IN_FEATURES) + list(dense.IMAGE_FEATURES) if f not in shapes
+        ]
         if missing:
-            raise ValueError(f"MODEL.FORGERY_DENSE features {missing} are not backbone outputs ({sorted(shapes)})")
+            raise ValueError(
+                f"MODEL.FORGERY_DENSE features {missing} are not backbone outputs ({sorted(shapes)})"
+            )
         pixel_head = SemSegFPNHead(
-            {f: shapes[f] for f in dense.IN_FEATURES}, num_classes=1, conv_dims=dense.CONV_DIM,
-            common_stride=dense.COMMON_STRIDE, norm=dense.NORM,
+            {f: shapes[f] for f in dense.IN_FEATURES},
+            num_classes=1,
+            conv_dims=dense.CONV_DIM,
+            common_stride=dense.COMMON_STRIDE,
+            norm=dense.NORM,
         )
         copy_evidence = checked_copy_evidence(cfg, backbone)
         shortcut = copy_evidence is not None and dense.EVIDENCE_SHORTCUT
@@ -183,8 +216,12 @@ class ForgeryDenseNet(nn.Module):
         # of a forged figure), not from 50%: the first steps then refine instead of unlearning.
         nn.init.normal_(predictor.weight, std=0.01)
         nn.init.constant_(predictor.bias, -math.log((1 - PIXEL_PRIOR) / PIXEL_PRIOR))
-        image_head = DenseImageHead({f: shapes[f] for f in dense.IMAGE_FEATURES}, dense.IMAGE_HIDDEN_DIM,
-                                    dense.TOPK_FRACTION, evidence_maps=1 if shortcut else 0)
+        image_head = DenseImageHead(
+            {f: shapes[f] for f in dense.IMAGE_FEATURES},
+            dense.IMAGE_HIDDEN_DIM,
+            dense.TOPK_FRACTION,
+            evidence_maps=1 if shortcut else 0,
+        )
         return {
             "backbone": backbone,
             "pixel_head": pixel_head,
@@ -210,7 +247,9 @@ class ForgeryDenseNet(nn.Module):
 
     def preprocess_image(self, batched_inputs: List[dict]) -> ImageList:
         """Normalized, padded images, followed by the copy-evidence channels when configured."""
-        images = [(x["image"].to(self.device) - self.pixel_mean) / self.pixel_std for x in batched_inputs]
+        images = [
+            (x["image"].to(self.device) - self.pixel_mean) / self.pixel_std for x in batched_inputs
+        ]
         images = ImageList.from_tensors(images, self.backbone.size_divisibility)
         if self.copy_evidence is None:
             return images
@@ -226,15 +265,23 @@ class ForgeryDenseNet(nn.Module):
             evidence = None
         else:
             head = self.pixel_head
-            summed = sum(scale_head(features[name]) for name, scale_head in zip(head.in_features, head.scale_heads))
+            summed = sum(
+                scale_head(features[name])
+                for name, scale_head in zip(head.in_features, head.scale_heads)
+            )
             channels = self.copy_evidence_channels
             evidence = F.max_pool2d(images.tensor[:, -channels:], stride, stride, ceil_mode=True)
             evidence = evidence[..., : summed.shape[-2], : summed.shape[-1]]
             logits = self.evidence_predictor(torch.cat([summed, evidence], dim=1))
             evidence = evidence[:, 0] * evidence[:, 1]  # correlation x votes
         valid = valid_area_mask(images.image_sizes, stride, logits.shape[-2:], logits.device)
-        image_logits = self.image_head(logits[:, 0], valid[:, 0], features, images.image_sizes,
-                                       None if evidence is None else evidence[:, None])
+        image_logits = self.image_head(
+            logits[:, 0],
+            valid[:, 0],
+            features,
+            images.image_sizes,
+            None if evidence is None else evidence[:, None],
+        )
         return images, logits, valid, image_logits
 
     @property
@@ -247,10 +294,14 @@ class ForgeryDenseNet(nn.Module):
         images, logits, valid, image_logits = self._run(batched_inputs)
         stride = self.pixel_head.common_stride
         targets = pixel_targets(batched_inputs, images.tensor.shape[-2:], self.device)
-        targets = F.avg_pool2d(targets, stride, stride, ceil_mode=True)[..., : logits.shape[-2], : logits.shape[-1]]
+        targets = F.avg_pool2d(targets, stride, stride, ceil_mode=True)[
+            ..., : logits.shape[-2], : logits.shape[-1]
+        ]
         valid = valid.to(logits.dtype)
         weights = valid * (1.0 + (self.pos_weight - 1.0) * targets)
-        bce = F.binary_cross_entropy_with_logits(logits.float(), targets, weight=weights, reduction="sum")
+        bce = F.binary_cross_entropy_with_logits(
+            logits.float(), targets, weight=weights, reduction="sum"
+        )
         bce = bce / weights.sum().clamp(min=1.0)
         probs = torch.sigmoid(logits.float()) * valid
         dice = 1.0 - (2.0 * (probs * targets).sum() + 1.0) / (probs.sum() + targets.sum() + 1.0)
@@ -266,12 +317,22 @@ class ForgeryDenseNet(nn.Module):
     def inference(self, batched_inputs: List[dict]):
         """Per image ``{"instances": one soft-mask instance, "image_score": float}`` (module docstring)."""
         images, logits, _, image_logits = self._run(batched_inputs)
-        probs = torch.sigmoid(F.interpolate(logits.float(), scale_factor=self.pixel_head.common_stride,
-                                            mode="bilinear", align_corners=False))
+        probs = torch.sigmoid(
+            F.interpolate(
+                logits.float(),
+                scale_factor=self.pixel_head.common_stride,
+                mode="bilinear",
+                align_corners=False,
+            )
+        )
         outputs = []
-        for prob, image_logit, item, (h, w) in zip(probs, image_logits, batched_inputs, images.image_sizes):
+        for prob, image_logit, item, (h, w) in zip(
+            probs, image_logits, batched_inputs, images.image_sizes
+        ):
             height, width = int(item.get("height", h)), int(item.get("width", w))
-            prob = F.interpolate(prob[None, :, :h, :w], size=(height, width), mode="bilinear", align_corners=False)[0]
+            prob = F.interpolate(
+                prob[None, :, :h, :w], size=(height, width), mode="bilinear", align_corners=False
+            )[0]
             score = float(torch.sigmoid(image_logit))
             mask = (prob * 255.0).round().to(torch.uint8)  # (1, H, W)
             instances = Instances((height, width))
@@ -279,7 +340,10 @@ class ForgeryDenseNet(nn.Module):
             instances.scores = torch.tensor([score], device=mask.device)
             instances.pred_classes = torch.zeros(1, dtype=torch.int64, device=mask.device)
             binary = mask >= 128
-            instances.pred_boxes = (BitMasks(binary).get_bounding_boxes() if binary.any()
-                                    else Boxes(torch.tensor([[0.0, 0.0, float(width), float(height)]])))
+            instances.pred_boxes = (
+                BitMasks(binary).get_bounding_boxes()
+                if binary.any()
+                else Boxes(torch.tensor([[0.0, 0.0, float(width), float(height)]]))
+            )
             outputs.append({"instances": instances, "image_score": score})
         return outputs

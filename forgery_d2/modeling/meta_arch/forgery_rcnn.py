@@ -14,18 +14,18 @@ Differences from ``GeneralizedRCNN`` (training is otherwise identical):
 The output contract is in docs/DESIGN.md ("Model outputs"). Forensic streams and self-correlation
 live in the backbone (forgery_d2.modeling.backbone), so they also work under plain GeneralizedRCNN.
 """
+
 import logging
 from typing import Dict, List, Optional
 
 import torch
-from torch import nn
-
 from detectron2.config import configurable
-from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN
 from detectron2.layers import paste_masks_in_image
+from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN
 from detectron2.modeling.postprocessing import detector_postprocess
 from detectron2.structures import ImageList, Instances
 from detectron2.utils.events import get_event_storage
+from torch import nn
 
 from ..backbone import ForgeryFPN
 from ..copy_evidence import CopyEvidence, evidence_tensor
@@ -86,11 +86,14 @@ def checked_copy_evidence(cfg, backbone) -> Optional[CopyEvidence]:
     """The copy-evidence map function of ``cfg`` (None when off); an error when the backbone cannot
     take its channels."""
     evidence = CopyEvidence.from_config(cfg)
-    if evidence is not None and not (isinstance(backbone, ForgeryFPN) and backbone.evidence_channels):
+    if evidence is not None and not (
+        isinstance(backbone, ForgeryFPN) and backbone.evidence_channels
+    ):
         raise ValueError(
             "MODEL.COPY_EVIDENCE.ENABLED needs a backbone that takes the evidence channels: MODEL.BACKBONE.NAME "
             f"build_forensic_resnet_fpn_backbone / build_mobilenetv3_fpn_backbone / build_forensic_fpn_backbone, "
-            f"got {cfg.MODEL.BACKBONE.NAME!r}")
+            f"got {cfg.MODEL.BACKBONE.NAME!r}"
+        )
     return evidence
 
 
@@ -99,8 +102,14 @@ class ForgeryRCNN(GeneralizedRCNN):
     """GeneralizedRCNN with an optional image-level gate and soft (0..255) mask outputs."""
 
     @configurable
-    def __init__(self, *, image_gate: Optional[nn.Module] = None, soft_masks: bool = True,
-                 copy_evidence: Optional[CopyEvidence] = None, **kwargs):
+    def __init__(
+        self,
+        *,
+        image_gate: Optional[nn.Module] = None,
+        soft_masks: bool = True,
+        copy_evidence: Optional[CopyEvidence] = None,
+        **kwargs,
+    ):
         """
         Args:
             image_gate: head from :func:`build_image_gate`, or None (no ``image_score``).

@@ -23,18 +23,18 @@ forgery_d2's ForgeryRCNN...) built from the same config; it lives in the ``rcnn`
 what trains (the matcher has no parameters). ``MODEL.WEIGHTS`` from a plain R-CNN training load
 directly: keys without the ``rcnn.`` prefix are given it on load.
 """
+
 import logging
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
+import detectron2.data.transforms as T
 import numpy as np
 import torch
-from torch import nn
-
-import detectron2.data.transforms as T
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.structures import BitMasks, Instances
+from torch import nn
 
 from forgery_d2.data.mapper import resize_image_maps
 from forgery_d2.structures.masks import binarize_masks, pairwise_mask_iou
@@ -42,7 +42,14 @@ from forgery_d2.structures.masks import binarize_masks, pairwise_mask_iou
 from ..copy_evidence import MAP_KEY
 from .copy_move_matcher import CopyMoveMatcher
 
-__all__ = ["FusionRCNN", "FusionRule", "fuse_instances", "FUSION_MODES", "network_support", "fused_image_score"]
+__all__ = [
+    "FusionRCNN",
+    "FusionRule",
+    "fuse_instances",
+    "FUSION_MODES",
+    "network_support",
+    "fused_image_score",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +69,11 @@ def _as_dtype(masks: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def _make_instances(image_size, masks, scores, sources) -> Instances:
-    order = torch.argsort(scores, descending=True, stable=True) if len(scores) else torch.zeros(0, dtype=torch.long)
+    order = (
+        torch.argsort(scores, descending=True, stable=True)
+        if len(scores)
+        else torch.zeros(0, dtype=torch.long)
+    )
     result = Instances(image_size)
     result.pred_masks = masks[order]
     result.scores = scores[order].float()
@@ -113,9 +124,15 @@ def fuse_instances(network: Instances, matcher: Instances, rule: FusionRule) -> 
     ``pred_sources`` field says where each instance came from (0 network, 1 matcher, 2 both)."""
     mode = rule.mode
     if tuple(network.image_size) != tuple(matcher.image_size):
-        raise ValueError(f"image sizes differ: network {network.image_size}, matcher {matcher.image_size}")
+        raise ValueError(
+            f"image sizes differ: network {network.image_size}, matcher {matcher.image_size}"
+        )
     device = network.scores.device
-    net_masks = network.pred_masks if network.has("pred_masks") else torch.zeros((0, *network.image_size), dtype=torch.bool)
+    net_masks = (
+        network.pred_masks
+        if network.has("pred_masks")
+        else torch.zeros((0, *network.image_size), dtype=torch.bool)
+    )
     net_masks = net_masks.to(device)
     net_scores = network.scores.float()
     match_masks = matcher.pred_masks.to(device).bool()
@@ -132,7 +149,10 @@ def fuse_instances(network: Instances, matcher: Instances, rule: FusionRule) -> 
             score = match_scores[j] * rule.matcher_score_weight
             best = int(iou[:, j].argmax()) if len(net_scores) else -1
             if best >= 0 and iou[best, j] > rule.union_merge_iou:
-                merged = binarize_masks(masks[best:best + 1], rule.mask_threshold) | match_masks[j:j + 1]
+                merged = (
+                    binarize_masks(masks[best : best + 1], rule.mask_threshold)
+                    | match_masks[j : j + 1]
+                )
                 if masks.dtype == torch.bool:
                     masks[best] = merged[0]
                 else:
@@ -146,8 +166,14 @@ def fuse_instances(network: Instances, matcher: Instances, rule: FusionRule) -> 
         scores = torch.cat([scores, match_scores[extra] * rule.matcher_score_weight])
         sources = torch.cat([sources, match_sources[extra]])
     elif mode == "boost":
-        agrees = (iou >= rule.boost_agree_iou).any(dim=1) if len(match_scores) else torch.zeros(len(net_scores), dtype=torch.bool, device=device)
-        scores = torch.where(agrees, net_scores + rule.boost * (1 - net_scores), net_scores * rule.penalty)
+        agrees = (
+            (iou >= rule.boost_agree_iou).any(dim=1)
+            if len(match_scores)
+            else torch.zeros(len(net_scores), dtype=torch.bool, device=device)
+        )
+        scores = torch.where(
+            agrees, net_scores + rule.boost * (1 - net_scores), net_scores * rule.penalty
+        )
         masks = net_masks
         sources = torch.where(agrees, torch.full_like(net_sources, FROM_BOTH), net_sources)
     elif mode == "network_if_matcher":
@@ -158,8 +184,11 @@ def fuse_instances(network: Instances, matcher: Instances, rule: FusionRule) -> 
     elif mode == "verify_and_add":
         support = network_support(net_masks, match_masks)
         verified = (1.0 - rule.verify_weight) * match_scores + rule.verify_weight * support
-        separate = (iou <= rule.union_merge_iou).all(dim=1) if len(match_scores) else torch.ones(
-            len(net_scores), dtype=torch.bool, device=device)
+        separate = (
+            (iou <= rule.union_merge_iou).all(dim=1)
+            if len(match_scores)
+            else torch.ones(len(net_scores), dtype=torch.bool, device=device)
+        )
         masks = torch.cat([_as_dtype(match_masks, net_masks), net_masks[separate]])
         scores = torch.cat([verified, net_scores[separate]])
         sources = torch.cat([torch.full_like(match_sources, FROM_BOTH), net_sources[separate]])
@@ -185,7 +214,9 @@ def network_support(network_masks: torch.Tensor, matcher_masks: torch.Tensor) ->
     return (matcher_masks.float() * probability).flatten(1).sum(dim=1) / area
 
 
-def fused_image_score(mode: str, network_score: float, fused: Instances, matcher: Instances) -> float:
+def fused_image_score(
+    mode: str, network_score: float, fused: Instances, matcher: Instances
+) -> float:
     """The image score of a fused output: ``union`` raises the network's to the best matcher score,
     ``verify_and_add`` to the best rescored matcher instance; other modes keep the network's."""
     if mode == "union" and len(matcher):
@@ -204,8 +235,14 @@ class FusionRCNN(nn.Module):
     :func:`fuse_instances`. Training trains the network (its loss dict is returned unchanged)."""
 
     @configurable
-    def __init__(self, *, rcnn: nn.Module, copy_move: CopyMoveMatcher, rule: FusionRule,
-                 rcnn_resize: Optional[T.ResizeShortestEdge] = None):
+    def __init__(
+        self,
+        *,
+        rcnn: nn.Module,
+        copy_move: CopyMoveMatcher,
+        rule: FusionRule,
+        rcnn_resize: Optional[T.ResizeShortestEdge] = None,
+    ):
         """
         Args:
             rcnn: the network (any meta-architecture returning ``{"instances": ...}`` per image).
@@ -234,8 +271,11 @@ class FusionRCNN(nn.Module):
             "rcnn": META_ARCH_REGISTRY.get(name)(rcnn_cfg),
             "copy_move": CopyMoveMatcher(cfg),
             "rule": FusionRule.from_config(cfg),
-            "rcnn_resize": (T.ResizeShortestEdge(fusion.RCNN_MIN_SIZE_TEST, fusion.RCNN_MAX_SIZE_TEST)
-                            if fusion.RCNN_MIN_SIZE_TEST > 0 else None),
+            "rcnn_resize": (
+                T.ResizeShortestEdge(fusion.RCNN_MIN_SIZE_TEST, fusion.RCNN_MAX_SIZE_TEST)
+                if fusion.RCNN_MIN_SIZE_TEST > 0
+                else None
+            ),
         }
 
     @property
@@ -254,15 +294,16 @@ class FusionRCNN(nn.Module):
         matcher_outputs = self.copy_move(batched_inputs)
         outputs = []
         for net, match in zip(network_outputs, matcher_outputs):
-            fused = fuse_instances(net["instances"], match["instances"].to(net["instances"].scores.device),
-                                   self.rule)
+            fused = fuse_instances(
+                net["instances"], match["instances"].to(net["instances"].scores.device), self.rule
+            )
             output = {"instances": fused}
             if "image_score" in net:
-                output["image_score"] = fused_image_score(self.rule.mode, float(net["image_score"]), fused,
-                                                          match["instances"])
+                output["image_score"] = fused_image_score(
+                    self.rule.mode, float(net["image_score"]), fused, match["instances"]
+                )
             outputs.append(output)
         return outputs
-
 
     def _network_input(self, batched_input):
         """The input dict the network sees: the image (and its ``"image_maps"``, if any) resized by
@@ -283,8 +324,9 @@ class FusionRCNN(nn.Module):
         return network_input
 
 
-def _nest_plain_rcnn_keys(module, state_dict, prefix, local_metadata, strict, missing_keys,
-                          unexpected_keys, error_msgs):
+def _nest_plain_rcnn_keys(
+    module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+):
     """Load a checkpoint of the plain network: ``backbone.x`` -> ``rcnn.backbone.x``. Keys whose
     shapes do not fit are dropped with a warning (like fvcore's checkpointer does)."""
     own = {k: v.shape for k, v in module.rcnn.state_dict().items()}
@@ -292,15 +334,21 @@ def _nest_plain_rcnn_keys(module, state_dict, prefix, local_metadata, strict, mi
     for key in list(state_dict.keys()):
         if not key.startswith(prefix):
             continue
-        local = key[len(prefix):]
+        local = key[len(prefix) :]
         if local.startswith(("rcnn.", "copy_move.")):
             continue
         value = state_dict.pop(key)
         if local in own and hasattr(value, "shape") and tuple(value.shape) != tuple(own[local]):
-            logger.warning("Skip loading %s: shape %s in checkpoint, %s in model", local,
-                           tuple(value.shape), tuple(own[local]))
+            logger.warning(
+                "Skip loading %s: shape %s in checkpoint, %s in model",
+                local,
+                tuple(value.shape),
+                tuple(own[local]),
+            )
             continue
         state_dict[prefix + "rcnn." + local] = value
         renamed += 1
     if renamed:
-        logger.info("FusionRCNN: loaded %d plain network weights into the `rcnn` submodule", renamed)
+        logger.info(
+            "FusionRCNN: loaded %d plain network weights into the `rcnn` submodule", renamed
+        )

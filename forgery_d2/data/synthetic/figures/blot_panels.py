@@ -115,7 +115,7 @@ def draw_strip(rng, height, width, lane_x, template, intensities, rows, style="f
     pitch = float(np.median(np.diff(lane_x))) if len(lane_x) > 1 else template.half_width * 2.5
     for r, row_y in enumerate(rows):
         row_scale = 1.0 if r == 0 else rng.uniform(0.3, 0.9)
-        for lane, (x, value) in enumerate(zip(lane_x, intensities)):
+        for x, value in zip(lane_x, intensities):
             if value <= 0:
                 continue
             value = value * row_scale * rng.uniform(0.92, 1.08)
