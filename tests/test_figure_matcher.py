@@ -13,6 +13,7 @@ from forgery_d2.data.synthetic.blots import draw_blot
 from forgery_d2.data.synthetic.copy_move import CopyTransform, plant_copy_move
 from forgery_d2.matching.evidence import copy_evidence, rendered_graphics_mask
 from forgery_d2.matching.figure_matcher import FigureMatcher
+from forgery_d2.matching.grain_hashing import grain_hash_candidates
 from forgery_d2.matching.panel_alignment import panel_pair_candidates
 
 SKIMAGE_DATA = os.path.join(os.path.dirname(skimage.__file__), "data")
@@ -231,3 +232,11 @@ def test_evidence_ignores_look_alikes_and_graphics():
     graphics = np.full((40, 40), 255, np.uint8)
     cv2.line(graphics, (5, 20), (35, 20), 0, 1)
     assert rendered_graphics_mask(graphics, 5, 0)[20, 10]
+
+
+@pytest.mark.parametrize("shape", [(5, 300), (300, 4), (40, 40)])
+def test_grain_hashing_of_a_figure_without_patches_finds_nothing(shape):
+    """Strips thinner than a patch, or nothing allowed: no candidate, no crash (a legacy-set case)."""
+    residual = np.random.default_rng(0).normal(0, 1, shape).astype(np.float32)
+    allowed = np.zeros(shape, bool) if shape == (40, 40) else np.ones(shape, bool)
+    assert grain_hash_candidates(residual, allowed) == []

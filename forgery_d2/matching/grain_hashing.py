@@ -46,13 +46,16 @@ def _patches(residual: np.ndarray, allowed: np.ndarray, patch: int, stride: int)
     """Centres (n, 2) x, y and flattened patches (n, patch*patch) of the residual on a grid."""
     height, width = residual.shape
     half = patch // 2
+    if height < patch or width < patch:  # no patch fits (a thin strip)
+        return np.zeros((0, 2), np.int64), np.zeros((0, patch * patch), residual.dtype)
     ys, xs = np.mgrid[half : height - half : stride, half : width - half : stride]
     keep = allowed[ys, xs]
     ys, xs = ys[keep], xs[keep]
     offsets = np.arange(patch) - half
     rows = (ys[:, None] + offsets[None, :])[:, :, None]
     cols = (xs[:, None] + offsets[None, :])[:, None, :]
-    return np.stack([xs, ys], axis=1), residual[rows, cols].reshape(len(xs), -1)
+    # An explicit width: a figure (or region) with no patch centre gives (0, patch * patch).
+    return np.stack([xs, ys], axis=1), residual[rows, cols].reshape(len(xs), patch * patch)
 
 
 def _normalize(x: np.ndarray) -> np.ndarray:
