@@ -652,3 +652,12 @@ def test_unreadable_forged_figure_counts_and_is_listed_as_missed(screening, tmp_
     _, text = _parse(result.index)
     missed = text.split('id="missed-list"')[1].split("</ul>")[0]
     assert ">missed —" in missed and ">broken — unreadable, 1 instance(s)" in missed
+
+
+def test_the_report_accepts_every_evidence_method_the_matchers_write():
+    """A record of each method the figure matcher (and the keypoint matcher) writes parses: the
+    demo's report once stopped on a ``grain`` match."""
+    from forgery_d2.matching.figure_matcher import CANDIDATE_METHODS
+    from forgery_d2.report.records import EVIDENCE_METHODS
+
+    assert set(CANDIDATE_METHODS) | {"keypoint"} <= set(EVIDENCE_METHODS)

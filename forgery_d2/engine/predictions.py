@@ -16,7 +16,7 @@ report (``forgery_d2.report``) reads them. One record::
           {"source": RLE, "copy": RLE,         # competition RLEs of the source region and its copy
            "transform": [[a, b, tx], [c, d, ty]] | null,   # 2x3 affine, source (x, y) -> copy
            "score": float,
-           "evidence": {"method": "keypoint" | "dense" | "panel" | "network", ...numbers}}]}]}
+           "evidence": {"method": "keypoint" | "panel" | "grain" | "dense" | "network", ...numbers}}]}]}
 
 Parts come from the model output: when its Instances carry ``pred_source_masks`` /
 ``pred_copy_masks`` (and optionally ``pred_transforms`` / ``pred_evidence``), as

@@ -55,7 +55,10 @@ from .panel_alignment import panel_pair_candidates, refine_by_ecc
 from .results import CopyMoveInstance, CopyMoveResult
 from .verification import refine_transform
 
-__all__ = ["FigureMatcherParams", "FigureMatcher"]
+__all__ = ["FigureMatcherParams", "FigureMatcher", "CANDIDATE_METHODS"]
+
+# How a candidate transform was found: its instances' ``evidence["method"]``.
+CANDIDATE_METHODS = ("keypoint", "panel", "grain")
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +154,7 @@ class FigureMatcherParams:
 
 @dataclass
 class _Candidate:
-    method: str  # "keypoint", "panel" or "grain"
+    method: str  # one of CANDIDATE_METHODS
     matrix: np.ndarray  # verification frame
     box: tuple  # where its copy may lie (verification frame)
     evidence: dict

@@ -37,7 +37,9 @@ __all__ = [
 ]
 
 STATUSES = ("ok", "unreadable")
-EVIDENCE_METHODS = ("keypoint", "dense", "panel", "network")
+# Every method a matcher or network writes (forgery_d2.matching.figure_matcher: keypoint, panel,
+# grain; the fusion: network; dense self-similarity: dense).
+EVIDENCE_METHODS = ("keypoint", "panel", "grain", "dense", "network")
 
 
 class PredictionsError(ValueError):
