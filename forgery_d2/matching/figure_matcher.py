@@ -87,6 +87,7 @@ class FigureMatcherParams:
     grain_min_votes: int
     grain_min_shift: float
     grain_max_candidates: int
+    grain_min_residual_zncc: float
     exclude_graphics: bool
     graphics_min_run: int
     same_copy_iou: float
@@ -98,8 +99,7 @@ class FigureMatcherParams:
         f = cfg.MODEL.FIGURE_MATCHER
         return cls(
             # The keypoint stage of MODEL.KEYPOINT_MATCHER, scaled copies capped like the panel
-            # search:
-            # a region shown again much larger is a zoom inset (legitimate), not a reused one.
+            # search: a region shown again much larger is a zoom inset (legitimate), not a reuse.
             keypoint=KeypointMatcherParams.from_config(cfg).replace(
                 max_scale_change=f.MAX_SCALE_CHANGE,
                 ratio=f.KEYPOINT_RATIO,
@@ -136,6 +136,7 @@ class FigureMatcherParams:
             grain_min_votes=f.GRAIN_MIN_VOTES,
             grain_min_shift=f.GRAIN_MIN_SHIFT,
             grain_max_candidates=f.GRAIN_MAX_CANDIDATES,
+            grain_min_residual_zncc=f.GRAIN_MIN_RESIDUAL_ZNCC,
             exclude_graphics=f.EXCLUDE_GRAPHICS,
             graphics_min_run=f.GRAPHICS_MIN_RUN,
             same_copy_iou=f.SAME_COPY_IOU,
@@ -320,7 +321,9 @@ class FigureMatcher:
             result = verify_candidate(
                 gray32, candidate.matrix, candidate.box, exclude, p.verification, colour
             )
-            if result is None:
+            if result is None or (
+                candidate.method == "grain" and result.residual_zncc < p.grain_min_residual_zncc
+            ):
                 continue
             region = candidate.region or _panel_holding(result.copy_mask, panels)
             if region is not None:
