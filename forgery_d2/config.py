@@ -265,9 +265,8 @@ def _add_training_config(cfg):
     # Training subsets (the stepwise recipe overfits 1, then 5 images). Handled by ForgeryTrainer.
     data = cfg.FORGERY.DATA if "DATA" in cfg.FORGERY else CN()
     cfg.FORGERY.DATA = data
-    data.TRAIN_SUBSET = (
-        0  # train on N images of DATASETS.TRAIN (forged first, fixed order); 0 = all
-    )
+    # train on N images of DATASETS.TRAIN (forged first, fixed order); 0 = all
+    data.TRAIN_SUBSET = 0
     data.TRAIN_SUBSET_IDS = []  # explicit case_ids / image_ids to train on (overrides TRAIN_SUBSET)
     data.TRAIN_SUBSET_SEED = 0  # seed of the fixed shuffle that picks TRAIN_SUBSET images
 
@@ -310,17 +309,14 @@ def _add_training_config(cfg):
     cfg.FORGERY.HOOKS.SEPARABILITY.DATASET = ""  # probe dataset; "" = DATASETS.TEST[0]
     cfg.FORGERY.HOOKS.SEPARABILITY.NUM_IMAGES = 16  # fixed probe subset size
     cfg.FORGERY.HOOKS.SEPARABILITY.NEG_BOXES_PER_IMAGE = 8  # random authentic boxes per image
-    cfg.FORGERY.HOOKS.SEPARABILITY.THRESHOLD = (
-        1.0  # |mean diff| / pooled std for a "separating" dim
-    )
-    cfg.FORGERY.HOOKS.BEST_METRIC = (
-        "forgery/oF1"  # EventStorage key picking model_best.pth; "" = off
-    )
+    # |mean diff| / pooled std for a "separating" dim
+    cfg.FORGERY.HOOKS.SEPARABILITY.THRESHOLD = 1.0
+    # EventStorage key picking model_best.pth; "" = off
+    cfg.FORGERY.HOOKS.BEST_METRIC = "forgery/oF1"
     cfg.FORGERY.HOOKS.BEST_MODE = "max"  # "max" or "min" for BEST_METRIC
     cfg.FORGERY.HOOKS.PLOT_CURVES = True  # write training_curves.png from metrics.json at the end
-    cfg.FORGERY.HOOKS.LOG_PERIOD = (
-        20  # iterations between metrics.json / console / TensorBoard writes
-    )
+    # iterations between metrics.json / console / TensorBoard writes
+    cfg.FORGERY.HOOKS.LOG_PERIOD = 20
 
 
 def _add_modeling_config(cfg):
@@ -505,23 +501,19 @@ def _add_matcher_config(cfg):
     m.VERIFY_MIN_STD = 3.0  # grey-level std below which a window is flat (no evidence)
     m.MORPH_KERNEL = 5  # px, closing/opening of the verified map
     m.MIN_REGION_AREA = 64  # px (verification scale): smaller copies are dropped
-    m.FILL_HULL = (
-        True  # add flat pixels inside the evidence's convex hull that agree with the source
-    )
-    m.MAX_SELF_OVERLAP = (
-        0.5  # reject a "copy" overlapping its own source by more (symmetric objects)
-    )
-    m.SAME_COPY_IOU = (
-        0.5  # two verified transforms whose masks overlap more (IoU) describe one copy: merged
-    )
+    # add flat pixels inside the evidence's convex hull that agree with the source
+    m.FILL_HULL = True
+    # reject a "copy" overlapping its own source by more (symmetric objects)
+    m.MAX_SELF_OVERLAP = 0.5
+    # two verified transforms whose masks overlap more (IoU) describe one copy: merged
+    m.SAME_COPY_IOU = 0.5
     m.MAX_INSTANCES = 5  # instances returned per image
     m.INLIER_SATURATION = 10.0  # score = mean ZNCC * (1 - exp(-inliers / INLIER_SATURATION))
 
     g = cfg.MODEL.FIGURE_MATCHER = CN()
     # forgery_d2.matching.figure_matcher (its keypoint stage reads MODEL.KEYPOINT_MATCHER).
-    g.VERIFY_MAX_SIZE = (
-        1280  # px: layout, panel alignment and verification run at most at this long side
-    )
+    # px: layout, panel alignment and verification run at most at this long side
+    g.VERIFY_MAX_SIZE = 1280
     g.KEYPOINTS = True  # candidates from keypoints (SIFT off text / marks / canvas, g2NN, RANSAC)
     # Copies rescaled by more than this (or less than its inverse) are not searched: a region shown
     # again 2x or more is a zoom inset, a legitimate repetition (panel reuse rescales by 0.75-1.3).
@@ -531,18 +523,15 @@ def _add_matcher_config(cfg):
     # evidence, not the descriptor test, decides.
     g.KEYPOINT_RATIO = 0.8
     g.KEYPOINT_MIN_INLIERS = 5
-    g.KEYPOINT_REGION_MARGIN = (
-        0.5  # a keypoint copy is verified within its inliers' box grown by this x its size
-    )
-    g.PANEL_ALIGNMENT = (
-        True  # candidates from aligning every ordered pair of panels (whole / partial reuse)
-    )
+    # a keypoint copy is verified within its inliers' box grown by this x its size
+    g.KEYPOINT_REGION_MARGIN = 0.5
+    # candidates from aligning every ordered pair of panels (whole / partial reuse)
+    g.PANEL_ALIGNMENT = True
     g.PANEL_THUMB_SIZE = 64  # px: long side of the thumbnails the panel alignment search runs on
     g.PANEL_SCALES = [0.77, 0.87, 1.0, 1.15, 1.3]  # copy / source scales tried by the panel search
     g.PANEL_MIN_NCC = 0.75  # thumbnail correlation a panel pair needs to become a candidate
-    g.GRAIN_HASHING = (
-        True  # candidates from hashing grain patches and voting on offsets (small copies)
-    )
+    # candidates from hashing grain patches and voting on offsets (small copies)
+    g.GRAIN_HASHING = True
     g.GRAIN_MIN_VOTES = 6  # patch pairs (8x8, every 2 px) a grain-hashing transform needs
     g.GRAIN_MIN_SHIFT = 10.0  # px: patches closer than this are the same spot, not a copy
     g.GRAIN_MAX_CANDIDATES = 12  # grain-hashing transforms kept per figure (most votes first)
@@ -552,21 +541,16 @@ def _add_matcher_config(cfg):
     # authentic figure <= 0.97 (look-alike bands, textures). Copies whose grain was degraded (blur,
     # JPEG, resampling) are left to the keypoint and panel searches.
     g.GRAIN_MIN_RESIDUAL_ZNCC = 0.975
-    g.EXCLUDE_GRAPHICS = (
-        True  # rendered graphics (constant-colour shapes, lines and their edges) are never evidence
-    )
-    g.GRAPHICS_MIN_RUN = (
-        5  # px: runs of exactly equal pixels along a row or column this long are graphics
-    )
+    # rendered graphics (constant-colour shapes, lines and their edges) are never evidence
+    g.EXCLUDE_GRAPHICS = True
+    # px: runs of exactly equal pixels along a row or column this long are graphics
+    g.GRAPHICS_MIN_RUN = 5
     # Pixel evidence (forgery_d2.matching.evidence / copy_verification):
     g.WINDOW = 7  # px: side of the window of the local correlations
-    g.BLUR_LEVELS = [
-        0.0,
-        1.0,
-    ]  # both sides blurred by each sigma before the residual; the best is kept
-    g.MIN_RESIDUAL_ZNCC = (
-        0.6  # residual correlation an evidence pixel needs (look-alikes stay near 0)
-    )
+    # Both sides are blurred by each sigma before the residual; the best is kept.
+    g.BLUR_LEVELS = [0.0, 1.0]
+    # residual correlation an evidence pixel needs (look-alikes stay near 0)
+    g.MIN_RESIDUAL_ZNCC = 0.6
     g.MIN_INTENSITY_ZNCC = 0.7  # intensity correlation an evidence pixel needs
     g.MIN_TEXTURE = 0.1  # grey levels: residual std below which a pixel is flat (no evidence)
     # Residual difference of copy and source / that of two independent patches of the region's
@@ -579,15 +563,12 @@ def _add_matcher_config(cfg):
     g.SHIFT_CONTRAST = 2.0
     g.UNIQUENESS_SHIFT = 3.0  # px
     g.MIN_COMPONENT_PIXELS = 12  # evidence components smaller than this are noise
-    g.MIN_EVIDENCE_PIXELS = (
-        24  # a duplication needs at least this many evidence pixels (verification frame)
-    )
-    g.MAX_GAP = (
-        3  # px: gaps and holes in the evidence up to this are closed (only where pixels agree)
-    )
-    g.AGREE_TOLERANCE = (
-        10.0  # grey levels: a closed-over pixel must agree this well with its fitted source
-    )
+    # a duplication needs at least this many evidence pixels (verification frame)
+    g.MIN_EVIDENCE_PIXELS = 24
+    # px: gaps and holes in the evidence up to this are closed (only where pixels agree)
+    g.MAX_GAP = 3
+    # grey levels: a closed-over pixel must agree this well with its fitted source
+    g.AGREE_TOLERANCE = 10.0
     # A verified transform making this fraction of the panel holding its evidence agree with its
     # source pixel for pixel marks the whole panel as copied (a reused panel, dark background
     # included).
@@ -596,9 +577,8 @@ def _add_matcher_config(cfg):
     # the evidence (a merged overlay panel matches each single-channel panel in grey, not in
     # colour).
     g.MIN_COLOUR_ZNCC = 0.5
-    g.MAX_SELF_OVERLAP = (
-        0.5  # a "copy" overlapping its own source by more is a symmetric object: rejected
-    )
+    # a "copy" overlapping its own source by more is a symmetric object: rejected
+    g.MAX_SELF_OVERLAP = 0.5
     g.EVIDENCE_SATURATION = 60.0  # score = mean residual ZNCC x (1 - exp(-evidence pixels / this))
     g.SAME_COPY_IOU = 0.3  # verified duplications overlapping more (mask IoU) are one: merged
     g.MAX_CANDIDATES = 12  # candidate transforms verified per figure and per search (best first)
@@ -616,17 +596,14 @@ def _add_matcher_config(cfg):
     f.RCNN_MIN_SIZE_TEST = 0
     f.RCNN_MAX_SIZE_TEST = 1333
     f.MASK_THRESHOLD = 0.5  # soft network masks (uint8 0..255) are binarized at this for overlaps
-    f.UNION_MERGE_IOU = (
-        0.5  # union: a matcher instance overlapping a network one more is merged into it
-    )
-    f.BOOST_AGREE_IOU = (
-        0.3  # boost: a network instance agrees with the matcher at this mask IoU or more
-    )
+    # union: a matcher instance overlapping a network one more is merged into it
+    f.UNION_MERGE_IOU = 0.5
+    # boost: a network instance agrees with the matcher at this mask IoU or more
+    f.BOOST_AGREE_IOU = 0.3
     f.BOOST = 0.5  # boost: agreeing score s -> s + BOOST * (1 - s)
     f.PENALTY = 0.5  # boost: disagreeing score s -> s * PENALTY
-    f.NETWORK_SCORE_THRESH = (
-        0.5  # matcher_if_network: matcher output kept if a network score >= this
-    )
+    # matcher_if_network: matcher output kept if a network score >= this
+    f.NETWORK_SCORE_THRESH = 0.5
     f.MATCHER_SCORE_WEIGHT = 1.0  # union: matcher scores are multiplied by this
     # verify_and_add: a matcher instance's score becomes (1 - w) * its score + w * the network's
     # mean

@@ -70,9 +70,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 EXIT_INVALID = 2  # exit code of a run stopped by bad input
-MAX_BATCH_PIXELS = (
-    16_000_000  # a forward pass holds at most this many input pixels (one 4000 px figure)
-)
+# a forward pass holds at most this many input pixels (one 4000 px figure)
+MAX_BATCH_PIXELS = 16_000_000
 
 
 class ScreeningError(ValueError):

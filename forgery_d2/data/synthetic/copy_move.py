@@ -168,9 +168,8 @@ class CopyMoveOptions:
     min_region_area: int = 36  # px; smaller regions are not drawn
     min_texture: float = 6.0  # min grey-level std inside a source region (rejects flat background)
     change_threshold: int = 8  # grey levels: a pasted pixel "changed" when it moved by more
-    min_changed_fraction: float = (
-        0.3  # min fraction of the pasted region that changed (no no-op copies)
-    )
+    # min fraction of the pasted region that changed (no no-op copies)
+    min_changed_fraction: float = 0.3
     margin: int = 3  # px kept free between any two regions (plus 3 sigma of feathering)
     region_tries: int = 25  # region draws per event before the event is dropped
     offset_tries: int = 40  # paste positions tried per region

@@ -71,9 +71,8 @@ class SourceOptions:
     large_factor: float = 2.0
     skimage_images: tuple = SKIMAGE_SCIENTIFIC_IMAGES  # file names under skimage/data
     source_dir: str = None  # optional folder of the user's authentic images (searched recursively)
-    holdout_fraction: float = (
-        0.3  # part of every natural / folder image reserved for the test split
-    )
+    # part of every natural / folder image reserved for the test split
+    holdout_fraction: float = 0.3
 
     def validate(self):
         for name, probs, known in (

@@ -80,9 +80,8 @@ class FigureStyle:
     scale_bar: ScaleBarStyle = None
     pointer: str = "arrow"  # arrow / arrowhead / asterisk: how cells are pointed at
     pointer_prob: float = 0.3  # P(a micrograph carries pointers)
-    frame: tuple = (
-        None  # RGB of a 1 px frame drawn around blot strips and micrographs (None: no frame)
-    )
+    # RGB of a 1 px frame drawn around blot strips and micrographs (None: no frame)
+    frame: tuple = None
 
     @property
     def line_height(self):
