@@ -71,11 +71,13 @@ screen keypoint_matcher configs/matcher/keypoint_matcher.yaml
 # The figure matcher's run also writes the analyst's report (open $OUT/report/index.html).
 screen figure_matcher configs/matcher/figure_matcher.yaml --report "$OUT/report" --vis "$OUT/vis"
 
-step "5/6 screen the test figures with the network alone, and fused with the figure matcher"
+step "5/6 screen the test figures with the network alone, and fused with the figure matcher (its rule tuned on val)"
 screen network "$NETWORK_CONFIG" --decision "$OUT/eval_val_network/decision.yaml" "${WEIGHTS[@]}" "${EVIDENCE[@]}"
-# The fusion keeps the config's default rule (not tuned): the matcher's candidates rescored by the
-# network, plus what the network finds alone (MODEL.FUSION.MODE verify_and_add).
-screen fusion "$FUSION_CONFIG" "${WEIGHTS[@]}" "${EVIDENCE[@]}"
+# The fusion (MODEL.FUSION.MODE verify_and_add: the matcher's candidates rescored by the network,
+# plus what the network finds alone) gets its own rule, tuned on the val split like the network's.
+"$PY" tools/eval_oF1.py --config-file "$FUSION_CONFIG" --dataset forgery_figures_val --sweep \
+  --output "$OUT/eval_val_fusion" "${WEIGHTS[@]}" "${EVIDENCE[@]}" OUTPUT_DIR "$OUT/network"
+screen fusion "$FUSION_CONFIG" --decision "$OUT/eval_val_fusion/decision.yaml" "${WEIGHTS[@]}" "${EVIDENCE[@]}"
 
 step "6/6 score the submissions against the solution, next to the trivial baselines"
 "$PY" tools/compare_submissions.py --solution "$DATA/solution.csv" \
