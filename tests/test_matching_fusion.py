@@ -228,3 +228,32 @@ def test_network_sees_its_test_size_while_the_matcher_sees_the_original():
     assert tuple(seen["matcher"]) == (3, 128, 160)
     assert tuple(seen["rcnn"]) == (3, 64, 80)  # shortest edge 64, aspect ratio kept
     assert output["instances"].image_size == (256, 320)
+
+
+@pytest.mark.parametrize("mode", ["verify_and_add", "union", "matcher_if_network"])
+def test_fused_matcher_instances_keep_their_source_copy_and_transform(mode):
+    """The analyst's report needs the matcher's pairs through the fusion (issue 13)."""
+    matcher = _instances(MATCHER, [0.9, 0.8])
+    matcher.pred_source_masks = torch.zeros((2, *SIZE), dtype=torch.bool)
+    matcher.pred_copy_masks = torch.zeros((2, *SIZE), dtype=torch.bool)
+    for k in range(2):  # each instance's mask: its left half the source, right half the copy
+        x0, y0, x1, y1 = (int(v) for v in MATCHER[k])
+        matcher.pred_source_masks[k, y0:y1, x0 : (x0 + x1) // 2] = True
+        matcher.pred_copy_masks[k, y0:y1, (x0 + x1) // 2 : x1] = True
+    matcher.pred_transforms = torch.tensor([[[1.0, 0, 5], [0, 1, 0]], [[-1.0, 0, 9], [0, 1, 2]]])
+    matcher.pred_evidence = [{"method": "keypoint", "inliers": 9}, {"method": "grain", "votes": 7}]
+    probability = torch.zeros((1, *SIZE), dtype=torch.uint8)
+    probability[0, 20:35, 30:50] = 255  # a find of the network alone (no pair behind it)
+    network = Instances(SIZE)
+    network.pred_masks, network.scores = probability, torch.tensor([0.99])
+    fused = fuse_instances(network, matcher, _rule(mode, network_score_thresh=0.5))
+    methods = [e["method"] for e in fused.pred_evidence]
+    assert {"keypoint", "grain"} <= set(methods)
+    for k, method in enumerate(methods):
+        if method == "network":
+            assert not fused.pred_source_masks[k].any() and not fused.pred_copy_masks[k].any()
+            continue
+        j = 0 if method == "keypoint" else 1
+        assert torch.equal(fused.pred_source_masks[k], matcher.pred_source_masks[j])
+        assert torch.equal(fused.pred_copy_masks[k], matcher.pred_copy_masks[j])
+        assert torch.equal(fused.pred_transforms[k], matcher.pred_transforms[j])

@@ -68,7 +68,12 @@ def _as_dtype(masks: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return masks.to(like.dtype)
 
 
-def _make_instances(image_size, masks, scores, sources) -> Instances:
+def _make_instances(
+    image_size, masks, scores, sources, matcher=None, match_index=None
+) -> Instances:
+    """Instances sorted by score; with ``matcher`` and ``match_index`` (per instance, the matcher
+    instance it comes from, -1 for none), the copy-move parts of that matcher instance
+    (:func:`_attach_parts`)."""
     order = (
         torch.argsort(scores, descending=True, stable=True)
         if len(scores)
@@ -80,7 +85,34 @@ def _make_instances(image_size, masks, scores, sources) -> Instances:
     result.pred_classes = torch.zeros(len(order), dtype=torch.int64, device=scores.device)
     result.pred_boxes = BitMasks(binarize_masks(result.pred_masks, 0.5)).get_bounding_boxes()
     result.pred_sources = sources[order]
+    if matcher is not None and match_index is not None:
+        _attach_parts(result, matcher, match_index[order])
     return result
+
+
+def _attach_parts(result: Instances, matcher: Instances, match_index: torch.Tensor) -> None:
+    """Copy the matcher's source / copy masks, transforms and evidence (forgery_d2.modeling.
+    meta_arch.copy_move_matcher) onto the fused instances that come from a matcher instance; the
+    others get empty parts (the analyst's report shows no pair for them)."""
+    if not (matcher.has("pred_source_masks") and matcher.has("pred_copy_masks")):
+        return
+    count, (height, width) = len(match_index), result.image_size
+    device = result.scores.device
+    sources = torch.zeros((count, height, width), dtype=torch.bool, device=device)
+    copies = torch.zeros_like(sources)
+    transforms = torch.zeros((count, 2, 3), dtype=torch.float32, device=device)
+    evidence = []
+    for k, j in enumerate(int(v) for v in match_index):
+        if j < 0:
+            evidence.append({"method": "network"})
+            continue
+        sources[k] = matcher.pred_source_masks[j].to(device).bool()
+        copies[k] = matcher.pred_copy_masks[j].to(device).bool()
+        if matcher.has("pred_transforms"):
+            transforms[k] = matcher.pred_transforms[j].to(device).float()
+        evidence.append(dict(matcher.pred_evidence[j]) if matcher.has("pred_evidence") else {})
+    result.pred_source_masks, result.pred_copy_masks = sources, copies
+    result.pred_transforms, result.pred_evidence = transforms, evidence
 
 
 @dataclass(frozen=True)
@@ -144,6 +176,7 @@ def fuse_instances(network: Instances, matcher: Instances, rule: FusionRule) -> 
 
     if mode == "union":
         masks, scores, sources = net_masks.clone(), net_scores.clone(), net_sources.clone()
+        match_index = torch.full((len(net_scores),), -1, dtype=torch.long)
         extra = []
         for j in range(len(match_scores)):
             score = match_scores[j] * rule.matcher_score_weight
@@ -159,12 +192,14 @@ def fuse_instances(network: Instances, matcher: Instances, rule: FusionRule) -> 
                     masks[best] = torch.maximum(masks[best], _as_dtype(match_masks[j], masks))
                 scores[best] = torch.maximum(scores[best], score)
                 sources[best] = FROM_BOTH
+                match_index[best] = j
             else:
                 extra.append(j)
         extra = torch.as_tensor(extra, dtype=torch.long, device=device)
         masks = torch.cat([masks, _as_dtype(match_masks[extra], net_masks)])
         scores = torch.cat([scores, match_scores[extra] * rule.matcher_score_weight])
         sources = torch.cat([sources, match_sources[extra]])
+        match_index = torch.cat([match_index, extra.cpu()])
     elif mode == "boost":
         agrees = (
             (iou >= rule.boost_agree_iou).any(dim=1)
@@ -176,11 +211,13 @@ def fuse_instances(network: Instances, matcher: Instances, rule: FusionRule) -> 
         )
         masks = net_masks
         sources = torch.where(agrees, torch.full_like(net_sources, FROM_BOTH), net_sources)
+        match_index = torch.full((len(net_scores),), -1, dtype=torch.long)
     elif mode == "network_if_matcher":
         keep = len(match_scores) > 0
         masks = net_masks if keep else net_masks[:0]
         scores = net_scores if keep else net_scores[:0]
         sources = net_sources if keep else net_sources[:0]
+        match_index = torch.full((len(sources),), -1, dtype=torch.long)
     elif mode == "verify_and_add":
         support = network_support(net_masks, match_masks)
         verified = (1.0 - rule.verify_weight) * match_scores + rule.verify_weight * support
@@ -192,13 +229,20 @@ def fuse_instances(network: Instances, matcher: Instances, rule: FusionRule) -> 
         masks = torch.cat([_as_dtype(match_masks, net_masks), net_masks[separate]])
         scores = torch.cat([verified, net_scores[separate]])
         sources = torch.cat([torch.full_like(match_sources, FROM_BOTH), net_sources[separate]])
+        match_index = torch.cat(
+            [
+                torch.arange(len(match_scores)),
+                torch.full((int(separate.sum()),), -1, dtype=torch.long),
+            ]
+        )
     else:  # matcher_if_network
         keep = len(net_scores) > 0 and float(net_scores.max()) >= rule.network_score_thresh
         index = slice(None) if keep else slice(0, 0)
         masks = _as_dtype(match_masks[index], net_masks)
         scores = match_scores[index] * rule.matcher_score_weight
         sources = match_sources[index]
-    return _make_instances(network.image_size, masks, scores, sources)
+        match_index = torch.arange(len(match_scores))[index]
+    return _make_instances(network.image_size, masks, scores, sources, matcher, match_index)
 
 
 def network_support(network_masks: torch.Tensor, matcher_masks: torch.Tensor) -> torch.Tensor:
