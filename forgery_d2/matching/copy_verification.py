@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from .evidence import copy_evidence, grain_residual
+from .evidence import copy_evidence, grain_residual, warped_inside, warped_source
 
 __all__ = [
     "VerificationParams",
@@ -313,24 +313,8 @@ def extend_to_region(
     local = inverse.copy()
     local[:, 2] += inverse[:, :2] @ np.array([x0, y0], dtype=np.float64)
     size = (x1 - x0, y1 - y0)
-    source = cv2.warpAffine(
-        gray,
-        local,
-        size,
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_REFLECT,
-    )
-    inside = (
-        cv2.warpAffine(
-            np.ones_like(gray),
-            local,
-            size,
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        )
-        > 0.999
-    )
+    source = warped_source(gray, local, size)
+    inside = warped_inside(gray, local, size)
     usable = inside & ~exclude[y0:y1, x0:x1]
     if usable.sum() < 0.5 * usable.size:
         return verified

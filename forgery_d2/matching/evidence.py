@@ -245,7 +245,7 @@ class EvidenceMaps:
         )
 
 
-def _warped_source(gray, inverse, size, shift=(0.0, 0.0)):
+def warped_source(gray, inverse, size, shift=(0.0, 0.0)):
     """The source seen from the copy crop (``inverse``: crop pixel -> source pixel), its sampling
     point moved by ``shift`` px in the source."""
     moved = inverse.copy()
@@ -257,6 +257,20 @@ def _warped_source(gray, inverse, size, shift=(0.0, 0.0)):
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REFLECT,
     )
+
+
+def warped_inside(gray, inverse, size) -> np.ndarray:
+    """bool (h, w) of ``size``: the crop pixels whose source point (``inverse``: crop pixel ->
+    source pixel) lies inside ``gray``."""
+    ones = cv2.warpAffine(
+        np.ones_like(gray),
+        inverse,
+        size,
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    return ones > 0.999
 
 
 def copy_evidence(
@@ -280,18 +294,8 @@ def copy_evidence(
     inverse = cv2.invertAffineTransform(matrix.astype(np.float64))
     inverse[:, 2] += inverse[:, :2] @ np.array([cx0, cy0], dtype=np.float64)
     size = (cx1 - cx0, cy1 - cy0)
-    source = _warped_source(gray, inverse, size)
-    inside = (
-        cv2.warpAffine(
-            np.ones_like(gray),
-            inverse,
-            size,
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        )
-        > 0.999
-    )
+    source = warped_source(gray, inverse, size)
+    inside = warped_inside(gray, inverse, size)
     crop = (slice(y0 - cy0, y1 - cy0), slice(x0 - cx0, x1 - cx0))
     residual_zncc, texture, noise_ratio, shifted_ratio = None, None, None, None
     for blur in blur_levels:
@@ -305,7 +309,7 @@ def copy_evidence(
         shifted = None
         for shift in ((uniqueness_shift, 0.0), (0.0, uniqueness_shift)):
             moved = grain_only(
-                grain_residual(_warped_source(gray, inverse, size, shift), blur), level
+                grain_residual(warped_source(gray, inverse, size, shift), blur), level
             )
             ratio_moved = np.sqrt(_local_zncc(copy_residual, moved, window)[2]) / grain
             shifted = ratio_moved if shifted is None else np.minimum(shifted, ratio_moved)
