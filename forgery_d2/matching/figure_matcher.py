@@ -88,6 +88,7 @@ class FigureMatcherParams:
     grain_min_shift: float
     grain_max_candidates: int
     grain_min_residual_zncc: float
+    min_verified_pixels: int
     exclude_graphics: bool
     graphics_min_run: int
     same_copy_iou: float
@@ -137,6 +138,7 @@ class FigureMatcherParams:
             grain_min_shift=f.GRAIN_MIN_SHIFT,
             grain_max_candidates=f.GRAIN_MAX_CANDIDATES,
             grain_min_residual_zncc=f.GRAIN_MIN_RESIDUAL_ZNCC,
+            min_verified_pixels=f.MIN_VERIFIED_PIXELS,
             exclude_graphics=f.EXCLUDE_GRAPHICS,
             graphics_min_run=f.GRAPHICS_MIN_RUN,
             same_copy_iou=f.SAME_COPY_IOU,
@@ -321,8 +323,12 @@ class FigureMatcher:
             result = verify_candidate(
                 gray32, candidate.matrix, candidate.box, exclude, p.verification, colour
             )
-            if result is None or (
-                candidate.method == "grain" and result.residual_zncc < p.grain_min_residual_zncc
+            if (
+                result is None
+                or result.evidence_pixels / verify_scale**2 < p.min_verified_pixels
+                or (
+                    candidate.method == "grain" and result.residual_zncc < p.grain_min_residual_zncc
+                )
             ):
                 continue
             region = candidate.region or _panel_holding(result.copy_mask, panels)
