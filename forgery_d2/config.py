@@ -4,6 +4,7 @@ forgery_d2 YAML, like ``add_pointrend_config`` in detectron2's projects.
 Each section below belongs to one part of the plugin; every key has a comment.
 """
 
+import dataclasses
 import difflib
 import functools
 import logging
@@ -22,6 +23,7 @@ __all__ = [
     "check_weights_file",
     "fall_back_to_cpu",
     "default_value",
+    "ConfigParams",
 ]
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,19 @@ logger = logging.getLogger(__name__)
 def get_forgery_cfg():
     """A fresh (unfrozen) config: detectron2's defaults plus forgery_d2's keys."""
     return add_forgery_config(get_cfg())
+
+
+class ConfigParams:
+    """Base of the frozen settings dataclasses that a class method ``from_config(cfg)`` reads from a
+    config: ``default()`` (the values of this file) and ``replace(**changes)`` for all of them."""
+
+    @classmethod
+    def default(cls):
+        """The defaults of forgery_d2/config.py."""
+        return cls.from_config(get_forgery_cfg())
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
 
 
 @functools.lru_cache(maxsize=1)

@@ -20,13 +20,12 @@ written once, next to their keys in forgery_d2/config.py (``FORGERY.DECISION``);
 :mod:`forgery_d2.evaluation.sweep` tunes them on a validation set.
 """
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from forgery_d2.competition.rle import encode_annotation, mask_to_runs
-from forgery_d2.config import ConfigError, get_forgery_cfg
+from forgery_d2.config import ConfigError, ConfigParams
 from forgery_d2.structures.masks import binarize_masks, to_numpy
 
 from .metric import runs_intersection
@@ -89,7 +88,7 @@ CONFIG_KEYS = {
 
 
 @dataclass(frozen=True)
-class DecisionRule:
+class DecisionRule(ConfigParams):
     """Turns one model output into the final instances of an image; see the module docstring.
     One field per ``FORGERY.DECISION`` key (:data:`CONFIG_KEYS`); :meth:`default` is the
     configured default."""
@@ -147,17 +146,9 @@ class DecisionRule:
             values[name] = kind(value)
         return cls(**values)
 
-    @classmethod
-    def default(cls) -> "DecisionRule":
-        """The defaults of forgery_d2/config.py."""
-        return cls.from_config(get_forgery_cfg())
-
     def to_config_dict(self) -> dict:
         """``{FORGERY.DECISION key: value}`` (what a decision.yaml holds)."""
         return {key: getattr(self, name) for name, key in CONFIG_KEYS.items()}
-
-    def replace(self, **changes) -> "DecisionRule":
-        return dataclasses.replace(self, **changes)
 
     def __call__(self, output: dict) -> Decision:
         """Apply the rule to one model output ``{"instances": Instances, ["image_score"]}``."""

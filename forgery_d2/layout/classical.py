@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from forgery_d2.config import get_forgery_cfg
+from forgery_d2.config import ConfigParams
 
 from .canvas import as_rgb, canvas_mask, colour_distance, estimate_canvas_colour
 from .ink import InkComponents, grow_ink, ink_components, label_max, measure_components
@@ -36,7 +36,7 @@ CANVAS_LABEL_SCORE = 0.9  # confidence of a non-panel component on the canvas be
 
 
 @dataclass(frozen=True)
-class ClassicalLayoutParams:
+class ClassicalLayoutParams(ConfigParams):
     """Settings of the classical analyzer: one field per ``MODEL.LAYOUT.CLASSICAL`` key (documented,
     with its default, in forgery_d2/config.py). Sizes scale with the figure's long side."""
 
@@ -93,11 +93,6 @@ class ClassicalLayoutParams:
             min_mark_score=c.MIN_MARK_SCORE,
             ink_dilation=c.INK_DILATION,
         )
-
-    @classmethod
-    def default(cls) -> "ClassicalLayoutParams":
-        """The defaults of forgery_d2/config.py."""
-        return cls.from_config(get_forgery_cfg())
 
 
 class ClassicalLayoutAnalyzer:

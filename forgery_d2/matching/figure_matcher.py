@@ -27,13 +27,13 @@ DETECT_*); layout, alignment and verification run on the figure brought to at mo
 """
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, List
 
 import cv2
 import numpy as np
 
-from forgery_d2.config import get_forgery_cfg
+from forgery_d2.config import ConfigParams
 from forgery_d2.layout import ClassicalLayoutAnalyzer, ClassicalLayoutParams
 from forgery_d2.structures.masks import mask_iou
 
@@ -70,7 +70,7 @@ INTENSITY_HASH_MIN_CORRELATION = 0.97
 
 
 @dataclass(frozen=True)
-class FigureMatcherParams:
+class FigureMatcherParams(ConfigParams):
     """Settings of :class:`FigureMatcher`: one field per ``MODEL.FIGURE_MATCHER`` key (documented,
     with its default, in forgery_d2/config.py), plus the keypoint stage's ``MODEL.KEYPOINT_MATCHER``."""
 
@@ -145,14 +145,6 @@ class FigureMatcherParams:
             max_candidates=f.MAX_CANDIDATES,
             max_instances=f.MAX_INSTANCES,
         )
-
-    @classmethod
-    def default(cls) -> "FigureMatcherParams":
-        """The defaults of forgery_d2/config.py."""
-        return cls.from_config(get_forgery_cfg())
-
-    def replace(self, **changes) -> "FigureMatcherParams":
-        return replace(self, **changes)
 
 
 @dataclass

@@ -10,14 +10,13 @@ Scales: keypoints are detected on a working image whose longer side is in
 at ``verify_max_size`` (``verify_scale``); masks are returned at the input's resolution.
 """
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from forgery_d2.config import get_forgery_cfg
+from forgery_d2.config import ConfigParams
 from forgery_d2.structures.masks import mask_iou
 
 from .clustering import group_matches
@@ -33,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class KeypointMatcherParams:
+class KeypointMatcherParams(ConfigParams):
     """Matcher settings: one field per ``MODEL.KEYPOINT_MATCHER`` key, whose comment in
     forgery_d2/config.py gives its meaning and default (the one place defaults are written).
     :meth:`default` is the configured default."""
@@ -115,14 +114,6 @@ class KeypointMatcherParams:
             max_instances=m.MAX_INSTANCES,
             inlier_saturation=m.INLIER_SATURATION,
         )
-
-    @classmethod
-    def default(cls) -> "KeypointMatcherParams":
-        """The defaults of forgery_d2/config.py."""
-        return cls.from_config(get_forgery_cfg())
-
-    def replace(self, **changes) -> "KeypointMatcherParams":
-        return dataclasses.replace(self, **changes)
 
 
 def _is_pixel_permutation(matrix: np.ndarray) -> bool:

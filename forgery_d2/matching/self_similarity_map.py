@@ -44,14 +44,13 @@ here (the keypoint stage of the matchers finds them). Cost is measured by
 ``benchmarks/bench_self_similarity_map.py`` (docs/MODELING.md).
 """
 
-import dataclasses
 from dataclasses import dataclass, fields
 from typing import Tuple
 
 import cv2
 import numpy as np
 
-from forgery_d2.config import get_forgery_cfg
+from forgery_d2.config import ConfigParams
 
 from .evidence import grain_level, grain_residual, isotropic_grain_mask, rendered_graphics_mask
 from .features import to_gray_uint8
@@ -65,7 +64,7 @@ _FLIPS = ((False, False), (True, False), (False, True), (True, True))
 
 
 @dataclass(frozen=True)
-class SelfSimilarityParams:
+class SelfSimilarityParams(ConfigParams):
     """Settings of :func:`self_similarity_map` (module docstring); one field per
     ``MODEL.COPY_EVIDENCE`` key, documented with its default in forgery_d2/config.py."""
 
@@ -115,14 +114,6 @@ class SelfSimilarityParams:
         values = {f.name: c[f.name.upper()] for f in fields(cls)}
         values["blur_levels"] = tuple(float(v) for v in values["blur_levels"])
         return cls(**values)
-
-    @classmethod
-    def default(cls) -> "SelfSimilarityParams":
-        """The defaults of forgery_d2/config.py."""
-        return cls.from_config(get_forgery_cfg())
-
-    def replace(self, **changes) -> "SelfSimilarityParams":
-        return dataclasses.replace(self, **changes)
 
     def cache_key(self) -> str:
         """A string that changes whenever a setting changes (for caches of computed maps)."""
