@@ -197,47 +197,38 @@ def to_markdown(results):
             f"| {name} | {row['oF1']:.3f} | {row['oF1_forged']:.3f} | {row['oF1_authentic']:.3f} | "
             f"{row['false_alarm_rate']:.3f} | {row['image_F1']:.3f} | {seconds} |"
         )
-    kinds = sorted({k for row in results["rows"].values() for k in row["by_kind"]})
-    if kinds:
-        lines += [
-            "",
-            "By forgery kind (forged figures holding that kind: share flagged / mean oF1):",
-            "",
-            "| kind | n | " + " | ".join(results["rows"]) + " |",
-            "|---|---|" + "---|" * len(results["rows"]),
-        ]
-        for kind in kinds:
-            cells = []
-            for row in results["rows"].values():
-                entry = row["by_kind"].get(kind)
-                cells.append(
-                    "-" if entry is None else f"{entry['flagged']:.2f} / {entry['oF1']:.3f}"
-                )
-            n = next(
-                row["by_kind"][kind]["n"]
-                for row in results["rows"].values()
-                if kind in row["by_kind"]
-            )
-            lines.append(f"| {kind} | {n} | " + " | ".join(cells) + " |")
+    rows = results["rows"]
+    kinds = sorted({k for row in rows.values() for k in row["by_kind"]})
+    _breakdown(
+        lines,
+        "By forgery kind (forged figures holding that kind: share flagged / mean oF1):",
+        "kind",
+        kinds,
+        rows,
+        lambda row, kind: (
+            "-"
+            if kind not in row["by_kind"]
+            else f"{row['by_kind'][kind]['flagged']:.2f} / {row['by_kind'][kind]['oF1']:.3f}"
+        ),
+        lambda kind: next(
+            row["by_kind"][kind]["n"] for row in rows.values() if kind in row["by_kind"]
+        ),
+    )
     buckets = sorted(
-        {b for row in results["rows"].values() for b in row.get("by_panels", {})},
+        {b for row in rows.values() for b in row.get("by_panels", {})},
         key=lambda b: int(b.split("-")[0].rstrip("+")),
     )
-    if buckets:
-        lines += [
-            "",
-            "By panel count (oF1 / authentic false alarms):",
-            "",
-            "| panels | n | " + " | ".join(results["rows"]) + " |",
-            "|---|---|" + "---|" * len(results["rows"]),
-        ]
-        for bucket in buckets:
-            cells = [
-                f"{row['by_panels'][bucket]['oF1']:.3f} / {row['by_panels'][bucket]['false_alarms']}"
-                for row in results["rows"].values()
-            ]
-            n = next(row["by_panels"][bucket]["n"] for row in results["rows"].values())
-            lines.append(f"| {bucket} | {n} | " + " | ".join(cells) + " |")
+    _breakdown(
+        lines,
+        "By panel count (oF1 / authentic false alarms):",
+        "panels",
+        buckets,
+        rows,
+        lambda row, bucket: (
+            f"{row['by_panels'][bucket]['oF1']:.3f} / {row['by_panels'][bucket]['false_alarms']}"
+        ),
+        lambda bucket: next(row["by_panels"][bucket]["n"] for row in rows.values()),
+    )
     if results.get("panel_costs"):
         lines += [
             "",
@@ -251,6 +242,23 @@ def to_markdown(results):
             for r in results["panel_costs"]
         ]
     return "\n".join(lines) + "\n"
+
+
+def _breakdown(lines, title, label, keys, rows, cell, count):
+    """Append a Markdown table with a line per key (``count(key)`` figures) and a column per row
+    (``cell(row, key)``); nothing when there is no key."""
+    if not keys:
+        return
+    lines += [
+        "",
+        title,
+        "",
+        f"| {label} | n | " + " | ".join(rows) + " |",
+        "|---|---|" + "---|" * len(rows),
+    ]
+    for key in keys:
+        cells = [cell(row, key) for row in rows.values()]
+        lines.append(f"| {key} | {count(key)} | " + " | ".join(cells) + " |")
 
 
 def main(argv=None):
