@@ -64,17 +64,22 @@ def _nearest_neighbours(queries: np.ndarray, database: np.ndarray, k: int, chunk
 
 
 def _distinct_locations(
-    candidate_points: np.ndarray, order: np.ndarray, radius: float = 2.0
+    neighbour_points: np.ndarray, candidate: np.ndarray, radius: float = 2.0
 ) -> np.ndarray:
-    """Of neighbours sorted by distance, keep the closest one per image location: SIFT puts several
-    descriptors on one spot (orientations; the mirrored set), and a twin counted twice would look
-    like an ambiguous match to the ratio test."""
-    kept = []
-    for column in order:
-        point = candidate_points[column]
-        if all(np.abs(point - candidate_points[other]).max() > radius for other in kept):
-            kept.append(column)
-    return np.asarray(kept, dtype=np.int64)
+    """Of each row's neighbours (sorted by distance), keep the closest one per image location: SIFT
+    puts several descriptors on one spot (orientations; the mirrored set), and a twin counted twice
+    would look like an ambiguous match to the ratio test. ``neighbour_points`` (R, K, 2),
+    ``candidate`` (R, K) bool; returns the kept (R, K) bool, greedily in column order, all rows at
+    once."""
+    apart = (
+        np.abs(neighbour_points[:, :, None, :] - neighbour_points[:, None, :, :]).max(axis=3)
+        > radius
+    )
+    kept = np.zeros(candidate.shape, bool)
+    for column in range(candidate.shape[1]):
+        earlier = kept[:, :column]
+        kept[:, column] = candidate[:, column] & (apart[:, column, :column] | ~earlier).all(axis=1)
+    return kept
 
 
 def g2nn_match(
@@ -93,21 +98,23 @@ def g2nn_match(
     offsets = points[neighbours] - points[query_index][:, None, :]
     far_enough = np.hypot(offsets[..., 0], offsets[..., 1]) >= min_distance
 
-    pairs = []
-    for row in range(len(query_index)):
-        kept = _distinct_locations(points[neighbours[row]], np.flatnonzero(far_enough[row]))[:k]
-        if len(kept) < 2:
-            continue
-        d = distances[row, kept]
-        ratios = d[:-1] / np.maximum(d[1:], 1e-12)
-        jumps = np.flatnonzero(ratios < ratio)
-        if len(jumps) == 0:
-            continue
-        for col in kept[: jumps[0] + 1]:
-            pairs.append((query_index[row], neighbours[row, col], distances[row, col]))
-    if not pairs:
+    kept = _distinct_locations(points[neighbours], far_enough)
+    kept &= np.cumsum(kept, axis=1) <= k  # the k closest distinct locations
+    count = kept.sum(axis=1)
+    # Each row's kept columns first (in distance order), then its ratio test: accept the
+    # neighbours before the first jump d_i / d_{i+1} < ratio (rows without a jump give nothing).
+    columns = np.argsort(~kept, axis=1, kind="stable")
+    d = np.take_along_axis(distances, columns, axis=1)
+    jump = (d[:, :-1] / np.maximum(d[:, 1:], 1e-12) < ratio) & (
+        np.arange(d.shape[1] - 1)[None, :] < (count - 1)[:, None]
+    )
+    first_jump = np.where(jump.any(axis=1), jump.argmax(axis=1), -1)
+    rows, positions = np.nonzero(np.arange(d.shape[1])[None, :] <= first_jump[:, None])
+    if len(rows) == 0:
         return Matches.empty()
-    src, dst, dist = (np.asarray(column) for column in zip(*pairs))
+    src = query_index[rows]
+    dst = neighbours[rows, columns[rows, positions]]
+    dist = d[rows, positions]
     matches = Matches(points[src], points[dst], features.mirrored[dst], dist.astype(np.float32))
     return _unique_pairs(matches)
 
