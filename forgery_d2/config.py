@@ -554,7 +554,9 @@ def _add_matcher_config(cfg):
     # grain: its verified mean residual ZNCC is near 1. On two development sets (generator seeds 5
     # and 11) every grain match that was a real copy (F1 > 0.3) had >= 0.98, every one on an
     # authentic figure <= 0.97 (look-alike bands, textures). Copies whose grain was degraded (blur,
-    # JPEG, resampling) are left to the keypoint and panel searches.
+    # JPEG, resampling) are left to the keypoint and panel searches. Read at the figure's own
+    # resolution (a figure brought down to VERIFY_MAX_SIZE resamples the two sides of a whole-pixel
+    # move at different sub-pixel phases: 0.94-0.97 for true copies there).
     g.GRAIN_MIN_RESIDUAL_ZNCC = 0.975
     # A duplication is reported only when at least this many pixels of the figure (original
     # resolution, the report's "verified pixels") are verified as copied. Precision on authentic

@@ -240,3 +240,26 @@ def test_grain_hashing_of_a_figure_without_patches_finds_nothing(shape):
     residual = np.random.default_rng(0).normal(0, 1, shape).astype(np.float32)
     allowed = np.zeros(shape, bool) if shape == (40, 40) else np.ones(shape, bool)
     assert grain_hash_candidates(residual, allowed) == []
+
+
+@pytest.mark.parametrize("move", [(60, 20), (61, 20), (60, 21), (61, 21)])
+def test_grain_hashing_finds_a_copy_moved_by_any_whole_number_of_pixels(move):
+    """A 24 x 24 px grain copy, moved by an even or odd number of pixels along each axis, gets
+    the move as its best candidate (the hashing grid has a stride of 2 px: a grid matched against
+    itself aligned only even moves)."""
+    residual = np.random.default_rng(1).normal(0, 1, (90, 120)).astype(np.float32)
+    dx, dy = move
+    residual[10 + dy : 34 + dy, 10 + dx : 34 + dx] = residual[10:34, 10:34]
+    found = grain_hash_candidates(residual, np.ones(residual.shape, bool))
+    assert found and found[0].flip == "none"
+    assert np.allclose(found[0].matrix, [[1, 0, dx], [0, 1, dy]]), found[0].matrix
+
+
+def test_copy_in_a_figure_above_the_verification_size_is_found_at_an_odd_move(matcher):
+    """Above MODEL.FIGURE_MATCHER.VERIFY_MAX_SIZE both sides are resampled at different sub-pixel
+    phases: the grain match is re-read at full size before its grain threshold."""
+    rng = np.random.default_rng(5)
+    figure = _canvas(700, 1700)
+    figure[40:660, 40:1660] = np.clip(rng.normal(120, 9, (620, 1620, 1)), 0, 255).astype(np.uint8)
+    forged, event = plant_copy_move(figure, (200, 300, 260, 340), (1131, 301))
+    assert _best_f1(matcher(forged), event.mask) > 0.5

@@ -4,9 +4,10 @@ Keypoints need distinctive structure, so a copied blot band (10-30 px) or a cell
 background often yields none. But a copy carries its source's *grain* pixel for pixel. So:
 
 1. patches of the grain residual (forgery_d2.matching.evidence.grain_residual) on a grid of
-   textured, allowed pixels are normalized and hashed with random hyperplanes (SimHash: the signs
-   of ``bits`` random projections, in ``tables`` independent tables); copies fall into the same
-   bucket, unrelated patches almost never do;
+   textured, allowed pixels (the queries) and at every allowed pixel (the patches they are looked
+   up among) are normalized and hashed with random hyperplanes (SimHash: the signs of ``bits``
+   random projections, in ``tables`` independent tables); copies fall into the same bucket,
+   unrelated patches almost never do;
 2. candidate pairs from shared buckets are kept when their patches correlate (``min_correlation``)
    and lie ``min_shift`` px apart or more;
 3. every pair votes for the transform it implies, for each flip of :data:`FLIPS` (the patch of
@@ -15,7 +16,8 @@ background often yields none. But a copy carries its source's *grain* pixel for 
    are candidates, verified like every other candidate.
 
 Scaled or rotated copies change the grain's sampling and are left to keypoints. Cost is linear in
-the number of grid patches (a sort per table), independent of the number of panels.
+the number of patches (a sort per table; at most ``max_points`` queries and ``stride**2`` times as
+many looked-up patches), independent of the number of panels.
 """
 
 from dataclasses import dataclass
@@ -42,20 +44,34 @@ class GrainCandidate:
     flip: str
 
 
-def _patches(residual: np.ndarray, allowed: np.ndarray, patch: int, stride: int):
-    """Centres (n, 2) x, y and flattened patches (n, patch*patch) of the residual on a grid."""
-    height, width = residual.shape
+def _grid_centres(allowed: np.ndarray, patch: int, stride: int, offset=(0, 0)) -> np.ndarray:
+    """(n, 2) x, y centres of a ``stride`` grid shifted by ``offset``, where ``allowed``, with
+    the whole patch inside the image."""
+    height, width = allowed.shape
     half = patch // 2
     if height < patch or width < patch:  # no patch fits (a thin strip)
-        return np.zeros((0, 2), np.int64), np.zeros((0, patch * patch), residual.dtype)
-    ys, xs = np.mgrid[half : height - half : stride, half : width - half : stride]
+        return np.zeros((0, 2), np.int64)
+    ys, xs = np.mgrid[
+        half + offset[1] : height - half : stride, half + offset[0] : width - half : stride
+    ]
     keep = allowed[ys, xs]
-    ys, xs = ys[keep], xs[keep]
-    offsets = np.arange(patch) - half
-    rows = (ys[:, None] + offsets[None, :])[:, :, None]
-    cols = (xs[:, None] + offsets[None, :])[:, None, :]
+    return np.stack([xs[keep], ys[keep]], axis=1).astype(np.int64)
+
+
+def _patches_at(residual: np.ndarray, centres: np.ndarray, patch: int) -> np.ndarray:
+    """Flattened (n, patch * patch) patches of ``residual`` around ``centres``."""
+    offsets = np.arange(patch) - patch // 2
+    rows = (centres[:, 1, None] + offsets[None, :])[:, :, None]
+    cols = (centres[:, 0, None] + offsets[None, :])[:, None, :]
     # An explicit width: a figure (or region) with no patch centre gives (0, patch * patch).
-    return np.stack([xs, ys], axis=1), residual[rows, cols].reshape(len(xs), patch * patch)
+    return residual[rows, cols].reshape(len(centres), patch * patch)
+
+
+def _at_most(centres: np.ndarray, limit: int, rng) -> np.ndarray:
+    """``centres``, or a fixed random subset of ``limit`` of them (bounded cost on huge figures)."""
+    if len(centres) <= limit:
+        return centres
+    return centres[np.sort(rng.choice(len(centres), limit, replace=False))]
 
 
 def _normalize(x: np.ndarray) -> np.ndarray:
@@ -77,38 +93,68 @@ def grain_hash_candidates(
     max_points: int = 60000,
     max_candidates: int = 8,
     seed: int = 0,
+    every_offset: bool = True,
 ) -> List[GrainCandidate]:
     """Candidate transforms of copies (see the module docstring). ``residual``: the figure's grain
     (float32 (H, W), e.g. :func:`forgery_d2.matching.evidence.grain_residual`); ``allowed``: bool
-    (H, W), where patches may be centred (textured, not excluded)."""
-    centres, patches = _patches(residual, allowed, patch, stride)
-    if len(centres) < 2 * min_votes:
-        return []
-    if len(centres) > max_points:  # bounded cost on huge figures: a fixed random subset
-        pick = np.sort(np.random.default_rng(seed).choice(len(centres), max_points, replace=False))
-        centres, patches = centres[pick], patches[pick]
-    query = _normalize(patches.astype(np.float32))
-    grid = query.reshape(len(query), patch, patch)
+    (H, W), where patches may be centred (textured, not excluded).
+
+    Queries lie on a grid of ``stride`` px, the patches they are looked up among on that grid at
+    every offset (every allowed pixel): a copy moved by any whole number of pixels then has
+    exactly aligned pairs. (A grid matched against itself only sees moves by multiples of its
+    stride: at stride 2, three copies in four were never aligned, and a grain shifted by 1 px no
+    longer correlates.) ``every_offset=False`` matches the grid against itself: a quarter of the
+    patches, only moves by multiples of the stride."""
     rng = np.random.default_rng(seed)
+    query_centres = _at_most(_grid_centres(allowed, patch, stride), max_points, rng)
+    if len(query_centres) < min_votes:
+        return []
+    query = _normalize(_patches_at(residual, query_centres, patch).astype(np.float32))
+    if every_offset:
+        base_centres = np.concatenate(
+            [
+                _grid_centres(allowed, patch, stride, (ox, oy))
+                for oy in range(stride)
+                for ox in range(stride)
+            ]
+        )
+        base_centres = _at_most(base_centres, max_points * stride**2, rng)
+        base = _normalize(_patches_at(residual, base_centres, patch).astype(np.float32))
+    else:
+        base_centres, base = query_centres, query
+    grid = query.reshape(len(query), patch, patch)
     planes = rng.standard_normal((tables, patch * patch, bits)).astype(np.float32)
-    keys_q = [_SortedKeys(k) for k in _simhash(query, planes)]
-    n = len(query)
+    base_keys = [_SortedKeys(k) for k in _simhash(base, planes)]
+    width = residual.shape[1]
     votes = []  # per flip: (flip index, vote key x, vote key y, const x, const y, copy x, copy y)
     for flip_index, (fx, fy) in enumerate(FLIPS.values()):
-        flipped = grid[:, :: -1 if fy else 1, :: -1 if fx else 1].reshape(n, -1)
-        pairs = [_bucket_pairs(keys_q[t], key) for t, key in enumerate(_simhash(flipped, planes))]
-        p, q = np.concatenate([x[0] for x in pairs]), np.concatenate([x[1] for x in pairs])
-        # Each flip is an involution, so (i, j) and (j, i) state the same duplication: keep i < j
-        # (raster order, so one duplication votes with one orientation), once.
-        p, q = np.minimum(p, q), np.maximum(p, q)
-        # Most bucket pairs are overlapping neighbours (the grid is denser than a patch): drop
-        # them before the de-duplication, which then sorts a few pairs instead of ~10^6.
-        offset = centres[q] - centres[p]
+        flipped = grid[:, :: -1 if fy else 1, :: -1 if fx else 1].reshape(len(query), -1)
+        pairs = [
+            _bucket_pairs(base_keys[t], _SortedKeys(key))
+            for t, key in enumerate(_simhash(flipped, planes))
+        ]
+        j, i = np.concatenate([x[0] for x in pairs]), np.concatenate([x[1] for x in pairs])
+        # Most bucket pairs are overlapping neighbours (the database is denser than a patch):
+        # dropped before the de-duplication, which then sorts a few pairs instead of ~10^6.
+        offset = base_centres[j] - query_centres[i]
         far = (offset**2).sum(axis=1) >= min_shift**2
-        p, q = _unique_pairs(p[far], q[far], n)
-        correlation = _paired_dot(query, p, flipped, q)
+        i, j = i[far], j[far]
+        # A flip is an involution: (a, b) and (b, a) state the same duplication, found from
+        # either side when both lie on the query grid. Each is kept once, its source the
+        # earlier of the two in raster order (so one duplication votes with one orientation).
+        position_q = query_centres[i, 1] * width + query_centres[i, 0]
+        position_b = base_centres[j, 1] * width + base_centres[j, 0]
+        first = _first_of_each(
+            np.minimum(position_q, position_b) * (width * residual.shape[0])
+            + np.maximum(position_q, position_b)
+        )
+        i, j = i[first], j[first]
+        correlation = _paired_dot(flipped, i, base, j)
         ok = correlation >= min_correlation
-        src, dst = centres[p[ok]].astype(np.int64), centres[q[ok]].astype(np.int64)
+        i, j = i[ok], j[ok]
+        query_first = (position_q[first] < position_b[first])[ok]
+        src = np.where(query_first[:, None], query_centres[i], base_centres[j])
+        dst = np.where(query_first[:, None], base_centres[j], query_centres[i])
         # The quantity a flip leaves constant: translation dst - src, or the mirror axis dst + src.
         const_x = dst[:, 0] + src[:, 0] if fx else dst[:, 0] - src[:, 0]
         const_y = dst[:, 1] + src[:, 1] if fy else dst[:, 1] - src[:, 1]
@@ -157,12 +203,12 @@ def _paired_dot(a: np.ndarray, p: np.ndarray, b: np.ndarray, q: np.ndarray, chun
     return out
 
 
-def _unique_pairs(p: np.ndarray, q: np.ndarray, n: int):
-    """The distinct ``(p, q)`` index pairs, ordered by ``p * n + q``. A sort, not ``np.unique``:
-    numpy 2.x's hash-based ``unique`` of a plain integer array is ~100x slower at 10^6 items."""
-    keys = np.sort(p * n + q)
-    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
-    return keys // n, keys % n
+def _first_of_each(keys: np.ndarray) -> np.ndarray:
+    """Indices of the first occurrence of each distinct key, in key order. A sort, not
+    ``np.unique``: numpy 2.x's hash-based ``unique`` is ~100x slower at 10^6 items."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    return order[np.r_[True, ordered[1:] != ordered[:-1]]] if len(keys) else order
 
 
 def _simhash(x: np.ndarray, planes: np.ndarray) -> np.ndarray:
@@ -177,7 +223,7 @@ def _simhash(x: np.ndarray, planes: np.ndarray) -> np.ndarray:
 
 
 class _SortedKeys:
-    """One table's keys sorted once, with their buckets (start, size), reused for every flip."""
+    """One table's keys sorted, with their buckets (start, size)."""
 
     def __init__(self, keys: np.ndarray):
         self.order = np.argsort(keys)  # pairs are sorted later: any order
@@ -188,21 +234,23 @@ class _SortedKeys:
         self.count = np.diff(np.r_[starts, len(keys)])
 
 
-def _bucket_pairs(key_a: "_SortedKeys", key_b: np.ndarray, max_bucket: int = 16):
+def _bucket_pairs(
+    key_a: _SortedKeys, key_b: _SortedKeys, max_bucket_a: int = 16, max_bucket_b: int = 16
+):
     """Index arrays ``(i, j)`` of all pairs with ``key_a[i] == key_b[j]``, from buckets of at most
-    ``max_bucket`` members per side (larger buckets are flat or repetitive content, not copies)."""
-    order_b = np.argsort(key_b)
-    sorted_b = key_b[order_b]
-    common, start_a, count_a, order_a = key_a.common, key_a.start, key_a.count, key_a.order
-    start_b = np.searchsorted(sorted_b, common, side="left")
-    count_b = np.searchsorted(sorted_b, common, side="right") - start_b
-    keep = (count_b > 0) & (count_a <= max_bucket) & (count_b <= max_bucket)
+    ``max_bucket_a`` / ``max_bucket_b`` members on each side (larger buckets are flat or
+    repetitive content, not copies). ``key_b``'s buckets are looked up in ``key_a``: b is the
+    smaller side."""
+    start_a = np.searchsorted(key_a.sorted, key_b.common, side="left")
+    count_a = np.searchsorted(key_a.sorted, key_b.common, side="right") - start_a
+    start_b, count_b = key_b.start, key_b.count
+    keep = (count_a > 0) & (count_a <= max_bucket_a) & (count_b <= max_bucket_b)
     start_a, count_a, start_b, count_b = start_a[keep], count_a[keep], start_b[keep], count_b[keep]
     sizes = count_a * count_b
     if sizes.sum() == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     bucket = np.repeat(np.arange(len(sizes)), sizes)
     within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    i = order_a[start_a[bucket] + within // count_b[bucket]]
-    j = order_b[start_b[bucket] + within % count_b[bucket]]
+    i = key_a.order[start_a[bucket] + within // count_b[bucket]]
+    j = key_b.order[start_b[bucket] + within % count_b[bucket]]
     return i, j
