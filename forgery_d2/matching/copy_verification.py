@@ -44,6 +44,7 @@ __all__ = [
     "VerificationParams",
     "VerifiedCopy",
     "verify_candidate",
+    "transform_evidence",
     "extend_to_region",
     "warp_mask",
 ]
@@ -189,6 +190,27 @@ def _colour_consistent(
     return True
 
 
+def transform_evidence(gray: np.ndarray, matrix: np.ndarray, box, params: VerificationParams):
+    """The evidence maps of ``matrix`` over ``box`` of ``gray`` and their evidence pixels (bool,
+    the box's shape) under ``params``' thresholds: (EvidenceMaps, evidence)."""
+    maps = copy_evidence(
+        gray,
+        matrix,
+        box,
+        params.window,
+        params.blur_levels,
+        uniqueness_shift=params.uniqueness_shift,
+    )
+    return maps, maps.evidence(
+        params.min_residual_zncc,
+        params.min_intensity_zncc,
+        params.min_texture,
+        params.max_noise_ratio,
+        params.min_shifted_ratio,
+        params.shift_contrast,
+    )
+
+
 def verify_candidate(
     gray: np.ndarray,
     matrix: np.ndarray,
@@ -221,23 +243,9 @@ def verify_candidate(
         )
         > 0
     )
-    maps = copy_evidence(
-        gray,
-        matrix,
-        box,
-        params.window,
-        params.blur_levels,
-        uniqueness_shift=params.uniqueness_shift,
-    )
+    maps, evidence = transform_evidence(gray, matrix, box, params)
     allowed = maps.valid & ~exclude[y0:y1, x0:x1] & ~source_excluded
-    evidence = allowed & maps.evidence(
-        params.min_residual_zncc,
-        params.min_intensity_zncc,
-        params.min_texture,
-        params.max_noise_ratio,
-        params.min_shifted_ratio,
-        params.shift_contrast,
-    )
+    evidence &= allowed
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
         evidence.astype(np.uint8), connectivity=8
     )

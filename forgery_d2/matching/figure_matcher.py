@@ -37,10 +37,14 @@ from forgery_d2.config import ConfigParams
 from forgery_d2.layout import ClassicalLayoutAnalyzer, ClassicalLayoutParams
 from forgery_d2.structures.masks import mask_iou
 
-from .copy_verification import VerificationParams, extend_to_region, verify_candidate
+from .copy_verification import (
+    VerificationParams,
+    extend_to_region,
+    transform_evidence,
+    verify_candidate,
+)
 from .evidence import (
     box_filter,
-    copy_evidence,
     grain_level,
     grain_only,
     grain_residual,
@@ -396,17 +400,8 @@ class FigureMatcher:
             for ty in {np.floor(native[1, 2]), np.ceil(native[1, 2])}:
                 matrix = native.copy()
                 matrix[:, 2] = (tx, ty)
-                maps = copy_evidence(
-                    gray32, matrix, box, v.window, v.blur_levels, v.uniqueness_shift
-                )
-                evidence = inside & maps.evidence(
-                    v.min_residual_zncc,
-                    v.min_intensity_zncc,
-                    v.min_texture,
-                    v.max_noise_ratio,
-                    v.min_shifted_ratio,
-                    v.shift_contrast,
-                )
+                maps, evidence = transform_evidence(gray32, matrix, box, v)
+                evidence &= inside
                 if evidence.sum() >= v.min_evidence_pixels:
                     best = max(best, float(maps.residual_zncc[evidence].mean()))
         return best
