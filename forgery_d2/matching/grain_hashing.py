@@ -144,10 +144,13 @@ def grain_hash_candidates(
         # earlier of the two in raster order (so one duplication votes with one orientation).
         position_q = query_centres[i, 1] * width + query_centres[i, 0]
         position_b = base_centres[j, 1] * width + base_centres[j, 0]
-        first = _first_of_each(
+        # (kind="stable": the first pair found of each, as np.unique's return_index gave)
+        runs = _SortedKeys(
             np.minimum(position_q, position_b) * (width * residual.shape[0])
-            + np.maximum(position_q, position_b)
+            + np.maximum(position_q, position_b),
+            kind="stable",
         )
+        first = runs.order[runs.start]
         i, j = i[first], j[first]
         correlation = _paired_dot(flipped, i, base, j)
         ok = correlation >= min_correlation
@@ -203,14 +206,6 @@ def _paired_dot(a: np.ndarray, p: np.ndarray, b: np.ndarray, q: np.ndarray, chun
     return out
 
 
-def _first_of_each(keys: np.ndarray) -> np.ndarray:
-    """Indices of the first occurrence of each distinct key, in key order. A sort, not
-    ``np.unique``: numpy 2.x's hash-based ``unique`` is ~100x slower at 10^6 items."""
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
-    return order[np.r_[True, ordered[1:] != ordered[:-1]]] if len(keys) else order
-
-
 def _simhash(x: np.ndarray, planes: np.ndarray) -> np.ndarray:
     """(tables, n) int64 keys of the rows of ``x``: the signs of their projections on each table's
     ``bits`` random hyperplanes (``planes``: (tables, dim, bits)), as an integer."""
@@ -223,28 +218,28 @@ def _simhash(x: np.ndarray, planes: np.ndarray) -> np.ndarray:
 
 
 class _SortedKeys:
-    """One table's keys sorted, with their buckets (start, size)."""
+    """Keys sorted, with their runs of equal keys (buckets: ``common`` key, ``start``, ``count``).
+    A sort, not ``np.unique``: numpy 2.x's hash-based ``unique`` is ~100x slower at 10^6 keys."""
 
-    def __init__(self, keys: np.ndarray):
-        self.order = np.argsort(keys)  # pairs are sorted later: any order
+    def __init__(self, keys: np.ndarray, kind: str = None):
+        self.order = np.argsort(keys, kind=kind)
         self.sorted = keys[self.order]
-        starts = np.flatnonzero(np.r_[True, self.sorted[1:] != self.sorted[:-1]])
+        new_run = np.ones(len(keys), bool)
+        new_run[1:] = self.sorted[1:] != self.sorted[:-1]
+        starts = np.flatnonzero(new_run)
         self.common = self.sorted[starts]
         self.start = starts
         self.count = np.diff(np.r_[starts, len(keys)])
 
 
-def _bucket_pairs(
-    key_a: _SortedKeys, key_b: _SortedKeys, max_bucket_a: int = 16, max_bucket_b: int = 16
-):
+def _bucket_pairs(key_a: _SortedKeys, key_b: _SortedKeys, max_bucket: int = 16):
     """Index arrays ``(i, j)`` of all pairs with ``key_a[i] == key_b[j]``, from buckets of at most
-    ``max_bucket_a`` / ``max_bucket_b`` members on each side (larger buckets are flat or
-    repetitive content, not copies). ``key_b``'s buckets are looked up in ``key_a``: b is the
-    smaller side."""
+    ``max_bucket`` members per side (larger buckets are flat or repetitive content, not copies).
+    ``key_b``'s buckets are looked up in ``key_a``: b is the smaller side."""
     start_a = np.searchsorted(key_a.sorted, key_b.common, side="left")
     count_a = np.searchsorted(key_a.sorted, key_b.common, side="right") - start_a
     start_b, count_b = key_b.start, key_b.count
-    keep = (count_a > 0) & (count_a <= max_bucket_a) & (count_b <= max_bucket_b)
+    keep = (count_a > 0) & (count_a <= max_bucket) & (count_b <= max_bucket)
     start_a, count_a, start_b, count_b = start_a[keep], count_a[keep], start_b[keep], count_b[keep]
     sizes = count_a * count_b
     if sizes.sum() == 0:
