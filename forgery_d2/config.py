@@ -542,7 +542,7 @@ def _add_matcher_config(cfg):
     g.KEYPOINT_REGION_MARGIN = 0.5
     # candidates from aligning every ordered pair of panels (whole / partial reuse)
     g.PANEL_ALIGNMENT = True
-    g.PANEL_THUMB_SIZE = 64  # px: long side of the thumbnails the panel alignment search runs on
+    g.PANEL_THUMB_SIZE = 64  # px: the panel search runs on thumbnails of about this size squared
     g.PANEL_SCALES = [0.77, 0.87, 1.0, 1.15, 1.3]  # copy / source scales tried by the panel search
     g.PANEL_MIN_NCC = 0.75  # thumbnail correlation a panel pair needs to become a candidate
     # candidates from hashing grain patches and voting on offsets (small copies)

@@ -17,7 +17,8 @@ shape). A matcher that reports every pair of regions that look alike accuses aut
    fine texture (the image's high-pass residual) correlates with its source, away from text,
    marks, canvas and rendered graphics (forgery_d2.matching.evidence). Look-alikes share shape,
    not grain, and fail; the mask holds only verified pixels (no hull over a panel).
-4. Candidates describing the same duplication are merged (mask IoU > ``same_copy_iou``); the best
+4. Candidates describing the same duplication are merged (mask IoU > ``same_copy_iou``, or one
+   transform for both: a copy that the layout split over two panels is one duplication); the best
    ``max_instances`` are returned, one instance (source and copy together, the competition's
    convention) per duplication, with its transform and evidence.
 
@@ -40,6 +41,7 @@ from forgery_d2.structures.masks import mask_iou
 from .copy_verification import (
     VerificationParams,
     extend_to_region,
+    region_copy,
     transform_evidence,
     verify_candidate,
 )
@@ -56,7 +58,7 @@ from .features import resize_by, to_gray_uint8, working_scale
 from .geometry import scale_transform
 from .grain_hashing import grain_hash_candidates
 from .keypoint_matcher import KeypointMatcherParams, keypoint_transforms
-from .panel_alignment import panel_pair_candidates, refine_by_ecc
+from .panel_alignment import panel_pair_candidates, refine_by_search
 from .results import CopyMoveInstance, CopyMoveResult
 from .verification import refine_transform
 
@@ -233,9 +235,11 @@ def _compose(matrix):
     return matrix if matrix is not None and np.all(np.isfinite(matrix)) else None
 
 
-def _same_transform(a, b, tolerance: float = 2.0) -> bool:
-    """Whether two 2x3 maps move the unit square's corners by less than ``tolerance`` px apart."""
-    corners = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0]])
+def _same_transform(a, b, tolerance: float = 2.0, corners=None) -> bool:
+    """Whether two 2x3 maps move ``corners`` (default: three corners of a 100 px square at the
+    origin) to less than ``tolerance`` px apart."""
+    if corners is None:
+        corners = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0]])
     return (
         np.abs((corners @ a[:, :2].T + a[:, 2]) - (corners @ b[:, :2].T + b[:, 2])).max()
         < tolerance
@@ -330,11 +334,21 @@ class FigureMatcher:
                 )
             ):
                 continue
-            region = candidate.region or _panel_holding(result.copy_mask, panels)
-            if region is not None:
-                result = extend_to_region(
-                    gray32, candidate.matrix, result, region, exclude, p.verification
+            if candidate.method == "panel":
+                # A panel candidate says "this whole panel is a copy": only the whole panel agreeing
+                # with its source proves it. Evidence on part of it is what two panels of one kind
+                # share once aligned (dish rims, well rings stamped alike, lane edges): not a copy.
+                result = region_copy(
+                    gray32, candidate.matrix, result, candidate.region, exclude, p.verification
                 )
+                if result is None:
+                    continue
+            else:
+                region = _panel_holding(result.copy_mask, panels)
+                if region is not None:
+                    result = extend_to_region(
+                        gray32, candidate.matrix, result, region, exclude, p.verification
+                    )
             verified.append((candidate, result))
         composites = self._composites(verified, gray32, exclude, colour)
         stats.update(candidates=len(candidates), verified=len(verified), composites=len(composites))
@@ -464,8 +478,7 @@ class FigureMatcher:
         candidates = []
         for candidate in sorted(found, key=lambda c: c.ncc, reverse=True):
             box = panels[candidate.copy_panel]
-            matrix = refine_by_ecc(gray32, candidate.matrix, box)
-            matrix = candidate.matrix if matrix is None else matrix
+            matrix = refine_by_search(gray32, candidate.matrix, box)
             candidates.append(
                 _Candidate("panel", matrix, box, {"panel_ncc": round(candidate.ncc, 4)}, region=box)
             )
@@ -500,17 +513,36 @@ class FigureMatcher:
         return composite
 
     def _merge(self, verified):
-        """Best score first; a duplication overlapping a kept one (mask IoU > same_copy_iou) joins
-        it: its pixels are added to the kept instance's mask. Returns (candidate, result, mask)."""
+        """Best score first; a duplication joins a kept one when their masks overlap (IoU >
+        same_copy_iou) or when both copies come from their sources by one transform (the two
+        transforms map every corner of the box around both copies to within 3 px of each other;
+        a reused panel that the layout split in two): its pixels are added to the kept instance's
+        mask. Returns (candidate, result, mask)."""
         kept = []
         for candidate, result in sorted(verified, key=lambda cv: cv[1].score, reverse=True):
             for entry in kept:
-                if mask_iou(result.mask, entry[2]) > self.params.same_copy_iou:
+                if mask_iou(
+                    result.mask, entry[2]
+                ) > self.params.same_copy_iou or self._one_transform(
+                    candidate.matrix, entry[0].matrix, result.copy_mask | entry[1].copy_mask
+                ):
                     entry[2] = entry[2] | result.mask
                     break
             else:
                 kept.append([candidate, result, result.mask])
         return kept
+
+    @staticmethod
+    def _one_transform(matrix_a, matrix_b, copies, tolerance: float = 3.0) -> bool:
+        ys, xs = np.nonzero(copies)
+        x0, y0, x1, y1 = xs.min(), ys.min(), xs.max(), ys.max()
+        corners = np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], dtype=np.float64)
+        return _same_transform(
+            cv2.invertAffineTransform(matrix_a.astype(np.float64)),
+            cv2.invertAffineTransform(matrix_b.astype(np.float64)),
+            tolerance,
+            corners,
+        )
 
     @staticmethod
     def _to_instance(candidate, verified, union, verify_scale, size) -> CopyMoveInstance:
