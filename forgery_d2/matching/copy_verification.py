@@ -21,7 +21,7 @@ copy mask is built from pixel evidence only (:mod:`forgery_d2.matching.evidence`
    is rejected.
 4. **Source**: the copy mask mapped back through the transform. A "copy" overlapping its own source
    by more than ``max_self_overlap`` (a symmetric object matched onto itself) is rejected.
-5. **Whole region** (:func:`extend_to_region`): when a verified transform also makes a whole
+5. **Whole region** (:func:`region_copy`): when a verified transform also makes a whole
    region (the panel holding the evidence, or the panel a panel-pair candidate copies) agree with
    its source pixel for pixel on at least ``min_region_agreement`` of it, the region is a copy as
    a whole (a reused panel): the mask becomes its agreeing pixels, enclosed holes filled. A dark
@@ -45,7 +45,6 @@ __all__ = [
     "VerifiedCopy",
     "verify_candidate",
     "transform_evidence",
-    "extend_to_region",
     "region_copy",
     "warp_mask",
 ]
@@ -304,19 +303,6 @@ def verify_candidate(
     )
 
 
-def extend_to_region(
-    gray: np.ndarray,
-    matrix: np.ndarray,
-    verified: VerifiedCopy,
-    region_box,
-    exclude: np.ndarray,
-    params: VerificationParams,
-) -> VerifiedCopy:
-    """Step 5 of the module docstring: ``verified`` with its masks grown to the agreeing pixels of
-    ``region_box`` (x0, y0, x1, y1) when that whole region agrees with its source, else unchanged."""
-    return region_copy(gray, matrix, verified, region_box, exclude, params) or verified
-
-
 def region_copy(
     gray: np.ndarray,
     matrix: np.ndarray,
@@ -325,8 +311,9 @@ def region_copy(
     exclude: np.ndarray,
     params: VerificationParams,
 ) -> Optional[VerifiedCopy]:
-    """``verified`` grown to the agreeing pixels of ``region_box`` when that whole region is a copy
-    of its source (:func:`extend_to_region`); None when it is not."""
+    """Step 5 of the module docstring: ``verified`` with its masks grown to the agreeing pixels of
+    ``region_box`` (x0, y0, x1, y1) when that whole region agrees with its source; None when it
+    does not."""
     height, width = gray.shape
     x0, y0, x1, y1 = (int(v) for v in region_box)
     if x1 - x0 < params.window or y1 - y0 < params.window:

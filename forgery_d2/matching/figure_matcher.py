@@ -40,7 +40,6 @@ from forgery_d2.structures.masks import mask_iou
 
 from .copy_verification import (
     VerificationParams,
-    extend_to_region,
     region_copy,
     transform_evidence,
     verify_candidate,
@@ -345,9 +344,12 @@ class FigureMatcher:
                     continue
             else:
                 region = _panel_holding(result.copy_mask, panels)
-                if region is not None:
-                    result = extend_to_region(
-                        gray32, candidate.matrix, result, region, exclude, p.verification
+                if region is not None:  # grown to its whole panel when that is a copy too
+                    result = (
+                        region_copy(
+                            gray32, candidate.matrix, result, region, exclude, p.verification
+                        )
+                        or result
                     )
             verified.append((candidate, result))
         composites = self._composites(verified, gray32, exclude, colour)
