@@ -129,10 +129,13 @@ def test_panel_search_refines_a_rough_hypothesis_to_subpixel(micrograph):
     gray = cv2.cvtColor(figure, cv2.COLOR_RGB2GRAY).astype(np.float32)
     scale = 200 / 168
     # Pixel centres: copy (u + 0.5) = scale (source (x + 0.5) - origin) + box origin.
+    offset = 0.5 * (scale - 1)
     truth = np.array(
-        [[scale, 0, bx0 - scale * (x0 + 16) + 0.5 * (scale - 1)], [0, scale, 0.0]], np.float64
+        [
+            [scale, 0.0, bx0 - scale * (x0 + 16) + offset],
+            [0.0, scale, by0 - scale * (y0 + 16) + offset],
+        ]
     )
-    truth[1, 2] = by0 - scale * (y0 + 16) + 0.5 * (scale - 1)
     rough = truth.copy()
     rough[:, :2] *= 1.02  # the panel search's scale steps are 3 % apart
     rough[:, 2] += (2.5, -2.0)

@@ -157,9 +157,8 @@ class FigureMatcherParams(ConfigParams):
 class _Candidate:
     method: str  # one of CANDIDATE_METHODS
     matrix: np.ndarray  # verification frame
-    box: tuple  # where its copy may lie (verification frame)
+    box: tuple  # where its copy may lie (verification frame; a panel candidate: the copy panel)
     evidence: dict
-    region: tuple = None  # the panel it says is copied as a whole (panel candidates)
 
 
 def _expanded_box(points: np.ndarray, margin: float, size):
@@ -337,8 +336,8 @@ class FigureMatcher:
                 # A panel candidate says "this whole panel is a copy": only the whole panel agreeing
                 # with its source proves it. Evidence on part of it is what two panels of one kind
                 # share once aligned (dish rims, well rings stamped alike, lane edges): not a copy.
-                result = region_copy(
-                    gray32, candidate.matrix, result, candidate.region, exclude, p.verification
+                result = region_copy(  # its box is the copy panel
+                    gray32, candidate.matrix, result, candidate.box, exclude, p.verification
                 )
                 if result is None:
                     continue
@@ -482,7 +481,7 @@ class FigureMatcher:
             box = panels[candidate.copy_panel]
             matrix = refine_by_search(gray32, candidate.matrix, box)
             candidates.append(
-                _Candidate("panel", matrix, box, {"panel_ncc": round(candidate.ncc, 4)}, region=box)
+                _Candidate("panel", matrix, box, {"panel_ncc": round(candidate.ncc, 4)})
             )
         return candidates
 
@@ -523,9 +522,8 @@ class FigureMatcher:
         kept = []
         for candidate, result in sorted(verified, key=lambda cv: cv[1].score, reverse=True):
             for entry in kept:
-                if mask_iou(
-                    result.mask, entry[2]
-                ) > self.params.same_copy_iou or self._one_transform(
+                overlaps = mask_iou(result.mask, entry[2]) > self.params.same_copy_iou
+                if overlaps or self._one_transform(
                     candidate.matrix, entry[0].matrix, result.copy_mask | entry[1].copy_mask
                 ):
                     entry[2] = entry[2] | result.mask
