@@ -176,8 +176,8 @@ def refine_by_search(
     rotation are kept. Since the hypothesis itself is always among those tried, the correlation
     never gets worse; and no step can move the box by more than ``radius`` + the scale steps'
     pixels of its level, so it cannot wander to another optimum far away (ECC image alignment,
-    tried first, did: on 9 of 27 development panel candidates it moved a hypothesis that was within
-    1 px of the truth by 2-44 px, and it settled on the wrong scale in smooth blot strips).
+    tried first, did: it moved development hypotheses that were within 1 px of the truth several
+    pixels away, and settled on the wrong scale in smooth blot strips).
     Returns the refined 2x3 matrix (``matrix`` itself when the copy box is flat)."""
     x0, y0, x1, y1 = (int(v) for v in copy_box)
     copy = np.ascontiguousarray(gray[y0:y1, x0:x1], dtype=np.float32)
