@@ -14,7 +14,11 @@ from forgery_d2.data.synthetic.copy_move import CopyTransform, plant_copy_move
 from forgery_d2.data.synthetic.figures.case import generate_figure_case
 from forgery_d2.matching.evidence import copy_evidence, rendered_graphics_mask
 from forgery_d2.matching.figure_matcher import FigureMatcher
-from forgery_d2.matching.grain_hashing import grain_hash_candidates
+from forgery_d2.matching.grain_hashing import (
+    _max_differing_signs,
+    _simhash,
+    grain_hash_candidates,
+)
 from forgery_d2.matching.panel_alignment import panel_pair_candidates, refine_by_search
 
 SKIMAGE_DATA = os.path.join(os.path.dirname(skimage.__file__), "data")
@@ -313,6 +317,36 @@ def test_grain_hashing_finds_a_copy_moved_by_any_whole_number_of_pixels(move):
     found = grain_hash_candidates(residual, np.ones(residual.shape, bool))
     assert found and found[0].flip == "none"
     assert np.allclose(found[0].matrix, [[1, 0, dx], [0, 1, dy]]), found[0].matrix
+
+
+@pytest.mark.parametrize("correlation", [0.8, 0.97])
+def test_sign_prefilter_keeps_pairs_correlated_at_the_threshold(correlation):
+    """Grain hashing drops a bucket pair before its dot product when the patches' signs on the
+    other tables' hyperplanes differ too often: pairs correlated exactly at ``min_correlation``
+    must survive (the bound is 5 standard deviations above the binomial mean), while most
+    unrelated pairs do not."""
+    rng = np.random.default_rng(0)
+    tables, bits, dim, n = 6, 20, 49, 20000
+    planes = rng.standard_normal((tables, dim, bits)).astype(np.float32)
+    a = rng.standard_normal((n, dim))
+    noise = rng.standard_normal((n, dim))
+    noise -= (noise * a).sum(1, keepdims=True) / (a * a).sum(1, keepdims=True) * a
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    b = correlation * a + np.sqrt(1 - correlation**2) * noise  # unit, a . b == correlation
+    unrelated = rng.standard_normal((n, dim))
+    limit = _max_differing_signs(correlation, (tables - 1) * bits)
+
+    def differing(x, y):
+        (_, sx), (_, sy) = (
+            _simhash(x.astype(np.float32), planes),
+            _simhash(y.astype(np.float32), planes),
+        )
+        return sum(np.bitwise_count(u ^ v) for u, v in zip(sx, sy)).astype(int)
+
+    # Over all 120 signs (a bucket pair agrees on one table's 20 more): still within the bound.
+    assert (differing(a, b) > limit).mean() < 1e-3
+    assert (differing(a, unrelated) <= limit).mean() < 0.05
 
 
 def test_copy_in_a_figure_above_the_verification_size_is_found_at_an_odd_move(matcher):
