@@ -12,7 +12,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["to_gray_uint8", "working_scale", "resize_by", "SiftFeatures", "detect_sift"]
+__all__ = [
+    "to_gray_uint8",
+    "working_scale",
+    "resize_by",
+    "SiftFeatures",
+    "detect_sift",
+    "mirror_descriptors",
+]
 
 
 def to_gray_uint8(image: np.ndarray, channel_order: str = "RGB") -> np.ndarray:
@@ -81,11 +88,11 @@ class SiftFeatures:
     """Keypoints of one working image.
 
     ``points``: float32 (N, 2) x, y in the working frame; ``descriptors``: float32 (N, 128);
-    ``mirrored``: bool (N,), True for descriptors computed on the horizontally flipped image
-    (their points are mapped back to the unflipped frame). Matching an ordinary descriptor to a
-    mirrored one reveals a flipped copy, which SIFT alone (rotation- but not reflection-invariant)
-    cannot see. A vertical flip is a horizontal flip plus a 180 degree rotation, so one mirrored set
-    covers both.
+    ``mirrored``: bool (N,), True for the descriptors the horizontally flipped image has at the
+    same keypoints (:func:`mirror_descriptors`; their points are in the unflipped frame).
+    Matching an ordinary descriptor to a mirrored one reveals a flipped copy, which SIFT alone
+    (rotation- but not reflection-invariant) cannot see. A vertical flip is a horizontal flip plus
+    a 180 degree rotation, so one mirrored set covers both.
     """
 
     points: np.ndarray
@@ -100,6 +107,27 @@ def _root_sift(descriptors: np.ndarray) -> np.ndarray:
     """RootSIFT (Arandjelovic & Zisserman 2012): L1-normalize, then square root (Hellinger kernel)."""
     descriptors = descriptors / (np.abs(descriptors).sum(axis=1, keepdims=True) + 1e-7)
     return np.sqrt(descriptors).astype(np.float32)
+
+
+def _mirror_permutation() -> np.ndarray:
+    """Indices that reorder a SIFT descriptor into the one of the same keypoint in the
+    horizontally mirrored image. OpenCV lays a descriptor out as 4 x 4 cells (rows across the
+    keypoint's orientation, columns along it) x 8 bins of gradient angle relative to that
+    orientation. A mirror keeps the orientation axis, reverses the axis across it and negates
+    relative angles: row r -> 3 - r, bin o -> (8 - o) mod 8."""
+    rows, cols, bins = np.meshgrid(np.arange(4), np.arange(4), np.arange(8), indexing="ij")
+    return ((3 - rows) * 32 + cols * 8 + (8 - bins) % 8).ravel()
+
+
+_MIRROR = _mirror_permutation()
+
+
+def mirror_descriptors(descriptors: np.ndarray) -> np.ndarray:
+    """SIFT (or RootSIFT) descriptors (N, 128) -> those of the same keypoints in the horizontally
+    mirrored image. It replaces a second detection on the mirrored image, whose keypoints are the
+    mirrored ones (SIFT's detector is symmetric) and whose descriptors equal these up to
+    resampling (``test_mirrored_descriptors_are_those_of_the_mirrored_image``)."""
+    return descriptors[:, _MIRROR]
 
 
 def _detect_one(sift, gray: np.ndarray, root_sift: bool, mask=None):
@@ -130,12 +158,7 @@ def detect_sift(
     points, descriptors = _detect_one(sift, gray, root_sift, mask)
     mirrored = np.zeros(len(points), dtype=bool)
     if with_mirrored:
-        flipped_mask = cv2.flip(mask, 1) if mask is not None else None
-        flipped_points, flipped_descriptors = _detect_one(
-            sift, cv2.flip(gray, 1), root_sift, flipped_mask
-        )
-        flipped_points[:, 0] = gray.shape[1] - 1 - flipped_points[:, 0]
-        points = np.concatenate([points, flipped_points])
-        descriptors = np.concatenate([descriptors, flipped_descriptors])
-        mirrored = np.concatenate([mirrored, np.ones(len(flipped_points), dtype=bool)])
+        points = np.concatenate([points, points])
+        descriptors = np.concatenate([descriptors, mirror_descriptors(descriptors)])
+        mirrored = np.concatenate([mirrored, ~mirrored])
     return SiftFeatures(points=points, descriptors=descriptors, mirrored=mirrored)
