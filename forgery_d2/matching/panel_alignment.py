@@ -91,6 +91,9 @@ def panel_pair_candidates(
         np.ascontiguousarray(gray[y0:y1, x0:x1], dtype=np.float32) for x0, y0, x1, y1 in panels
     ]
     usable = [min(c.shape) >= min_panel_size and float(c.std()) >= min_std for c in crops]
+    # Panel B's shrunk templates depend only on B, the flip and the size: panels of one size
+    # (a row of blot strips, a grid of micrographs) share them across every A.
+    templates = [{} for _ in crops]
     candidates = []
     for a, (box_a, crop_a) in enumerate(zip(panels, crops)):
         if not usable[a]:
@@ -104,7 +107,8 @@ def panel_pair_candidates(
             for flip in DIHEDRAL:
                 for scale in scales:
                     best = _better(
-                        best, _match_scaled(thumb_a, crop_b, flip, scale, factor, min_std)
+                        best,
+                        _match_scaled(thumb_a, crop_b, flip, scale, factor, min_std, templates[b]),
                     )
             if best is not None and best[0] >= REFINE_FRACTION * min_ncc:
                 # The coarse grid is ~13% apart and thumbnails of fine texture decorrelate within a
@@ -113,7 +117,9 @@ def panel_pair_candidates(
                 for step in REFINE_STEPS:
                     best = _better(
                         best,
-                        _match_scaled(thumb_a, crop_b, best[1], coarse * step, factor, min_std),
+                        _match_scaled(
+                            thumb_a, crop_b, best[1], coarse * step, factor, min_std, templates[b]
+                        ),
                     )
             if best is None or best[0] < min_ncc:
                 continue
@@ -131,20 +137,23 @@ REFINE_STEPS = (0.94, 0.97, 1.03, 1.06)
 REFINE_FRACTION = 0.75
 
 
-def _match_scaled(thumb_a, crop_b, flip, scale, factor, min_std):
+def _match_scaled(thumb_a, crop_b, flip, scale, factor, min_std, templates):
     """Best thumbnail NCC of panel B (flipped, then shrunk by ``scale``) inside panel A's thumbnail:
-    ``(ncc, flip, scale, u, v)``, or None when the template does not fit or is flat."""
-    fx, fy = DIHEDRAL[flip]
-    flipped = crop_b[:: -1 if fy else 1, :: -1 if fx else 1]
+    ``(ncc, flip, scale, u, v)``, or None when the template does not fit or is flat.
+    ``templates``: B's shrunk templates by (flip, width, height), filled as they are made."""
     # B is scale x (a crop of A): in A's pixels it is B / scale.
     height = int(round(crop_b.shape[0] * factor / scale))
     width = int(round(crop_b.shape[1] * factor / scale))
     if min(height, width) < 6 or height > thumb_a.shape[0] or width > thumb_a.shape[1]:
         return None
-    template = cv2.resize(
-        np.ascontiguousarray(flipped), (width, height), interpolation=cv2.INTER_AREA
-    )
-    if float(template.std()) < min_std:
+    key = (flip, width, height)
+    if key not in templates:
+        fx, fy = DIHEDRAL[flip]
+        flipped = np.ascontiguousarray(crop_b[:: -1 if fy else 1, :: -1 if fx else 1])
+        template = cv2.resize(flipped, (width, height), interpolation=cv2.INTER_AREA)
+        templates[key] = template if float(template.std()) >= min_std else None
+    template = templates[key]
+    if template is None:
         return None
     ncc = cv2.matchTemplate(thumb_a, template, cv2.TM_CCOEFF_NORMED)
     _, value, _, (u, v) = cv2.minMaxLoc(ncc)
