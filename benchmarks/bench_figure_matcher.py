@@ -142,7 +142,11 @@ def row_summary(records):
 
 
 def panel_count_costs(counts=(1, 4, 8, 12, 16), size=(1000, 1500), seed=0):
-    """Seconds of the figure matcher on synthetic figures of ``counts`` panels at ``size``."""
+    """Seconds of the figure matcher on synthetic figures of ``counts`` panels at ``size``, as
+    they are and with one copy planted (a square of a third of a panel's short side, from the
+    first panel into the last, or elsewhere in the panel when there is one), so that candidates
+    are verified too; ``copy_found``: an instance covers that copy (F1 > 0.5)."""
+    from forgery_d2.data.synthetic.copy_move import plant_copy_move
 
     _init(ROWS["figure_matcher"])
     # One untimed call first: the first figure would also pay one-time set-ups (OpenCV's and
@@ -154,15 +158,30 @@ def panel_count_costs(counts=(1, 4, 8, 12, 16), size=(1000, 1500), seed=0):
         image, panels = _grid_figure(rng, count, size)
         start = time.process_time()
         result = _worker["matcher"](image, "RGB")
+        seconds = time.process_time() - start
+        (x0, y0, x1, y1), last = panels[0], panels[-1]
+        side = min(x1 - x0, y1 - y0) // 3
+        target = (last[2] - side - 8, last[3] - side - 8)  # the last panel's far corner
+        forged, event = plant_copy_move(
+            image, (x0 + 8, y0 + 8, x0 + 8 + side, y0 + 8 + side), target
+        )
+        start = time.process_time()
+        found = _worker["matcher"](forged, "RGB")
         rows.append(
             {
                 "panels": count,
                 "detected_panels": int(result.stats.get("panels", 0)),
                 "panel_pair_candidates": int(result.stats.get("panel_pairs", 0)),
-                "seconds": round(time.process_time() - start, 3),
+                "seconds": round(seconds, 3),
+                "seconds_with_copy": round(time.process_time() - start, 3),
+                "copy_found": any(_f1(i.mask, event.mask) > 0.5 for i in found.instances),
             }
         )
     return rows
+
+
+def _f1(mask, truth):
+    return 2.0 * float((mask & truth).sum()) / max(float(mask.sum() + truth.sum()), 1.0)
 
 
 def _grid_figure(rng, count, size):

@@ -349,6 +349,26 @@ def test_sign_prefilter_keeps_pairs_correlated_at_the_threshold(correlation):
     assert (differing(a, unrelated) <= limit).mean() < 0.05
 
 
+def test_colour_copy_at_a_half_pixel_move_after_downscaling_is_found(matcher):
+    """A tinted micrograph copied by a whole-pixel move, in a figure brought down to
+    MODEL.FIGURE_MATCHER.VERIFY_MAX_SIZE, sits half a pixel off in the verification frame: the
+    warped source's grain, interpolated there, is about half as strong as the copy's. The
+    colour test must read the source's texture at its own pixels, or it rejects the copy as a
+    channel flat on one side (it did: nothing was reported)."""
+    rng = np.random.default_rng(3)
+    figure = _canvas(700, 1700)
+    blobs = cv2.GaussianBlur(rng.random((620, 1620)).astype(np.float32), (0, 0), 6)
+    blobs = (blobs - blobs.min()) / np.ptp(blobs)
+    texture = np.clip(blobs * 200 + rng.normal(0, 4, blobs.shape), 0, 255)
+    figure[40:660, 40:1660] = (texture[:, :, None] * np.array([0.3, 1.0, 0.4])).astype(np.uint8)
+    scale = 1280 / 1700  # the move (1002, 2) px is (754.45, 1.51) px in the verification frame
+    assert matcher.params.verify_max_size == 1280 and (1002 * scale) % 1 == pytest.approx(
+        0.5, abs=0.06
+    )
+    forged, event = plant_copy_move(figure, (200, 300, 330, 420), (1202, 302))
+    assert _best_f1(matcher(forged), event.mask) > 0.5
+
+
 def test_copy_in_a_figure_above_the_verification_size_is_found_at_an_odd_move(matcher):
     """Above MODEL.FIGURE_MATCHER.VERIFY_MAX_SIZE both sides are resampled at different sub-pixel
     phases: the grain match is re-read at full size before its grain threshold."""

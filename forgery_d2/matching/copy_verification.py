@@ -174,12 +174,18 @@ def _colour_consistent(
             off_other = np.mean(np.sum(other**2, axis=1) - (other @ main) ** 2)
             if off_other > off_reference / max_imbalance**2 + min_signal**2:
                 return False
-    for copy, source in zip(copies, sources):
+    native = _native_source_pixels(inverse, evidence, box, colour.shape[:2])
+    for channel, (copy, source) in enumerate(zip(copies, sources)):
         copy_residual, source_residual = (
             grain_residual(copy)[evidence],
             grain_residual(source)[evidence],
         )
-        texture = sorted((float(copy_residual.std()), float(source_residual.std())))
+        # How textured the source is, read at its own pixels: the warp resamples it, and at a
+        # half-pixel phase (a whole-pixel move in a figure brought down to the verification size,
+        # any rescale) bilinear interpolation halves its grain, which would look like a channel
+        # flat on one side.
+        native_std = _native_residual_std(colour[:, :, channel], native)
+        texture = sorted((float(copy_residual.std()), native_std))
         if texture[1] < min_texture:
             continue  # flat in this channel on both sides: says nothing
         if (
@@ -188,6 +194,35 @@ def _colour_consistent(
         ):
             return False
     return True
+
+
+def _native_source_pixels(inverse: np.ndarray, evidence: np.ndarray, box, shape):
+    """(crop box, rows, cols): the figure's pixels nearest to where ``inverse`` (copy (x, y) ->
+    source) sends the ``evidence`` pixels of ``box``, as indices into the crop box (the source's
+    bounding box with a margin for :func:`grain_residual`'s filter, inside the figure)."""
+    ys, xs = np.nonzero(evidence)
+    points = np.stack([xs + box[0], ys + box[1], np.ones(len(xs))], axis=0)
+    sx, sy = np.rint(inverse @ points).astype(np.int64)
+    height, width = shape
+    inside = (sx >= 0) & (sx < width) & (sy >= 0) & (sy < height)
+    sx, sy = sx[inside], sy[inside]
+    if len(sx) == 0:
+        return None
+    margin = _SMOOTHER_REACH
+    x0, y0 = max(int(sx.min()) - margin, 0), max(int(sy.min()) - margin, 0)
+    x1, y1 = min(int(sx.max()) + margin + 1, width), min(int(sy.max()) + margin + 1, height)
+    return (x0, y0, x1, y1), sy - y0, sx - x0
+
+
+# Pixels around the source that grain_residual's smoothing filter (5 x 5) reads.
+_SMOOTHER_REACH = 3
+
+
+def _native_residual_std(plane: np.ndarray, native) -> float:
+    if native is None:
+        return 0.0
+    (x0, y0, x1, y1), rows, cols = native
+    return float(grain_residual(np.ascontiguousarray(plane[y0:y1, x0:x1]))[rows, cols].std())
 
 
 def transform_evidence(gray: np.ndarray, matrix: np.ndarray, box, params: VerificationParams):
