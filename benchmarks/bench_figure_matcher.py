@@ -256,11 +256,12 @@ def to_markdown(results):
             "",
             "Figure matcher cost against the panel count (1500 x 1000 px, one thread):",
             "",
-            "| panels | panels found | panel-pair candidates | seconds |",
-            "|---|---|---|---|",
+            "| panels | panels found | panel-pair candidates | seconds | with one copy | copy found |",
+            "|---|---|---|---|---|---|",
         ]
         lines += [
-            f"| {r['panels']} | {r['detected_panels']} | {r['panel_pair_candidates']} | {r['seconds']:.2f} |"
+            f"| {r['panels']} | {r['detected_panels']} | {r['panel_pair_candidates']} | {r['seconds']:.2f} "
+            f"| {r['seconds_with_copy']:.2f} | {'yes' if r['copy_found'] else 'no'} |"
             for r in results["panel_costs"]
         ]
     return "\n".join(lines) + "\n"
