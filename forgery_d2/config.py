@@ -486,7 +486,7 @@ def _add_matcher_config(cfg):
     cfg.MODEL.COPY_MOVE.MATCHER = "figure"
 
     m = cfg.MODEL.KEYPOINT_MATCHER = CN()
-    m.MAX_KEYPOINTS = 4000  # SIFT keypoints kept per image (and again for its mirror image)
+    m.MAX_KEYPOINTS = 4000  # SIFT keypoints kept per image (each also has a mirrored descriptor)
     m.DETECT_MIN_SIZE = 768  # smaller images are upscaled to this longer side for detection...
     m.MAX_UPSCALE = 3.0  # ...but by at most this factor
     m.DETECT_MAX_SIZE = 1600  # larger images are downscaled to this longer side for detection
