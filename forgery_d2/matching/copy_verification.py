@@ -196,6 +196,10 @@ def _colour_consistent(
     return True
 
 
+# Pixels around the source that grain_residual's smoothing filter (5 x 5) reads.
+_SMOOTHER_REACH = 3
+
+
 def _native_source_pixels(inverse: np.ndarray, evidence: np.ndarray, box, shape):
     """(crop box, rows, cols): the figure's pixels nearest to where ``inverse`` (copy (x, y) ->
     source) sends the ``evidence`` pixels of ``box``, as indices into the crop box (the source's
@@ -212,10 +216,6 @@ def _native_source_pixels(inverse: np.ndarray, evidence: np.ndarray, box, shape)
     x0, y0 = max(int(sx.min()) - margin, 0), max(int(sy.min()) - margin, 0)
     x1, y1 = min(int(sx.max()) + margin + 1, width), min(int(sy.max()) + margin + 1, height)
     return (x0, y0, x1, y1), sy - y0, sx - x0
-
-
-# Pixels around the source that grain_residual's smoothing filter (5 x 5) reads.
-_SMOOTHER_REACH = 3
 
 
 def _native_residual_std(plane: np.ndarray, native) -> float:
