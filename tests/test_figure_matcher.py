@@ -377,3 +377,17 @@ def test_copy_in_a_figure_above_the_verification_size_is_found_at_an_odd_move(ma
     figure[40:660, 40:1660] = np.clip(rng.normal(120, 9, (620, 1620, 1)), 0, 255).astype(np.uint8)
     forged, event = plant_copy_move(figure, (200, 300, 260, 340), (1131, 301))
     assert _best_f1(matcher(forged), event.mask) > 0.5
+
+
+@pytest.mark.parametrize("move", [(1002, 1), (1003, 2)])
+def test_small_copy_in_a_figure_above_the_verification_size_is_hashed_at_full_size(matcher, move):
+    """A small copy of pure grain (no keypoint can place it) moved by whole pixels is moved by a
+    fraction of a pixel in the verification frame (here 754.45 and 755.2 px): grain hashing runs
+    on the figure's own pixels, where the copy repeats its source exactly (on the verification
+    image nothing was found)."""
+    rng = np.random.default_rng(5)
+    figure = _canvas(700, 1700)
+    figure[40:660, 40:1660] = np.clip(rng.normal(120, 9, (620, 1620, 1)), 0, 255).astype(np.uint8)
+    dx, dy = move
+    forged, event = plant_copy_move(figure, (200, 300, 250, 340), (200 + dx, 300 + dy))
+    assert _best_f1(matcher(forged), event.mask) > 0.5

@@ -315,7 +315,9 @@ class FigureMatcher:
         if p.use_panel_alignment and len(panels) > 1:
             candidates += self._panel_candidates(gray32, panels, stats)[: p.max_candidates]
         if p.use_grain_hashing:
-            candidates += self._grain_candidates(gray32, exclude, stats)[: p.max_candidates]
+            candidates += self._grain_candidates(gray, verify_scale, exclude, stats)[
+                : p.max_candidates
+            ]
 
         verified = []
         for candidate in candidates:
@@ -421,12 +423,21 @@ class FigureMatcher:
                     best = max(best, float(maps.residual_zncc[evidence].mean()))
         return best
 
-    def _grain_candidates(self, gray32, exclude, stats):
+    def _grain_candidates(self, gray, verify_scale, exclude, stats):
         """Hashing and offset voting on two textures: the grain (copies that kept their noise) and
         the intensities themselves (near-exact copies in noise-free figures, e.g. from digital
-        imagers, where the residual is only quantization)."""
+        imagers, where the residual is only quantization).
+
+        Both run on the figure's own pixels (``gray``, uint8), not on the verification image: a
+        copy moved by whole pixels is moved by a fraction of one once the figure is brought down
+        to ``verify_max_size``, and its grain, resampled at another phase than its source's, no
+        longer hashes alike. Their cost is bounded by the number of patches, not the figure's
+        size. The candidates are returned in the verification frame (``verify_scale``)."""
         p = self.params
         v = p.verification
+        gray32 = gray.astype(np.float32)
+        verify_size = exclude.shape
+        exclude = _resize_mask(exclude, gray.shape)
         residual = grain_residual(gray32)
         residual = grain_only(residual, grain_level(residual))
         grain_allowed = ~exclude & isotropic_grain_mask(
@@ -463,11 +474,12 @@ class FigureMatcher:
         candidates = []
         for candidate in found:
             box = _expanded_box(
-                candidate.copy_points, self.params.keypoint_region_margin, gray32.shape
+                candidate.copy_points * verify_scale,
+                self.params.keypoint_region_margin,
+                verify_size,
             )
-            candidates.append(
-                _Candidate("grain", candidate.matrix, box, {"votes": int(candidate.votes)})
-            )
+            matrix = scale_transform(candidate.matrix, verify_scale)
+            candidates.append(_Candidate("grain", matrix, box, {"votes": int(candidate.votes)}))
         return candidates
 
     def _panel_candidates(self, gray32, panels, stats):
