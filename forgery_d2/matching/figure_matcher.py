@@ -303,6 +303,8 @@ class FigureMatcher:
         if p.exclude_graphics:
             exclude |= rendered_graphics_mask(verify_gray, p.graphics_min_run, edge_reach=2)
         gray32 = verify_gray.astype(np.float32)
+        # The figure's own pixels, for the grain searches (at verify_scale 1 the same image).
+        native32 = gray32 if verify_scale == 1.0 else gray.astype(np.float32)
         colour = _colour_planes(rgb, verify_scale)
         stats = {"panels": len(panels)}
 
@@ -315,7 +317,7 @@ class FigureMatcher:
         if p.use_panel_alignment and len(panels) > 1:
             candidates += self._panel_candidates(gray32, panels, stats)[: p.max_candidates]
         if p.use_grain_hashing:
-            candidates += self._grain_candidates(gray, verify_scale, exclude, stats)[
+            candidates += self._grain_candidates(native32, verify_scale, exclude, stats)[
                 : p.max_candidates
             ]
 
@@ -329,7 +331,7 @@ class FigureMatcher:
                 or result.evidence_pixels / verify_scale**2 < p.min_verified_pixels
                 or (
                     candidate.method == "grain"
-                    and self._grain_zncc(gray, candidate, result, verify_scale)
+                    and self._grain_zncc(native32, candidate, result, verify_scale)
                     < p.grain_min_residual_zncc
                 )
             ):
@@ -392,7 +394,7 @@ class FigureMatcher:
             )
         return candidates
 
-    def _grain_zncc(self, gray, candidate, result, verify_scale) -> float:
+    def _grain_zncc(self, native32, candidate, result, verify_scale) -> float:
         """Mean residual ZNCC of a grain match over its evidence, at the figure's own resolution.
 
         A grain match is a whole-pixel move (or flip) of the figure's own pixels, so its copy
@@ -405,39 +407,37 @@ class FigureMatcher:
             return result.residual_zncc
         v = self.params.verification
         native = scale_transform(candidate.matrix, 1.0 / verify_scale)
-        copy_mask = _resize_mask(result.copy_mask, gray.shape)
+        copy_mask = _resize_mask(result.copy_mask, native32.shape)
         ys, xs = np.nonzero(copy_mask)
         if len(xs) == 0:
             return 0.0
         box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
         inside = copy_mask[box[1] : box[3], box[0] : box[2]]
-        gray32 = gray.astype(np.float32)
         best = 0.0
         for tx in {np.floor(native[0, 2]), np.ceil(native[0, 2])}:
             for ty in {np.floor(native[1, 2]), np.ceil(native[1, 2])}:
                 matrix = native.copy()
                 matrix[:, 2] = (tx, ty)
-                maps, evidence = transform_evidence(gray32, matrix, box, v)
+                maps, evidence = transform_evidence(native32, matrix, box, v)
                 evidence &= inside
                 if evidence.sum() >= v.min_evidence_pixels:
                     best = max(best, float(maps.residual_zncc[evidence].mean()))
         return best
 
-    def _grain_candidates(self, gray, verify_scale, exclude, stats):
+    def _grain_candidates(self, gray32, verify_scale, exclude, stats):
         """Hashing and offset voting on two textures: the grain (copies that kept their noise) and
         the intensities themselves (near-exact copies in noise-free figures, e.g. from digital
         imagers, where the residual is only quantization).
 
-        Both run on the figure's own pixels (``gray``, uint8), not on the verification image: a
-        copy moved by whole pixels is moved by a fraction of one once the figure is brought down
-        to ``verify_max_size``, and its grain, resampled at another phase than its source's, no
+        Both run on the figure's own pixels (``gray32``), not on the verification image: a copy
+        moved by whole pixels is moved by a fraction of one once the figure is brought down to
+        ``verify_max_size``, and its grain, resampled at another phase than its source's, no
         longer hashes alike. Their cost is bounded by the number of patches, not the figure's
         size. The candidates are returned in the verification frame (``verify_scale``)."""
         p = self.params
         v = p.verification
-        gray32 = gray.astype(np.float32)
         verify_size = exclude.shape
-        exclude = _resize_mask(exclude, gray.shape)
+        exclude = _resize_mask(exclude, gray32.shape)
         residual = grain_residual(gray32)
         residual = grain_only(residual, grain_level(residual))
         grain_allowed = ~exclude & isotropic_grain_mask(
