@@ -369,12 +369,18 @@ def test_colour_copy_at_a_half_pixel_move_after_downscaling_is_found(matcher):
     assert _best_f1(matcher(forged), event.mask) > 0.5
 
 
-def test_copy_in_a_figure_above_the_verification_size_is_found_at_an_odd_move(matcher):
-    """Above MODEL.FIGURE_MATCHER.VERIFY_MAX_SIZE both sides are resampled at different sub-pixel
-    phases: the grain match is re-read at full size before its grain threshold."""
+def _grain_figure_above_the_verification_size():
+    """A 1700 x 700 px figure (above VERIFY_MAX_SIZE) with one panel of pure grain."""
     rng = np.random.default_rng(5)
     figure = _canvas(700, 1700)
     figure[40:660, 40:1660] = np.clip(rng.normal(120, 9, (620, 1620, 1)), 0, 255).astype(np.uint8)
+    return figure
+
+
+def test_copy_in_a_figure_above_the_verification_size_is_found_at_an_odd_move(matcher):
+    """Above MODEL.FIGURE_MATCHER.VERIFY_MAX_SIZE both sides are resampled at different sub-pixel
+    phases: the grain match is re-read at full size before its grain threshold."""
+    figure = _grain_figure_above_the_verification_size()
     forged, event = plant_copy_move(figure, (200, 300, 260, 340), (1131, 301))
     assert _best_f1(matcher(forged), event.mask) > 0.5
 
@@ -385,9 +391,7 @@ def test_small_copy_in_a_figure_above_the_verification_size_is_hashed_at_full_si
     fraction of a pixel in the verification frame (here 754.45 and 755.2 px): grain hashing runs
     on the figure's own pixels, where the copy repeats its source exactly (on the verification
     image nothing was found)."""
-    rng = np.random.default_rng(5)
-    figure = _canvas(700, 1700)
-    figure[40:660, 40:1660] = np.clip(rng.normal(120, 9, (620, 1620, 1)), 0, 255).astype(np.uint8)
+    figure = _grain_figure_above_the_verification_size()
     dx, dy = move
     forged, event = plant_copy_move(figure, (200, 300, 250, 340), (200 + dx, 300 + dy))
     assert _best_f1(matcher(forged), event.mask) > 0.5
