@@ -628,10 +628,14 @@ def _add_matcher_config(cfg):
     # matcher_if_network: matcher output kept if a network score >= this
     f.NETWORK_SCORE_THRESH = 0.5
     f.MATCHER_SCORE_WEIGHT = 1.0  # union: matcher scores are multiplied by this
-    # verify_and_add: a matcher instance's score becomes (1 - w) * its score + w * the network's
-    # mean
-    # forged-pixel probability over its mask.
+    # verify_and_add: weight w of the network's support s (its mean forged-pixel probability over
+    # a matcher instance's mask) in log-odds: logit(score) += w * logit(s); 0 = the matcher's score
+    # as it is.
     f.VERIFY_WEIGHT = 0.5
+    # verify_and_add: a network instance sharing more than this fraction of the smaller area with a
+    # matcher instance is the same find (not added beside the matcher's mask); 0.1 tolerates the
+    # blob's edge touching a copy, nothing more.
+    f.VERIFY_SAME_FIND = 0.1
 
 
 def _add_layout_config(cfg):

@@ -22,6 +22,7 @@ from forgery_d2.modeling.meta_arch.fusion import (
     FusionRule,
     fuse_instances,
     fused_image_score,
+    verified_scores,
 )
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs", "fusion")
@@ -85,26 +86,52 @@ def test_one_view_kept_where_the_other_fires():
     )
 
 
+def _logit(p):
+    return float(np.log(p / (1 - p)))
+
+
+def _sigmoid(x):
+    return float(1 / (1 + np.exp(-x)))
+
+
 def test_verify_and_add_rescores_matcher_by_network_support_and_adds_network_finds():
-    probability = torch.zeros((1, *SIZE), dtype=torch.uint8)
-    probability[0, 0:10, 0:10] = 255  # the network agrees with the first matcher instance only
-    probability[0, 20:35, 30:50] = 204  # and finds something the matcher missed
+    probability = torch.full((2, *SIZE), 51, dtype=torch.uint8)  # 0.2 forged everywhere...
+    # ...0.8 over a blob holding the first matcher instance (mask IoU 0.225, but all of it inside)...
+    probability[0, 0:10, 0:40] = 204
+    probability[1, 20:35, 30:50] = 204  # ...and over something the matcher missed
     network = Instances(SIZE)
-    network.pred_masks, network.scores = probability, torch.tensor([0.7])
+    network.pred_masks, network.scores = probability, torch.tensor([0.75, 0.7])
     fused = fuse_instances(
         network, _instances(MATCHER, [0.9, 0.8]), _rule("verify_and_add", verify_weight=0.5)
     )
-    # First matcher box (1, 0, 10, 10) lies inside the agreeing area: support 1 -> 0.5 * 0.9 + 0.5.
-    assert fused.scores.tolist() == pytest.approx([0.95, 0.7, 0.4])
+    # Log-odds add: support 0.8 raises the first matcher instance, support 0.2 lowers the second.
+    # The blob is the first matcher instance's find (not reported again), the other one is added.
+    first = _sigmoid(_logit(0.9) + 0.5 * _logit(0.8))
+    second = _sigmoid(_logit(0.8) + 0.5 * _logit(0.2))
+    assert fused.scores.tolist() == pytest.approx([first, 0.7, second], abs=1e-5)
     assert fused.pred_sources.tolist() == [FROM_BOTH, FROM_NETWORK, FROM_BOTH]
     assert fused.pred_masks.dtype == torch.uint8 and int(fused.pred_masks[0].max()) == 255
     assert fused_image_score(
         "verify_and_add", 0.7, fused, _instances(MATCHER, [0.9, 0.8])
-    ) == pytest.approx(0.95)
+    ) == pytest.approx(first, abs=1e-5)
     alone = fuse_instances(network, _instances([], []), _rule("verify_and_add"))
-    assert alone.scores.tolist() == pytest.approx([0.7]) and alone.pred_sources.tolist() == [
-        FROM_NETWORK
-    ]
+    assert alone.scores.tolist() == pytest.approx([0.75, 0.7])
+    assert alone.pred_sources.tolist() == [FROM_NETWORK, FROM_NETWORK]
+
+
+def test_a_weak_verifier_does_not_overrule_a_verified_copy():
+    """The network's support moves a matcher score in log-odds: a copy verified at 0.99 that the
+    network does not see stays near 0.99 (a weighted mean gave 0.70 and lost it under the image
+    threshold), while a weak candidate the network contradicts still falls."""
+    scores = torch.tensor([0.99, 0.6, 0.7, 0.7, 1.0])
+    support = torch.tensor([0.4, 0.1, 0.5, 0.9, 0.0])
+    verified = verified_scores(scores, support, 0.5)
+    assert verified[0] > 0.98
+    assert verified[1] < 0.4
+    assert verified[2] == pytest.approx(0.7)  # support 0.5: no evidence either way
+    assert verified[3] > 0.8
+    assert 0.5 < verified[4] < 1  # clamped: neither view's evidence is infinite
+    assert torch.allclose(verified_scores(scores, support, 0.0), scores.clamp(max=1 - 1e-4))
 
 
 def test_unknown_mode_and_size_mismatch_are_clear_errors():

@@ -9,7 +9,13 @@ into ``bool``, for numpy arrays and torch tensors alike.
 import numpy as np
 import torch
 
-__all__ = ["binarize_masks", "mask_iou", "pairwise_mask_iou", "to_numpy"]
+__all__ = [
+    "binarize_masks",
+    "mask_iou",
+    "pairwise_mask_containment",
+    "pairwise_mask_iou",
+    "to_numpy",
+]
 
 
 def to_numpy(x) -> np.ndarray:
@@ -47,9 +53,8 @@ def binarize_masks(masks, threshold: float):
     )
 
 
-def pairwise_mask_iou(a, b):
-    """Mask IoU matrix ``(len(a), len(b))`` of two stacks of bool masks ``(N, H, W)`` (torch tensors
-    or numpy arrays; the result has the type of ``a``). Two empty masks have IoU 0."""
+def _pairwise_overlap(a, b, over_smaller: bool):
+    """Shared body of :func:`pairwise_mask_iou` and :func:`pairwise_mask_containment`."""
     as_torch = isinstance(a, torch.Tensor)
     ta = a if as_torch else torch.from_numpy(np.asarray(a))
     tb = (
@@ -58,13 +63,29 @@ def pairwise_mask_iou(a, b):
         else torch.from_numpy(np.asarray(b)).to(ta.device)
     )
     if len(ta) == 0 or len(tb) == 0:
-        iou = torch.zeros((len(ta), len(tb)), device=ta.device)
+        overlap = torch.zeros((len(ta), len(tb)), device=ta.device)
     else:
         fa, fb = ta.flatten(1).float(), tb.flatten(1).float()
         intersection = fa @ fb.T
-        union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - intersection
-        iou = intersection / union.clamp(min=1)
-    return iou if as_torch else iou.cpu().numpy()
+        area_a, area_b = fa.sum(1)[:, None], fb.sum(1)[None, :]
+        if over_smaller:
+            denominator = torch.minimum(area_a, area_b)
+        else:
+            denominator = area_a + area_b - intersection
+        overlap = intersection / denominator.clamp(min=1)
+    return overlap if as_torch else overlap.cpu().numpy()
+
+
+def pairwise_mask_iou(a, b):
+    """Mask IoU matrix ``(len(a), len(b))`` of two stacks of bool masks ``(N, H, W)`` (torch tensors
+    or numpy arrays; the result has the type of ``a``). Two empty masks have IoU 0."""
+    return _pairwise_overlap(a, b, over_smaller=False)
+
+
+def pairwise_mask_containment(a, b):
+    """Like :func:`pairwise_mask_iou`, intersection over the smaller of the two areas: 1 when one
+    mask lies inside the other, however much larger the other is (0 with an empty mask)."""
+    return _pairwise_overlap(a, b, over_smaller=True)
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
