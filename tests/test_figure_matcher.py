@@ -233,6 +233,18 @@ def test_dishes_with_one_rim_shape_stay_authentic(matcher, index):
     assert not _reported(matcher(case.authentic))
 
 
+def test_merged_overlay_beside_panels_of_other_colours_stays_authentic(matcher):
+    """A generated row of DAPI (blue), phalloidin (red) and YAP (green) panels and their merged
+    overlay, 5 px gutters. The overlay's red channel is the phalloidin panel's pixels, legitimately.
+    The colour test must read each side's colours inside its own panel: within its 25 px reach of
+    the evidence lay the blue panel next door, whose colours made the red panel look like a
+    composite too, and the overlay was reported as its copy (score 0.93)."""
+    case = generate_figure_case(11, "train", 9, forged=False)
+    kinds = [panel.kind for panel in case.layout.panels]
+    assert kinds.count("microscopy") >= 12  # still the grid of channel panels and overlays
+    assert not _reported(matcher(case.authentic))
+
+
 def test_merged_channels_stay_authentic(matcher, micrograph):
     """Fluorescence channels and their merge: the merge holds each channel's pixels, legitimately."""
     field = cv2.cvtColor(micrograph[:200, :200], cv2.COLOR_RGB2GRAY).astype(np.float32)

@@ -143,12 +143,17 @@ def _colour_consistent(
     local[:, 2] += inverse[:, :2] @ np.array([x0, y0], dtype=np.float64)
     size = (x1 - x0, y1 - y0)
     # The colour composition is compared near the evidence (within ``reach`` px), where source and
-    # copy must be the same picture; farther away the box may hold other panels.
+    # copy must be the same picture, and only in the connected data regions holding the evidence:
+    # 25 px from a panel's edge lies the next panel, across a canvas gutter. A neighbouring panel
+    # of another colour (the blue nuclei panel beside the red one) gave the single-channel side the
+    # off-colour variance of a composite, and a merged overlay then passed as its copy.
     reach = 25
     near = (
         cv2.dilate(evidence.astype(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
     )
-    inside = allowed & near
+    _, regions = cv2.connectedComponents(allowed.astype(np.uint8), connectivity=4)
+    holding = np.unique(regions[evidence])
+    inside = allowed & near & np.isin(regions, holding[holding > 0])
     copies, sources = [], []
     for channel in range(colour.shape[2]):
         plane = np.ascontiguousarray(colour[:, :, channel])
