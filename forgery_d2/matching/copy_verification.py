@@ -133,7 +133,8 @@ def _colour_consistent(
     """Whether the copy is a copy in every colour channel (``evidence``, ``allowed``: bool over
     ``box``; ``allowed``: the figure's data on both sides, not its canvas, text or graphics):
 
-    - over the allowed pixels near the evidence, the copy's colours vary along the same colour directions as the
+    - over the allowed pixels near the evidence, in the connected regions of ``allowed`` that hold
+      it (its own panels), the copy's colours vary along the same colour directions as the
       source's: a merged overlay adds, to one channel panel's colour, the colours of the others
       (its colour variance off the source's main colour direction is many times the source's);
     - over the evidence, every channel textured on either side is textured on both (residual std
