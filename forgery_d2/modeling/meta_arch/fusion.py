@@ -24,15 +24,15 @@ cannot see. ``MODEL.FUSION.MODE`` picks how their per-image instances are combin
   matcher's score is a verified residual correlation (0.95-1.0 for a real copy), the network's
   support a probability from a model of held-out AUC ~0.8. With the mean at weight 0.5, a copy
   verified at 0.99 that the network does not see (s = 0.4) fell to 0.70, under the image threshold
-  tuned on validation figures: ``make demo``'s fusion dropped 3 of the matcher's 12 true finds and
-  scored below the matcher alone (0.594 against 0.659). In log-odds the same copy keeps 0.99, while a
+  tuned on validation figures: ``make demo``'s fusion flagged 10 of the 30 forged test figures where
+  the matcher alone flagged 12, and scored below it (0.594 against 0.659). In log-odds the same copy keeps 0.99, while a
   weak candidate (0.6) that the network contradicts (s = 0.1) still falls to 0.33.
 
   Why overlap over the smaller area and not IoU: the dense network's instance is its whole
   thresholded probability map, a blob that covers a matcher's copy and more. Its IoU with the copy
   is low, so it passed as a separate find and was reported beside the matcher's precise mask, an
-  unmatched extra instance that cost 6 of the matcher's 12 finds on the demo's test figures 5-65 %
-  of their oF1 (docs/TRAINING.md, "The fusion"; docs/results/network/fusion/).
+  unmatched extra instance that lowered the oF1 of figures the matcher had found (docs/TRAINING.md,
+  "The fusion"; docs/results/network/fusion/).
 
 The network is any meta-architecture (``MODEL.FUSION.RCNN_META_ARCHITECTURE``: GeneralizedRCNN,
 forgery_d2's ForgeryRCNN...) built from the same config; it lives in the ``rcnn`` submodule and is
