@@ -39,6 +39,7 @@ from forgery_d2.config import load_config  # noqa: E402
 from forgery_d2.data.io import read_image, read_mask  # noqa: E402
 from forgery_d2.evaluation.decision import DecisionRule  # noqa: E402
 from forgery_d2.evaluation.evaluator import image_metrics, summarize  # noqa: E402
+from forgery_d2.evaluation.metric import image_of1_from_masks  # noqa: E402
 from forgery_d2.modeling.meta_arch.copy_move_matcher import build_copy_move_matcher  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -174,14 +175,12 @@ def panel_count_costs(counts=(1, 4, 8, 12, 16), size=(1000, 1500), seed=0):
                 "panel_pair_candidates": int(result.stats.get("panel_pairs", 0)),
                 "seconds": round(seconds, 3),
                 "seconds_with_copy": round(time.process_time() - start, 3),
-                "copy_found": any(_f1(i.mask, event.mask) > 0.5 for i in found.instances),
+                "copy_found": any(
+                    image_of1_from_masks([event.mask], [i.mask]) > 0.5 for i in found.instances
+                ),
             }
         )
     return rows
-
-
-def _f1(mask, truth):
-    return 2.0 * float((mask & truth).sum()) / max(float(mask.sum() + truth.sum()), 1.0)
 
 
 def _grid_figure(rng, count, size):

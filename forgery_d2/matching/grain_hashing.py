@@ -145,8 +145,7 @@ def grain_hash_candidates(
         dx, dy = base_x[j] - query_x[i], base_y[j] - query_y[i]
         i, j = _compress(dx * dx + dy * dy >= min_shift**2, i, j)
         correlation = _paired_dot(flipped, i, base, j)
-        ok = correlation >= min_correlation
-        i, j = i[ok], j[ok]
+        i, j = _compress(correlation >= min_correlation, i, j)
         # A pair found in several tables is one pair. And a flip is an involution: (a, b) and
         # (b, a) state the same duplication, found from either side when both lie on the query
         # grid. Each is kept once, its source the earlier of the two in raster order (so one
