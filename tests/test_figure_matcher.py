@@ -171,6 +171,17 @@ def test_region_copied_between_panels_is_found(matcher, micrograph, transform):
     assert _best_f1(result, event.mask) > 0.6, result.stats
 
 
+def test_panel_reuse_found_by_two_searches_is_not_a_composite(matcher):
+    """A generated figure whose micrograph panel is reused flipped upside down at 1.187 x. The
+    keypoint stage and the panel search both find it, at scales 0.004 apart. The composite rule
+    took the two for a region matching two different regions, whose other sides do not match
+    each other (they are one region, 3 px off), and dropped the reuse (oF1 0.23 -> 0.71)."""
+    case = generate_figure_case(5, "train", 86)
+    assert case.events[0].kind == "panel_reuse"
+    reuse = case.masks[0].astype(bool)
+    assert _best_f1(matcher(case.forged), reuse) > 0.9
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="known limitation (issue 9): the grain-hash offset vote keeps "

@@ -209,8 +209,7 @@ def _shared_side(a, b, min_overlap: float = 0.3):
     sides_b = {"source": b.source_mask, "copy": b.copy_mask}
     for name_a, mask_a in sides_a.items():
         for name_b, mask_b in sides_b.items():
-            smaller = min(int(mask_a.sum()), int(mask_b.sum()))
-            if smaller == 0 or (mask_a & mask_b).sum() < min_overlap * smaller:
+            if not _overlapping(mask_a, mask_b, min_overlap):
                 continue
             other_a = sides_a["copy" if name_a == "source" else "source"]
             other_b = sides_b["copy" if name_b == "source" else "source"]
@@ -227,6 +226,12 @@ def _shared_side(a, b, min_overlap: float = 0.3):
 
             return other_a, other_b, None, link
     return None
+
+
+def _overlapping(mask_a: np.ndarray, mask_b: np.ndarray, min_overlap: float = 0.3) -> bool:
+    """Whether two bool masks share at least ``min_overlap`` of the smaller one's pixels."""
+    smaller = min(int(mask_a.sum()), int(mask_b.sum()))
+    return smaller > 0 and (mask_a & mask_b).sum() >= min_overlap * smaller
 
 
 def _compose(matrix):
@@ -511,6 +516,11 @@ class FigureMatcher:
                 if shared is None:
                     continue
                 other_i, other_j, to_i, to_j = shared
+                if _overlapping(other_i, other_j):
+                    # Both sides shared: one duplication found twice (a keypoint transform and the
+                    # panel search's, a scale 0.004 apart). Their "link" maps a region onto itself
+                    # a few px off, which no verification passes: that is not a composite.
+                    continue
                 # The transform from i's other side to j's other side, through the shared region.
                 link = _compose(to_j(ci.matrix, cj.matrix))
                 if link is None or _same_transform(
