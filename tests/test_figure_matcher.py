@@ -182,6 +182,22 @@ def test_panel_reuse_found_by_two_searches_is_not_a_composite(matcher):
     assert _best_f1(matcher(case.forged), reuse) > 0.9
 
 
+@pytest.mark.parametrize(
+    "index",
+    [8, 62],
+    ids=["blot_strip_flipped_blurred", "plate_flipped_rescaled_blurred"],
+)
+def test_reused_panel_is_masked_whole(matcher, index):
+    """Generated figures whose panel is reused with a flip, blur (sigma 0.5-0.8) and, for the
+    plate, a 1.22 x rescale. The reuse was proven, but its mask held only the pixels agreeing
+    with the source within the tolerance pixel for pixel: the blur and the resampling left a
+    speckled mask over the strip's background, without the panel-edge margins (pixel F1 0.51 and
+    0.28). A region proven whole is now read at REGION_SMOOTHING."""
+    case = generate_figure_case(5, "train", index)
+    assert [event.kind for event in case.events] == ["panel_reuse"]
+    assert _best_f1(matcher(case.forged), case.masks[0].astype(bool)) > 0.95
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="known limitation (issue 9): the grain-hash offset vote keeps "

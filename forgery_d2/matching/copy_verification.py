@@ -26,6 +26,10 @@ copy mask is built from pixel evidence only (:mod:`forgery_d2.matching.evidence`
    its source pixel for pixel on at least ``min_region_agreement`` of it, the region is a copy as
    a whole (a reused panel): the mask becomes its agreeing pixels, enclosed holes filled. A dark
    micrograph background counts then (it is part of the reused panel), but never on its own.
+   Once the region is proven, its pixels are also compared after both sides are smoothed
+   (``REGION_SMOOTHING``): a reused panel blurred or rescaled differs from its source pixel for
+   pixel by more than the tolerance over its grain, which no longer breaks its mask into speckles.
+   The proof itself stays pixel for pixel.
 
 The score grows with the amount and strength of the evidence:
 ``mean residual ZNCC x (1 - exp(-evidence pixels / evidence_saturation))``.
@@ -201,6 +205,10 @@ def _colour_consistent(
             return False
     return True
 
+
+# px (Gaussian sigma): a region proven to be a copy as a whole (region_copy) has its mask read at
+# this smoothing, which divides independent per-pixel noise by about 5.
+REGION_SMOOTHING = 1.5
 
 # Pixels around the source that grain_residual's smoothing filter (5 x 5) reads.
 _SMOOTHER_REACH = 3
@@ -378,6 +386,18 @@ def region_copy(
     )
     if agrees.sum() < params.min_region_agreement * usable.sum():
         return None
+    # The region is a copy as a whole. Its mask is every pixel of it that agrees with its source
+    # once both are smoothed, so that grain, JPEG and resampling noise (a copy rescaled or blurred
+    # differs from its source by more than the tolerance pixel for pixel, which left a speckled
+    # mask over the background of a reused blot strip) do not decide; the region's own excluded
+    # margin (half a window along each panel edge, a third of a 30 px blot strip) counts too.
+    smooth = (0, 0)
+    copy_smooth = cv2.GaussianBlur(gray[y0:y1, x0:x1], smooth, REGION_SMOOTHING)
+    source_smooth = cv2.GaussianBlur(source, smooth, REGION_SMOOTHING)
+    agrees |= inside & (
+        np.abs(copy_smooth - (verified.gain * source_smooth + verified.bias))
+        <= params.agree_tolerance
+    )
     copy_local = ndimage.binary_fill_holes(agrees)
     copy_mask = verified.copy_mask.copy()
     copy_mask[y0:y1, x0:x1] |= copy_local
