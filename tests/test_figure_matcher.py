@@ -272,6 +272,24 @@ def test_merged_overlay_beside_panels_of_other_colours_stays_authentic(matcher):
     assert not _reported(matcher(case.authentic))
 
 
+def test_merged_overlay_matching_one_channel_panel_stays_authentic(matcher):
+    """A generated grid of Hoechst / Ki67 / merge panels (40 px). Where the merge's other channel
+    is dark it is the Hoechst panel pixel for pixel, and the two verified as a copy along their row
+    (score 0.93); the merge's link to its other channel panel, in one colour channel, is what
+    tells the composite (forgery_d2.matching.channel_links)."""
+    case = generate_figure_case(5, "train", 0, forged=False)
+    assert any(panel.tags.get("channel") == "merge" for panel in case.layout.panels)
+    assert not _reported(matcher(case.authentic))
+
+
+def test_region_copied_along_a_row_of_colour_panels_is_found(matcher, micrograph):
+    """A copy moved along a row of colour panels is not taken for a merged overlay: any third
+    region correlates with its two sides alike (they are one picture)."""
+    figure, boxes = _micrograph_figure(micrograph, [(0, 0), (250, 40), (30, 300)])
+    forged, event = plant_copy_move(figure, (40, 80, 120, 150), (290, 80), CopyTransform())
+    assert _best_f1(matcher(forged), event.mask) > 0.6
+
+
 def test_merged_channels_stay_authentic(matcher, micrograph):
     """Fluorescence channels and their merge: the merge holds each channel's pixels, legitimately."""
     field = cv2.cvtColor(micrograph[:200, :200], cv2.COLOR_RGB2GRAY).astype(np.float32)

@@ -16,7 +16,10 @@ shape). A matcher that reports every pair of regions that look alike accuses aut
 3. **Proof** (forgery_d2.matching.copy_verification): a candidate is kept only where the copy's
    fine texture (the image's high-pass residual) correlates with its source, away from text,
    marks, canvas and rendered graphics (forgery_d2.matching.evidence). Look-alikes share shape,
-   not grain, and fail; the mask holds only verified pixels (no hull over a panel).
+   not grain, and fail; the mask holds only verified pixels (no hull over a panel). A merged
+   overlay and one of its own channel panels, pixel for pixel alike where the other channels are
+   dark, are told apart by the colour channel linking the overlay to another channel panel
+   (forgery_d2.matching.channel_links).
 4. Candidates describing the same duplication are merged (mask IoU > ``same_copy_iou``, or one
    transform for both: a copy that the layout split over two panels is one duplication); the best
    ``max_instances`` are returned, one instance (source and copy together, the competition's
@@ -38,6 +41,7 @@ from forgery_d2.config import ConfigParams
 from forgery_d2.layout import ClassicalLayoutAnalyzer, ClassicalLayoutParams
 from forgery_d2.structures.masks import mask_iou
 
+from .channel_links import is_channel_composite
 from .copy_verification import (
     VerificationParams,
     region_copy,
@@ -359,6 +363,10 @@ class FigureMatcher:
                         )
                         or result
                     )
+            if is_channel_composite(
+                colour, candidate.matrix, result.copy_mask, result.source_mask, exclude
+            ):
+                continue  # a merged overlay and one of its channel panels
             verified.append((candidate, result))
         composites = self._composites(verified, gray32, exclude, colour)
         stats.update(candidates=len(candidates), verified=len(verified), composites=len(composites))
