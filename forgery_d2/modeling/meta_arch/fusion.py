@@ -193,7 +193,12 @@ def fuse_instances(network: Instances, matcher: Instances, rule: FusionRule) -> 
     match_masks = matcher.pred_masks.to(device).bool()
     match_scores = matcher.scores.to(device).float()
     net_binary = binarize_masks(net_masks, rule.mask_threshold)
-    iou = pairwise_mask_iou(net_binary, match_masks).to(device)
+    # Network x matcher mask IoU: only union and boost read it.
+    iou = (
+        pairwise_mask_iou(net_binary, match_masks).to(device)
+        if mode in ("union", "boost")
+        else None
+    )
     net_sources = torch.full((len(net_scores),), FROM_NETWORK, dtype=torch.int64, device=device)
     match_sources = torch.full((len(match_scores),), FROM_MATCHER, dtype=torch.int64, device=device)
 
