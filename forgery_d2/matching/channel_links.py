@@ -20,22 +20,17 @@ panel and its merge beside a copied region, matches both), and it stays a duplic
 alone: a region pasted from a channel panel into its merge at the same spot.
 """
 
-from typing import Optional, Tuple
+from typing import Optional
 
 import cv2
 import numpy as np
+
+from forgery_d2.structures.masks import mask_box
 
 __all__ = ["is_channel_composite"]
 
 # px: how far off a row (column) a move, or the third panel, may be and still lie on it.
 AXIS_TOLERANCE = 2
-
-
-def _box(mask: np.ndarray) -> Optional[Tuple[int, int, int, int]]:
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
-        return None
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
 def _zncc(a: np.ndarray, b: np.ndarray) -> float:
@@ -101,7 +96,7 @@ def is_channel_composite(
     axis = int(np.argmax(np.abs(matrix[:, 2])))  # 0: a row (x), 1: a column (y)
     if abs(matrix[1 - axis, 2]) > AXIS_TOLERANCE:
         return False
-    sides = [_box(copy_mask), _box(source_mask)]
+    sides = [mask_box(copy_mask), mask_box(source_mask)]
     if sides[0] is None or sides[1] is None:
         return False
     # Both sides as boxes of one size: the copy's box and the box it came from.

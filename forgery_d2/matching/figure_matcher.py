@@ -39,7 +39,7 @@ import numpy as np
 
 from forgery_d2.config import ConfigParams
 from forgery_d2.layout import ClassicalLayoutAnalyzer, ClassicalLayoutParams
-from forgery_d2.structures.masks import mask_iou
+from forgery_d2.structures.masks import mask_box, mask_iou
 
 from .channel_links import is_channel_composite
 from .copy_verification import (
@@ -421,10 +421,9 @@ class FigureMatcher:
         v = self.params.verification
         native = scale_transform(candidate.matrix, 1.0 / verify_scale)
         copy_mask = _resize_mask(result.copy_mask, native32.shape)
-        ys, xs = np.nonzero(copy_mask)
-        if len(xs) == 0:
+        box = mask_box(copy_mask)
+        if box is None:
             return 0.0
-        box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
         inside = copy_mask[box[1] : box[3], box[0] : box[2]]
         best = 0.0
         for tx in {np.floor(native[0, 2]), np.ceil(native[0, 2])}:
@@ -535,10 +534,9 @@ class FigureMatcher:
                     link, np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
                 ):
                     continue
-                ys, xs = np.nonzero(other_j)
-                if len(xs) == 0:
+                box = mask_box(other_j)
+                if box is None:
                     continue
-                box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
                 if verify_candidate(gray32, link, box, exclude, p.verification, colour) is None:
                     composite.update((i, j))
         return composite

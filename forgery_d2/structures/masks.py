@@ -11,6 +11,7 @@ import torch
 
 __all__ = [
     "binarize_masks",
+    "mask_box",
     "mask_iou",
     "pairwise_mask_containment",
     "pairwise_mask_iou",
@@ -86,6 +87,15 @@ def pairwise_mask_containment(a, b):
     """Like :func:`pairwise_mask_iou`, intersection over the smaller of the two areas: 1 when one
     mask lies inside the other, however much larger the other is (0 with an empty mask)."""
     return _pairwise_overlap(a, b, over_smaller=True)
+
+
+def mask_box(mask):
+    """``(x0, y0, x1, y1)`` ints, the bounding box of a bool mask's pixels (exclusive end); None
+    when the mask is empty."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass, field
 import cv2
 import numpy as np
 
+from forgery_d2.structures.masks import mask_box
+
 from .regions import sample_region
 
 __all__ = [
@@ -106,8 +108,7 @@ class CopyMoveEvent:
 
     @staticmethod
     def _box(mask):
-        ys, xs = np.nonzero(mask)
-        return [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+        return list(mask_box(mask))
 
     @property
     def source_box(self):

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from forgery_d2.structures.masks import mask_box
+
 from ..copy_move import CopyTransform, feather_reach, plant_copy_move
 from ..regions import sample_region
 
@@ -117,8 +119,7 @@ class FigureEvent:
 
     @staticmethod
     def _box(mask):
-        ys, xs = np.nonzero(mask)
-        return [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+        return list(mask_box(mask))
 
     def to_dict(self):
         return {
