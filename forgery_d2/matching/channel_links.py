@@ -27,7 +27,7 @@ import numpy as np
 
 from forgery_d2.structures.masks import mask_box
 
-__all__ = ["is_channel_composite"]
+__all__ = ["is_channel_composite", "line_axis", "neutral_planes"]
 
 # px: how far off a row (column) a move, or the third panel, may be and still lie on it.
 AXIS_TOLERANCE = 2
@@ -68,33 +68,46 @@ def _best_on_line(plane, template, corner, axis: int, avoid):
     return float(masked[k]), (int(xs[k]), int(ys[k]))
 
 
+def line_axis(matrix: np.ndarray) -> Optional[int]:
+    """0 when ``matrix`` (2x3) is a translation along a row, 1 along a column, None otherwise.
+    Channel panels are drawn side by side in a row or a column, without flip, rotation or scale:
+    a move across the grid is not the relation of a merge and its channels."""
+    if not np.allclose(matrix[:, :2], np.eye(2), atol=0.01):
+        return None
+    axis = int(np.argmax(np.abs(matrix[:, 2])))  # 0: a row (x), 1: a column (y)
+    return axis if abs(matrix[1 - axis, 2]) <= AXIS_TOLERANCE else None
+
+
+def neutral_planes(colour: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+    """float32 ``(C, H, W)``: each colour plane of ``colour`` (``(H, W, C)``) with the ``exclude``
+    pixels (text, marks, canvas, graphics) set to the plane's median, so that they say nothing
+    (every panel of a grid carries its scale bar at the same spot). Built once per figure."""
+    planes = np.ascontiguousarray(np.moveaxis(colour, 2, 0), dtype=np.float32).copy()
+    for plane in planes:
+        plane[exclude] = np.median(plane[~exclude]) if (~exclude).any() else 0.0
+    return planes
+
+
 def is_channel_composite(
-    colour: Optional[np.ndarray],
+    planes: Optional[np.ndarray],
     matrix: np.ndarray,
     copy_mask: np.ndarray,
     source_mask: np.ndarray,
-    exclude: np.ndarray,
     min_link: float = 0.7,
     min_gap: float = 0.3,
     min_std: float = 2.0,
 ) -> bool:
     """Whether a verified duplication (``matrix``: 2x3 source -> copy; bool masks of its two sides,
-    all in the frame of ``colour``, float32 (H, W, 3)) is a merged overlay and one of its channel
-    panels (see the module docstring). ``exclude``: bool, the figure's text, marks, canvas and
-    graphics: they say nothing (every panel of a grid carries its scale bar at the same spot), so
-    they are set to the plane's median first. False for grey figures and for moves other than a
-    translation (channel panels are drawn aligned, without flip, rotation or scale).
+    all in the frame of ``planes``, the figure's :func:`neutral_planes`) is a merged overlay and one
+    of its channel panels (see the module docstring). False for grey figures (``planes`` None) and
+    for moves other than a translation along a row or a column (:func:`line_axis`).
 
     The thresholds were read off the merged overlays that stage I of the matcher flagged on the
     100 authentic test figures of generator seed 2031 (four: links 0.71-0.99, the other side
     0.48-0.66 below) and checked on development seeds 5 and 11 (one more overlay dropped there; the
     forged figures' copies keep their scores: a copy's two sides are one picture)."""
-    if colour is None or not np.allclose(matrix[:, :2], np.eye(2), atol=0.01):
-        return False
-    # Channel panels are drawn side by side in a row or a column: the move is along one axis, and
-    # the third panel lies on that line too (a move across the grid is not this relation).
-    axis = int(np.argmax(np.abs(matrix[:, 2])))  # 0: a row (x), 1: a column (y)
-    if abs(matrix[1 - axis, 2]) > AXIS_TOLERANCE:
+    axis = line_axis(matrix)
+    if planes is None or axis is None:
         return False
     sides = [mask_box(copy_mask), mask_box(source_mask)]
     if sides[0] is None or sides[1] is None:
@@ -102,16 +115,14 @@ def is_channel_composite(
     # Both sides as boxes of one size: the copy's box and the box it came from.
     x0, y0, x1, y1 = sides[0]
     dx, dy = (int(round(v)) for v in matrix[:, 2])
-    height, width = colour.shape[:2]
+    height, width = planes.shape[1:]
     if not (0 <= x0 - dx and x1 - dx <= width and 0 <= y0 - dy and y1 - dy <= height):
         return False
     corners = [(x0, y0), (x0 - dx, y0 - dy)]
     size = (x1 - x0, y1 - y0)
     if min(size) < 8:
         return False
-    for channel in range(colour.shape[2]):
-        plane = np.ascontiguousarray(colour[:, :, channel])
-        plane[exclude] = np.median(plane[~exclude]) if (~exclude).any() else 0.0
+    for plane in planes:
         for side in (0, 1):
             sx, sy = corners[side]
             template = plane[sy : sy + size[1], sx : sx + size[0]]

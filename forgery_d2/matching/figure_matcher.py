@@ -41,7 +41,7 @@ from forgery_d2.config import ConfigParams
 from forgery_d2.layout import ClassicalLayoutAnalyzer, ClassicalLayoutParams
 from forgery_d2.structures.masks import mask_box, mask_iou
 
-from .channel_links import is_channel_composite
+from .channel_links import is_channel_composite, line_axis, neutral_planes
 from .copy_verification import (
     VerificationParams,
     region_copy,
@@ -331,6 +331,7 @@ class FigureMatcher:
             ]
 
         verified = []
+        link_planes = None  # colour planes for channel_links, built on first use
         for candidate in candidates:
             result = verify_candidate(
                 gray32, candidate.matrix, candidate.box, exclude, p.verification, colour
@@ -363,10 +364,13 @@ class FigureMatcher:
                         )
                         or result
                     )
-            if is_channel_composite(
-                colour, candidate.matrix, result.copy_mask, result.source_mask, exclude
-            ):
-                continue  # a merged overlay and one of its channel panels
+            if colour is not None and line_axis(candidate.matrix) is not None:
+                if link_planes is None:  # built once, for the first move along a row or column
+                    link_planes = neutral_planes(colour, exclude)
+                if is_channel_composite(
+                    link_planes, candidate.matrix, result.copy_mask, result.source_mask
+                ):
+                    continue  # a merged overlay and one of its channel panels
             verified.append((candidate, result))
         composites = self._composites(verified, gray32, exclude, colour)
         stats.update(candidates=len(candidates), verified=len(verified), composites=len(composites))
