@@ -12,8 +12,9 @@ import skimage
 from forgery_d2.data.synthetic.blots import draw_blot
 from forgery_d2.data.synthetic.copy_move import CopyTransform, plant_copy_move
 from forgery_d2.data.synthetic.figures.case import generate_figure_case
+from forgery_d2.matching.copy_verification import verify_candidate
 from forgery_d2.matching.evidence import copy_evidence, rendered_graphics_mask
-from forgery_d2.matching.figure_matcher import FigureMatcher
+from forgery_d2.matching.figure_matcher import FigureMatcher, FigureMatcherParams
 from forgery_d2.matching.grain_hashing import (
     _max_differing_signs,
     _simhash,
@@ -196,6 +197,53 @@ def test_reused_panel_is_masked_whole(matcher, index):
     case = generate_figure_case(5, "train", index)
     assert [event.kind for event in case.events] == ["panel_reuse"]
     assert _best_f1(matcher(case.forged), case.masks[0].astype(bool)) > 0.95
+
+
+def test_half_turned_panel_reuse_beside_its_source_is_found(matcher):
+    """A generated figure whose micrograph crop is reused turned by 180 degrees right above its
+    source. A half turn is its own inverse: the candidate's box held both sides, both were
+    evidence (each is the other's copy), and the copy was rejected as overlapping its own source
+    (oF1 0)."""
+    case = generate_figure_case(5, "train", 60)
+    assert [event.kind for event in case.events] == ["panel_reuse"]
+    assert _best_f1(matcher(case.forged), case.masks[0].astype(bool)) > 0.8
+
+
+def _mirrored_grain(mirrored_share: float) -> np.ndarray:
+    """A blob symmetric about x = 99.5 on grain whose right half is ``mirrored_share`` the mirror
+    image of its left half (1: a copy flipped beside its source), the rest its own."""
+    rng = np.random.default_rng(0)
+    ys, xs = np.mgrid[0:160, 0:200]
+    gray = 120.0 + 60.0 * np.exp(-(((xs - 100) / 30.0) ** 2 + ((ys - 80) / 25.0) ** 2))
+    grain = rng.normal(0.0, 6.0, (160, 200))
+    own = np.sqrt(1.0 - mirrored_share**2) * grain[:, 100:160]
+    grain[:, 100:160] = mirrored_share * grain[:, 40:100][:, ::-1] + own
+    return (gray + grain).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "mirrored_share, found", [(1.0, True), (0.95, False), (0.8, False)], ids=["copy", "0.95", "0.8"]
+)
+def test_mirror_with_both_sides_in_its_box_is_split_only_for_a_grain_copy(mirrored_share, found):
+    """A mirror flip whose box holds both sides verifies on one side when that side repeats its
+    source's grain (the other side is then its source, never part of its copy mask). A symmetric
+    object whose grain is only partly mirrored (residual ZNCC 0.91-0.95, above the evidence
+    threshold) stays rejected: one object matched onto itself."""
+    params = FigureMatcherParams.default().verification
+    mirror = np.array([[-1.0, 0.0, 199.0], [0.0, 1.0, 0.0]])
+    result = verify_candidate(
+        _mirrored_grain(mirrored_share),
+        mirror,
+        (30, 40, 170, 120),
+        np.zeros((160, 200), bool),
+        params,
+    )
+    assert (result is not None) == found
+    if found:
+        assert result.evidence_pixels > 4000 and result.residual_zncc > 0.99
+        assert not (result.copy_mask & result.source_mask).any()
+        sides = result.copy_mask[:, :100].any(), result.copy_mask[:, 100:].any()
+        assert sides in [(True, False), (False, True)]
 
 
 @pytest.mark.xfail(

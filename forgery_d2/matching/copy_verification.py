@@ -20,7 +20,10 @@ copy mask is built from pixel evidence only (:mod:`forgery_d2.matching.evidence`
    texture on either side must correlate (residual ZNCC >= ``min_colour_zncc``), or the candidate
    is rejected.
 4. **Source**: the copy mask mapped back through the transform. A "copy" overlapping its own source
-   by more than ``max_self_overlap`` (a symmetric object matched onto itself) is rejected.
+   by more than ``max_self_overlap`` (a symmetric object matched onto itself) is rejected. A flip
+   or half turn is its own inverse, so when its box holds both sides, both are evidence and they
+   overlap wholly: it is then verified again on one side of its fixed line (or point), and kept
+   when that side repeats its source's grain (``SPLIT_MIN_RESIDUAL_ZNCC``).
 5. **Whole region** (:func:`region_copy`): when a verified transform also makes a whole
    region (the panel holding the evidence, or the panel a panel-pair candidate copies) agree with
    its source pixel for pixel on at least ``min_region_agreement`` of it, the region is a copy as
@@ -210,6 +213,12 @@ def _colour_consistent(
 # this smoothing, which divides independent per-pixel noise by about 5.
 REGION_SMOOTHING = 1.5
 
+# A flip or half turn found with both sides in its box is kept on one side only when that side
+# repeats its source's grain almost exactly (residual ZNCC, as GRAIN_MIN_RESIDUAL_ZNCC for grain
+# matches): a symmetric object matched onto itself (one blob, split at its own axis) mirrors its
+# shape, never its grain. Legitimately symmetric content (rendered shapes) is excluded before.
+SPLIT_MIN_RESIDUAL_ZNCC = 0.975
+
 # Pixels around the source that grain_residual's smoothing filter (5 x 5) reads.
 _SMOOTHER_REACH = 3
 
@@ -315,6 +324,27 @@ def verify_candidate(
         params.min_texture,
     ):
         return None
+    result = _verified_copy(maps, evidence, allowed, inverse, box, exclude, params)
+    if result is None and _is_involution(matrix):
+        # A flip or half turn is its own inverse: when the box holds both sides, both are evidence
+        # (each is the other's copy) and the "copy" overlaps its "source" wholly. Kept when one
+        # side alone is a copy that repeats its source's grain (see SPLIT_MIN_RESIDUAL_ZNCC).
+        side = _side_of_involution(matrix, evidence, box)
+        one_side = evidence & side
+        if (
+            one_side.sum() >= params.min_evidence_pixels
+            and maps.residual_zncc[one_side].mean() >= SPLIT_MIN_RESIDUAL_ZNCC
+        ):
+            result = _verified_copy(maps, one_side, allowed & side, inverse, box, exclude, params)
+    return result
+
+
+def _verified_copy(maps, evidence, allowed, inverse, box, exclude, params):
+    """The copy and source masks grown from ``evidence`` (bool, the box's frame) and the score
+    (module docstring, steps 3-4); None when the copy overlaps its own source."""
+    x0, y0, x1, y1 = box
+    height, width = exclude.shape
+    evidence_pixels = int(evidence.sum())
     gain, bias = _photometric_fit(maps.copy, maps.source, evidence)
     agrees = allowed & (np.abs(maps.copy - (gain * maps.source + bias)) <= params.agree_tolerance)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * params.max_gap + 1,) * 2)
@@ -350,6 +380,29 @@ def verify_candidate(
         gain=gain,
         bias=bias,
     )
+
+
+def _is_involution(matrix: np.ndarray, tolerance: float = 0.5) -> bool:
+    """Whether the 2x3 map is its own inverse (a mirror flip or a half turn, up to ``tolerance``
+    px over a 100 px square: M(M(p)) ~ p)."""
+    square = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0], [100.0, 100.0]])
+    once = square @ matrix[:, :2].T + matrix[:, 2]
+    twice = once @ matrix[:, :2].T + matrix[:, 2]
+    return bool(np.abs(twice - square).max() < tolerance)
+
+
+def _side_of_involution(matrix: np.ndarray, evidence: np.ndarray, box) -> np.ndarray:
+    """The pixels of the box (bool, its frame) on one side of an involution's fixed line or point:
+    a pixel p and its image M(p) always fall on opposite sides. The dividing line runs through
+    the evidence's midpoints (p + M(p)) / 2, across the direction that separates its pixels from
+    their images most (the principal axis of p - M(p))."""
+    x0, y0, x1, y1 = box
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    points = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64)
+    moves = points - (points @ matrix[:, :2].T + matrix[:, 2])  # p - M(p)
+    at = evidence.ravel()
+    _, vectors = np.linalg.eigh(moves[at].T @ moves[at])
+    return (moves @ vectors[:, -1] > 0).reshape(evidence.shape)
 
 
 def region_copy(
