@@ -228,7 +228,7 @@ def test_mirror_with_both_sides_in_its_box_is_split_only_for_a_grain_copy(mirror
     """A mirror flip whose box holds both sides verifies on one side when that side repeats its
     source's grain (the other side is then its source, never part of its copy mask). A symmetric
     object whose grain is only partly mirrored (residual ZNCC 0.91-0.95, above the evidence
-    threshold) stays rejected: one object matched onto itself."""
+    threshold, below SPLIT_MIN_RESIDUAL_ZNCC) stays rejected: one object matched onto itself."""
     params = FigureMatcherParams.default().verification
     mirror = np.array([[-1.0, 0.0, 199.0], [0.0, 1.0, 0.0]])
     result = verify_candidate(
