@@ -25,8 +25,9 @@ cannot see. ``MODEL.FUSION.MODE`` picks how their per-image instances are combin
   support a probability from a model of held-out AUC ~0.8. With the mean at weight 0.5, a copy
   verified at 0.99 that the network does not see (s = 0.4) fell to 0.70, under the image threshold
   tuned on validation figures: ``make demo``'s fusion flagged 10 of the 30 forged test figures where
-  the matcher alone flagged 12, and scored below it (0.594 against 0.659). In log-odds the same copy keeps 0.99, while a
-  weak candidate (0.6) that the network contradicts (s = 0.1) still falls to 0.33.
+  the matcher alone flagged 12, and scored below it (0.594 against 0.659). In log-odds the same
+  copy keeps 0.99, while a weak candidate (0.6) that the network contradicts (s = 0.1) still falls
+  to 0.33.
 
   Why overlap over the smaller area and not IoU: the dense network's instance is its whole
   thresholded probability map, a blob that covers a matcher's copy and more. Its IoU with the copy
