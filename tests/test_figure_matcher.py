@@ -21,6 +21,7 @@ from forgery_d2.matching.grain_hashing import (
     grain_hash_candidates,
 )
 from forgery_d2.matching.panel_alignment import panel_pair_candidates, refine_by_search
+from forgery_d2.matching.verification import refine_transform
 
 SKIMAGE_DATA = os.path.join(os.path.dirname(skimage.__file__), "data")
 THRESHOLD = 0.5  # FORGERY.DECISION's default score threshold
@@ -500,3 +501,42 @@ def test_small_copy_in_a_figure_above_the_verification_size_is_hashed_at_full_si
     dx, dy = move
     forged, event = plant_copy_move(figure, (200, 300, 250, 340), (200 + dx, 300 + dy))
     assert _best_f1(matcher(forged), event.mask) > 0.5
+
+
+def _slightly_rescaled_copy(micrograph, scale):
+    """The micrograph (one 512 px panel) with its top-left 230 px square pasted, rescaled by
+    ``scale`` about its centre, into the bottom-right; returns (figure, copy mask, source -> copy)."""
+    figure = micrograph.copy()
+    side, (sx, sy), (cx, cy) = 230, (15, 15), (270, 268)
+    centre = np.array([sx + side / 2, sy + side / 2])
+    matrix = np.hstack([scale * np.eye(2), (np.array([cx, cy]) + side / 2 - scale * centre)[:, None]])
+    warped = cv2.warpAffine(micrograph, matrix, micrograph.shape[1::-1], flags=cv2.INTER_LINEAR)
+    copy = np.zeros(micrograph.shape[:2], bool)
+    copy[cy : cy + side, cx : cx + side] = True
+    figure[copy] = warped[copy]
+    return figure, copy, matrix
+
+
+def test_copy_rescaled_by_one_percent_is_not_snapped_to_a_shift(micrograph, matcher):
+    """A copy rescaled by 1.5% is within the 2% of a plain shift that keypoint refinement snaps to.
+    Snapped, it is a pixel off at its edges and its grain no longer matches there; the refinement
+    keeps whichever of the two hypotheses aligns the copy better."""
+    figure, copy, _ = _slightly_rescaled_copy(micrograph, 1.015)
+    reported = _reported(matcher(figure))
+    assert reported, "the rescaled copy was not found"
+    best = max(reported, key=lambda inst: (inst.copy_mask & copy).sum())
+    assert abs(best.matrix[0, 0] - 1.015) < 0.004 and abs(best.matrix[1, 1] - 1.015) < 0.004
+    assert (best.mask & copy).sum() > 0.6 * copy.sum()
+
+
+def test_keypoint_refinement_still_snaps_a_noisy_shift(micrograph):
+    """An exact shift estimated with a little scale noise is still returned as the exact shift."""
+    gray = cv2.cvtColor(micrograph, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    figure = gray.copy()
+    figure[268:498, 270:500] = gray[15:245, 15:245]
+    # copy = source + (255, 253); the estimate is off in scale by 0.4% about source pixel (130, 130)
+    noisy = np.array([[1.004, 0.0, 255.0 - 0.004 * 130], [0.0, 0.996, 253.0 + 0.004 * 130]])
+    points = np.array([[x, y] for x in range(290, 490, 40) for y in range(290, 490, 40)], float)
+    refined = refine_transform(figure, noisy, points)
+    np.testing.assert_array_equal(refined[:, :2], np.eye(2))
+    np.testing.assert_allclose(refined[:, 2], (255.0, 253.0), atol=0.1)
