@@ -509,7 +509,9 @@ def _slightly_rescaled_copy(micrograph, scale):
     figure = micrograph.copy()
     side, (sx, sy), (cx, cy) = 230, (15, 15), (270, 268)
     centre = np.array([sx + side / 2, sy + side / 2])
-    matrix = np.hstack([scale * np.eye(2), (np.array([cx, cy]) + side / 2 - scale * centre)[:, None]])
+    matrix = np.hstack(
+        [scale * np.eye(2), (np.array([cx, cy]) + side / 2 - scale * centre)[:, None]]
+    )
     warped = cv2.warpAffine(micrograph, matrix, micrograph.shape[1::-1], flags=cv2.INTER_LINEAR)
     copy = np.zeros(micrograph.shape[:2], bool)
     copy[cy : cy + side, cx : cx + side] = True
