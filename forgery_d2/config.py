@@ -564,6 +564,13 @@ def _add_matcher_config(cfg):
     # 22 of 24 false alarms had fewer (look-alike bands, cells or glyph fragments matching by
     # chance), against 7 of 105 real finds. 0 keeps even the smallest copies (e.g. a single band).
     g.MIN_VERIFIED_PIXELS = 400
+    # The same minimum for a grain-hashing match (GRAIN_HASHING), which has passed
+    # GRAIN_MIN_RESIDUAL_ZNCC at the figure's own resolution: an exact whole-pixel copy whose grain
+    # repeats its source's, which chance look-alikes do not do (the false alarms above were keypoint
+    # hypotheses). On development seeds 5 and 11 the one grain match on an authentic figure
+    # below 400 px had 147; 200 found five more forged figures of seed 11 (single bands and cells)
+    # and no false alarm (docs/BENCHMARKS.md, stage M).
+    g.GRAIN_MIN_VERIFIED_PIXELS = 200
     # rendered graphics (constant-colour shapes, lines and their edges) are never evidence
     g.EXCLUDE_GRAPHICS = True
     # px: runs of exactly equal pixels along a row or column this long are graphics

@@ -210,6 +210,18 @@ def test_half_turned_panel_reuse_beside_its_source_is_found(matcher):
     assert _best_f1(matcher(case.forged), case.masks[0].astype(bool)) > 0.8
 
 
+@pytest.mark.parametrize("index", [5, 99], ids=["band", "patch"])
+def test_small_exact_copy_proven_by_its_grain_is_reported(matcher, index):
+    """Generated figures (development seed 11) with one small copy moved by whole pixels: 251 and
+    228 verified pixels, its grain repeating its source's (full-resolution residual ZNCC >= 0.975).
+    Below MIN_VERIFIED_PIXELS (400) it went unreported; a grain match needs
+    GRAIN_MIN_VERIFIED_PIXELS (200). The same figure without the copy stays authentic."""
+    case = generate_figure_case(11, "train", index)
+    assert len(case.events) == 1
+    assert _best_f1(matcher(case.forged), case.masks[0].astype(bool)) > 0.7
+    assert not _reported(matcher(case.authentic))
+
+
 def _mirrored_grain(mirrored_share: float) -> np.ndarray:
     """A blob symmetric about x = 99.5 on grain whose right half is ``mirrored_share`` the mirror
     image of its left half (1: a copy flipped beside its source), the rest its own."""

@@ -99,6 +99,7 @@ class FigureMatcherParams(ConfigParams):
     grain_max_candidates: int
     grain_min_residual_zncc: float
     min_verified_pixels: int
+    grain_min_verified_pixels: int
     exclude_graphics: bool
     graphics_min_run: int
     same_copy_iou: float
@@ -149,6 +150,7 @@ class FigureMatcherParams(ConfigParams):
             grain_max_candidates=f.GRAIN_MAX_CANDIDATES,
             grain_min_residual_zncc=f.GRAIN_MIN_RESIDUAL_ZNCC,
             min_verified_pixels=f.MIN_VERIFIED_PIXELS,
+            grain_min_verified_pixels=f.GRAIN_MIN_VERIFIED_PIXELS,
             exclude_graphics=f.EXCLUDE_GRAPHICS,
             graphics_min_run=f.GRAPHICS_MIN_RUN,
             same_copy_iou=f.SAME_COPY_IOU,
@@ -336,9 +338,12 @@ class FigureMatcher:
             result = verify_candidate(
                 gray32, candidate.matrix, candidate.box, exclude, p.verification, colour
             )
+            min_pixels = (
+                p.grain_min_verified_pixels if candidate.method == "grain" else p.min_verified_pixels
+            )
             if (
                 result is None
-                or result.evidence_pixels / verify_scale**2 < p.min_verified_pixels
+                or result.evidence_pixels / verify_scale**2 < min_pixels
                 or (
                     candidate.method == "grain"
                     and self._grain_zncc(native32, candidate, result, verify_scale)
