@@ -339,7 +339,9 @@ class FigureMatcher:
                 gray32, candidate.matrix, candidate.box, exclude, p.verification, colour
             )
             min_pixels = (
-                p.grain_min_verified_pixels if candidate.method == "grain" else p.min_verified_pixels
+                p.grain_min_verified_pixels
+                if candidate.method == "grain"
+                else p.min_verified_pixels
             )
             if (
                 result is None
