@@ -564,12 +564,15 @@ def _add_matcher_config(cfg):
     # 22 of 24 false alarms had fewer (look-alike bands, cells or glyph fragments matching by
     # chance), against 7 of 105 real finds. 0 keeps even the smallest copies (e.g. a single band).
     g.MIN_VERIFIED_PIXELS = 400
-    # The same minimum for a grain-hashing match (GRAIN_HASHING), which has passed
-    # GRAIN_MIN_RESIDUAL_ZNCC at the figure's own resolution: an exact whole-pixel copy whose grain
-    # repeats its source's, which chance look-alikes do not do (the false alarms above were keypoint
-    # hypotheses). On development seeds 5 and 11 the one grain match on an authentic figure
-    # below 400 px had 147; 200 found five more forged figures of seed 11 (single bands and cells)
-    # and no false alarm (docs/BENCHMARKS.md, stage M).
+    # A grain-hashing match (GRAIN_HASHING) that has passed GRAIN_MIN_RESIDUAL_ZNCC at the figure's
+    # own resolution is an exact whole-pixel copy whose grain repeats its source's, which chance
+    # look-alikes do not do: it is reported from this many verified pixels when its copy is one
+    # object (one connected region holding 90 % of its mask: a band, a cell), not spots scattered
+    # over the figure (channel panels of one field of view share grain there). On development
+    # seeds 5 and 11, 14 of the 15 verified matches below 400 px on authentic figures were keypoint
+    # hypotheses, the grain one had 147 px; 200 found five more forged figures of seed 11. The
+    # one-object condition comes from the false alarm it then made on seed 2036 (docs/BENCHMARKS.md,
+    # stage M).
     g.GRAIN_MIN_VERIFIED_PIXELS = 200
     # rendered graphics (constant-colour shapes, lines and their edges) are never evidence
     g.EXCLUDE_GRAPHICS = True

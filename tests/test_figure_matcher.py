@@ -222,6 +222,15 @@ def test_small_exact_copy_proven_by_its_grain_is_reported(matcher, index):
     assert not _reported(matcher(case.authentic))
 
 
+def test_channel_panels_sharing_scattered_grain_stay_authentic(matcher):
+    """An authentic row of fluorescence channel panels and their merge (held-out seed 2036, where it
+    was found), touching, so the layout takes three of them for one panel. Shifted by one panel
+    pitch, the merge repeats a channel's grain at a few scattered spots: a grain match of 204
+    verified pixels, above GRAIN_MIN_VERIFIED_PIXELS. A small copy is one object; this is not."""
+    figure = generate_figure_case(2036, "test", 137).authentic
+    assert not _reported(matcher(figure))
+
+
 def _mirrored_grain(mirrored_share: float) -> np.ndarray:
     """A blob symmetric about x = 99.5 on grain whose right half is ``mirrored_share`` the mirror
     image of its left half (1: a copy flipped beside its source), the rest its own."""

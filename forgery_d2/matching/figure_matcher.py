@@ -270,6 +270,13 @@ def _panel_holding(mask: np.ndarray, panels):
     return panels[int(np.argmax(counts))] if counts and max(counts) > 0 else None
 
 
+def _one_object(mask: np.ndarray, share: float = 0.9) -> bool:
+    """Whether one 8-connected component holds at least ``share`` of ``mask``'s pixels."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    return count > 1 and areas.max() >= share * areas.sum()
+
+
 def _resize_mask(mask: np.ndarray, size) -> np.ndarray:
     if mask.shape == tuple(size):
         return mask.copy()
@@ -338,14 +345,18 @@ class FigureMatcher:
             result = verify_candidate(
                 gray32, candidate.matrix, candidate.box, exclude, p.verification, colour
             )
-            min_pixels = (
-                p.grain_min_verified_pixels
-                if candidate.method == "grain"
-                else p.min_verified_pixels
+            if result is None:
+                continue
+            pixels = result.evidence_pixels / verify_scale**2
+            small_grain_copy = (
+                candidate.method == "grain"
+                and p.grain_min_verified_pixels <= pixels < p.min_verified_pixels
             )
             if (
-                result is None
-                or result.evidence_pixels / verify_scale**2 < min_pixels
+                (pixels < p.min_verified_pixels and not small_grain_copy)
+                # A small copy is one object (a band, a cell); a few agreeing spots scattered
+                # over a figure are what channel panels of one field of view share.
+                or (small_grain_copy and not _one_object(result.copy_mask))
                 or (
                     candidate.method == "grain"
                     and self._grain_zncc(native32, candidate, result, verify_scale)
