@@ -572,7 +572,7 @@ def _add_matcher_config(cfg):
     # seeds 5 and 11, 14 of the 15 verified matches below 400 px on authentic figures were keypoint
     # hypotheses, the grain one had 147 px; 200 found five more forged figures of seed 11. The
     # one-object condition comes from the false alarm it then made on seed 2036 (docs/BENCHMARKS.md,
-    # stage M).
+    # stage M). A value at or above MIN_VERIFIED_PIXELS treats grain matches like the others.
     g.GRAIN_MIN_VERIFIED_PIXELS = 200
     # rendered graphics (constant-colour shapes, lines and their edges) are never evidence
     g.EXCLUDE_GRAPHICS = True
