@@ -348,20 +348,18 @@ class FigureMatcher:
             if result is None:
                 continue
             pixels = result.evidence_pixels / verify_scale**2
+            # Below min_verified_pixels only a grain match is kept, from grain_min_verified_pixels,
+            # and only when its copy is one object (a band, a cell): a few agreeing spots scattered
+            # over a figure are what channel panels of one field of view share.
             small_grain_copy = (
                 candidate.method == "grain"
                 and p.grain_min_verified_pixels <= pixels < p.min_verified_pixels
+                and _one_object(result.copy_mask)
             )
-            if (
-                (pixels < p.min_verified_pixels and not small_grain_copy)
-                # A small copy is one object (a band, a cell); a few agreeing spots scattered
-                # over a figure are what channel panels of one field of view share.
-                or (small_grain_copy and not _one_object(result.copy_mask))
-                or (
-                    candidate.method == "grain"
-                    and self._grain_zncc(native32, candidate, result, verify_scale)
-                    < p.grain_min_residual_zncc
-                )
+            if (pixels < p.min_verified_pixels and not small_grain_copy) or (
+                candidate.method == "grain"
+                and self._grain_zncc(native32, candidate, result, verify_scale)
+                < p.grain_min_residual_zncc
             ):
                 continue
             if candidate.method == "panel":
