@@ -527,8 +527,17 @@ def _add_matcher_config(cfg):
 
     g = cfg.MODEL.FIGURE_MATCHER = CN()
     # forgery_d2.matching.figure_matcher (its keypoint stage reads MODEL.KEYPOINT_MATCHER).
-    # px: layout, panel alignment and verification run at most at this long side
+    # px: panel alignment and verification run at most at this long side (a figure showing JPEG
+    # compression; forgery_d2.matching.jpeg_grid)
     g.VERIFY_MAX_SIZE = 1280
+    # px: the same for a figure showing no JPEG grid: its grain is intact at its own pixels, and
+    # bringing it down averages the copy evidence away. On development seeds 5 and 11 verifying such
+    # figures at their own size found more (seed 5: 0.703 -> 0.709 oF1) while compressed figures
+    # lost there (they gain from the averaging). A value <= VERIFY_MAX_SIZE turns the test off.
+    g.VERIFY_MAX_SIZE_UNCOMPRESSED = 2048
+    # forgery_d2.matching.jpeg_grid strength from which a figure counts as JPEG-compressed
+    # (uncompressed development figures -0.05..0.05, compressed up to quality ~90 >= 0.16)
+    g.JPEG_GRID_MIN_STRENGTH = 0.1
     g.KEYPOINTS = True  # candidates from keypoints (SIFT off text / marks / canvas, g2NN, RANSAC)
     # Copies rescaled by more than this (or less than its inverse) are not searched: a region shown
     # again 2x or more is a zoom inset, a legitimate repetition (panel reuse rescales by 0.75-1.3).

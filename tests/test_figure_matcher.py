@@ -222,6 +222,22 @@ def test_small_exact_copy_proven_by_its_grain_is_reported(matcher, index):
     assert not _reported(matcher(case.authentic))
 
 
+@pytest.mark.parametrize(
+    "index, event",
+    [(14, 1), (115, 0)],
+    ids=["uncompressed_crop_reused_brighter", "jpeg_patch_flipped_and_turned"],
+)
+def test_large_figure_is_verified_at_the_size_its_compression_allows(matcher, index, event):
+    """Generated figures wider than VERIFY_MAX_SIZE (development seed 5). Figure 14 (1703 px, not
+    compressed): a crop reused 1.2 x brighter verified too few pixels once the figure was brought
+    down to 1280 px (its grain averaged away) and was missed; it is found at the figure's own
+    pixels. Figure 115 (1724 px, JPEG quality 85): a patch copied flipped and turned by 11 degrees
+    is found at 1280 px and was lost at its own pixels (block noise the averaging removed)."""
+    case = generate_figure_case(5, "train", index)
+    assert (case.jpeg_quality is None) == (index == 14)
+    assert _best_f1(matcher(case.forged), case.masks[event].astype(bool)) > 0.75
+
+
 def test_channel_panels_sharing_scattered_grain_stay_authentic(matcher):
     """An authentic row of fluorescence channel panels and their merge (held-out seed 2036, where it
     was found), touching, so the layout takes three of them for one panel. Shifted by one panel

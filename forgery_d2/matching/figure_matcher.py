@@ -27,7 +27,9 @@ shape). A matcher that reports every pair of regions that look alike accuses aut
 
 Scales: keypoints are detected on the keypoint stage's working image (MODEL.KEYPOINT_MATCHER
 DETECT_*); layout, alignment and verification run on the figure brought to at most
-``verify_max_size`` px on its long side; masks are returned at the input's resolution.
+``verify_max_size`` px on its long side, or ``verify_max_size_uncompressed`` px when it shows no
+JPEG compression (:meth:`FigureMatcher._verify_scale`); masks are returned at the input's
+resolution.
 """
 
 import logging
@@ -60,6 +62,7 @@ from .evidence import (
 from .features import resize_by, to_gray_uint8, working_scale
 from .geometry import scale_transform
 from .grain_hashing import grain_hash_candidates
+from .jpeg_grid import jpeg_grid_strength
 from .keypoint_matcher import KeypointMatcherParams, keypoint_transforms
 from .panel_alignment import panel_pair_candidates, refine_by_search
 from .results import CopyMoveInstance, CopyMoveResult
@@ -87,6 +90,8 @@ class FigureMatcherParams(ConfigParams):
     keypoint: KeypointMatcherParams
     verification: VerificationParams
     verify_max_size: int
+    verify_max_size_uncompressed: int
+    jpeg_grid_min_strength: float
     use_keypoints: bool
     keypoint_region_margin: float
     use_panel_alignment: bool
@@ -138,6 +143,8 @@ class FigureMatcherParams(ConfigParams):
                 evidence_saturation=f.EVIDENCE_SATURATION,
             ),
             verify_max_size=f.VERIFY_MAX_SIZE,
+            verify_max_size_uncompressed=f.VERIFY_MAX_SIZE_UNCOMPRESSED,
+            jpeg_grid_min_strength=f.JPEG_GRID_MIN_STRENGTH,
             use_keypoints=f.KEYPOINTS,
             keypoint_region_margin=f.KEYPOINT_REGION_MARGIN,
             use_panel_alignment=f.PANEL_ALIGNMENT,
@@ -311,7 +318,8 @@ class FigureMatcher:
         gray = to_gray_uint8(image, channel_order)
         height, width = gray.shape
         layout = self.layout_analyzer(np.ascontiguousarray(rgb[..., :3]) if rgb.ndim == 3 else rgb)
-        verify_scale = min(1.0, p.verify_max_size / max(height, width))
+        stats = {}
+        verify_scale = self._verify_scale(gray, stats)
         verify_gray = resize_by(gray, verify_scale)
         size = verify_gray.shape
         panels = [tuple(int(round(v * verify_scale)) for v in box) for box in layout.panel_crops()]
@@ -324,7 +332,7 @@ class FigureMatcher:
         # The figure's own pixels, for the grain searches (at verify_scale 1 the same image).
         native32 = gray32 if verify_scale == 1.0 else gray.astype(np.float32)
         colour = _colour_planes(rgb, verify_scale)
-        stats = {"panels": len(panels)}
+        stats["panels"] = len(panels)
 
         candidates: List[_Candidate] = []
         # Each search gets its own budget of candidates (best first), so none crowds out another.
@@ -399,6 +407,21 @@ class FigureMatcher:
         return CopyMoveResult(
             instances[: p.max_instances], (height, width), verify_scale, verify_scale, stats
         )
+
+    def _verify_scale(self, gray, stats) -> float:
+        """The scale of the verification image: the figure's own pixels up to ``verify_max_size``
+        on its long side; beyond, up to ``verify_max_size_uncompressed`` when the figure shows no
+        JPEG grid (its grain is intact at its own pixels, and bringing it down averages it away),
+        else down to ``verify_max_size`` (forgery_d2.matching.jpeg_grid says why)."""
+        p = self.params
+        longer = max(gray.shape)
+        limit = p.verify_max_size
+        if longer > limit and p.verify_max_size_uncompressed > limit:
+            strength = jpeg_grid_strength(gray)
+            stats["jpeg_grid"] = round(strength, 3)
+            if strength < p.jpeg_grid_min_strength:
+                limit = p.verify_max_size_uncompressed
+        return min(1.0, limit / longer)
 
     def _keypoint_candidates(self, gray, layout, verify_scale, gray32, stats):
         kp = self.params.keypoint
