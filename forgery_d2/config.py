@@ -536,7 +536,7 @@ def _add_matcher_config(cfg):
     # lost there (they gain from the averaging). A value <= VERIFY_MAX_SIZE turns the test off.
     g.VERIFY_MAX_SIZE_UNCOMPRESSED = 2048
     # forgery_d2.matching.jpeg_grid strength from which a figure counts as JPEG-compressed
-    # (uncompressed development figures -0.05..0.05, compressed up to quality ~90 >= 0.16)
+    # (development seeds 5 and 11: uncompressed figures -0.05..0.05, quality 60-91 >= 0.16)
     g.JPEG_GRID_MIN_STRENGTH = 0.1
     g.KEYPOINTS = True  # candidates from keypoints (SIFT off text / marks / canvas, g2NN, RANSAC)
     # Copies rescaled by more than this (or less than its inverse) are not searched: a region shown

@@ -8,7 +8,10 @@ import pytest
 from forgery_d2.data.synthetic.figures.case import finish_image, generate_figure_case
 from forgery_d2.matching.features import to_gray_uint8
 from forgery_d2.matching.figure_matcher import FigureMatcher, FigureMatcherParams
-from forgery_d2.matching.jpeg_grid import DEFAULT_MIN_STRENGTH, jpeg_grid_strength
+from forgery_d2.matching.jpeg_grid import jpeg_grid_strength
+
+# MODEL.FIGURE_MATCHER.JPEG_GRID_MIN_STRENGTH
+MIN_STRENGTH = FigureMatcherParams.default().jpeg_grid_min_strength
 
 
 @pytest.fixture(scope="module")
@@ -23,17 +26,17 @@ def figure():
 @pytest.mark.parametrize("quality", [60, 75, 90])
 def test_a_jpeg_round_trip_shows_its_grid(figure, quality):
     compressed = finish_image(figure, "RGB", jpeg_quality=quality)
-    assert jpeg_grid_strength(to_gray_uint8(compressed)) > DEFAULT_MIN_STRENGTH
+    assert jpeg_grid_strength(to_gray_uint8(compressed)) > MIN_STRENGTH
 
 
 def test_an_uncompressed_figure_shows_no_grid(figure):
-    assert abs(jpeg_grid_strength(to_gray_uint8(figure))) < DEFAULT_MIN_STRENGTH / 2
+    assert abs(jpeg_grid_strength(to_gray_uint8(figure))) < MIN_STRENGTH / 2
 
 
 def test_a_compressed_figure_cropped_off_its_grid_reads_as_uncompressed(figure):
     """The documented limitation: only the grid at the corner is tested."""
     compressed = to_gray_uint8(finish_image(figure, "RGB", jpeg_quality=60))
-    assert jpeg_grid_strength(compressed[3:, 5:]) < DEFAULT_MIN_STRENGTH
+    assert jpeg_grid_strength(compressed[3:, 5:]) < MIN_STRENGTH
 
 
 def test_a_flat_or_tiny_image_says_nothing():

@@ -26,10 +26,10 @@ shape). A matcher that reports every pair of regions that look alike accuses aut
    convention) per duplication, with its transform and evidence.
 
 Scales: keypoints are detected on the keypoint stage's working image (MODEL.KEYPOINT_MATCHER
-DETECT_*); layout, alignment and verification run on the figure brought to at most
-``verify_max_size`` px on its long side, or ``verify_max_size_uncompressed`` px when it shows no
-JPEG compression (:meth:`FigureMatcher._verify_scale`); masks are returned at the input's
-resolution.
+DETECT_*), the layout and grain hashing read the figure's own pixels, and alignment and
+verification run on the figure brought to at most ``verify_max_size`` px on its long side, or
+``verify_max_size_uncompressed`` px when it shows no JPEG compression
+(:meth:`FigureMatcher._verify_scale`); masks are returned at the input's resolution.
 """
 
 import logging
