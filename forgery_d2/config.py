@@ -532,8 +532,9 @@ def _add_matcher_config(cfg):
     g.VERIFY_MAX_SIZE = 1280
     # px: the same for a figure showing no JPEG grid: its grain is intact at its own pixels, and
     # bringing it down averages the copy evidence away. On development seeds 5 and 11 verifying such
-    # figures at their own size found more (seed 5: 0.703 -> 0.709 oF1) while compressed figures
-    # lost there (they gain from the averaging). A value <= VERIFY_MAX_SIZE turns the test off.
+    # figures at their own size found more (oF1 0.703 -> 0.709 and 0.715 -> 0.717) while
+    # compressed figures lost there (they gain from the averaging). A value <= VERIFY_MAX_SIZE
+    # turns the test off.
     g.VERIFY_MAX_SIZE_UNCOMPRESSED = 2048
     # forgery_d2.matching.jpeg_grid strength from which a figure counts as JPEG-compressed
     # (development seeds 5 and 11: uncompressed figures -0.05..0.05, quality 60-91 >= 0.16)
