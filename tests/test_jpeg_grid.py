@@ -4,7 +4,9 @@ its verification size."""
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
+from forgery_d2.data.io import read_image
 from forgery_d2.data.synthetic.figures.case import finish_image, generate_figure_case
 from forgery_d2.matching.features import to_gray_uint8
 from forgery_d2.matching.figure_matcher import FigureMatcher, FigureMatcherParams
@@ -27,6 +29,15 @@ def figure():
 def test_a_jpeg_round_trip_shows_its_grid(figure, quality):
     compressed = finish_image(figure, "RGB", jpeg_quality=quality)
     assert jpeg_grid_strength(to_gray_uint8(compressed)) > MIN_STRENGTH
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_a_jpeg_file_written_by_pillow_shows_its_grid(figure, tmp_path, mode):
+    """A figure saved as a .jpg file by another encoder (Pillow's libjpeg, its own quantization
+    tables and chroma subsampling), read back as the tools read figures."""
+    path = str(tmp_path / "figure.jpg")
+    Image.fromarray(figure).convert(mode).save(path, quality=85)
+    assert jpeg_grid_strength(to_gray_uint8(read_image(path, "RGB"))) > MIN_STRENGTH
 
 
 def test_an_uncompressed_figure_shows_no_grid(figure):
