@@ -28,6 +28,7 @@ as every figure below VERIFY_MAX_SIZE is anyway).
 """
 
 import numpy as np
+from scipy.fft import dctn
 
 __all__ = ["jpeg_grid_strength"]
 
@@ -37,16 +38,6 @@ _FREQUENCIES = [(u, v) for u in range(4) for v in range(4) if 1 <= u + v <= 3]
 _MIN_BLOCK_STD = 2.0  # grey levels: flatter blocks (canvas, dark background) say nothing
 _MIN_BLOCKS = 50
 _MAX_BLOCKS = 4000  # blocks read per grid (evenly spread): bounds the cost on huge figures
-
-
-def _dct_matrix() -> np.ndarray:
-    k = np.arange(_BLOCK)
-    basis = np.sqrt(2.0 / _BLOCK) * np.cos(np.pi * (2 * k[None, :] + 1) * k[:, None] / (2 * _BLOCK))
-    basis[0] /= np.sqrt(2.0)
-    return basis
-
-
-_DCT = _dct_matrix()
 
 
 def _grid_clustering(gray: np.ndarray):
@@ -66,7 +57,8 @@ def _grid_clustering(gray: np.ndarray):
         return None
     if len(blocks) > _MAX_BLOCKS:
         blocks = blocks[np.linspace(0, len(blocks) - 1, _MAX_BLOCKS).astype(int)]
-    coefficients = np.einsum("ui,nij,vj->nuv", _DCT, blocks - 128.0, _DCT)
+    # each block's orthonormal 2-D DCT-II (JPEG's transform, up to its constant scaling)
+    coefficients = dctn(blocks - 128.0, type=2, axes=(1, 2), norm="ortho")
     best = []
     for u, v in _FREQUENCIES:
         phases = np.exp(2j * np.pi * coefficients[:, u, v][:, None] / _STEPS[None, :])
