@@ -559,11 +559,7 @@ def _add_matcher_config(cfg):
     g.GRAIN_HASHING = True
     g.GRAIN_MIN_VOTES = 6  # patch pairs (8x8, every 2 px) a grain-hashing transform needs
     g.GRAIN_MIN_SHIFT = 10.0  # px: patches closer than this are the same spot, not a copy
-    # Grain-hashing transforms verified per figure (most votes first; each of its two passes, grain
-    # and intensities, keeps as many). Stage O raised it from 12 (then also cut to MAX_CANDIDATES):
-    # in busy figures, periodic structures and look-alikes with more votes crowded out a small
-    # exact copy (development seeds 5 and 11: one more copy found on each, no new false alarm).
-    g.GRAIN_MAX_CANDIDATES = 24
+    g.GRAIN_MAX_CANDIDATES = 12  # grain-hashing transforms kept per figure (most votes first)
     # Grain hashing finds untransformed copies, and an untransformed copy repeats its source's
     # grain: its verified mean residual ZNCC is near 1. On two development sets (generator seeds 5
     # and 11) every grain match that was a real copy (F1 > 0.3) had >= 0.98, every one on an
@@ -628,9 +624,7 @@ def _add_matcher_config(cfg):
     g.MAX_SELF_OVERLAP = 0.5
     g.EVIDENCE_SATURATION = 60.0  # score = mean residual ZNCC x (1 - exp(-evidence pixels / this))
     g.SAME_COPY_IOU = 0.3  # verified duplications overlapping more (mask IoU) are one: merged
-    # candidate transforms verified per figure by the keypoint and the panel search each (best
-    # first; grain hashing has GRAIN_MAX_CANDIDATES)
-    g.MAX_CANDIDATES = 12
+    g.MAX_CANDIDATES = 12  # candidate transforms verified per figure and per search (best first)
     g.MAX_INSTANCES = 5  # duplications returned per figure, best first
 
     f = cfg.MODEL.FUSION = CN()

@@ -335,8 +335,7 @@ class FigureMatcher:
         stats["panels"] = len(panels)
 
         candidates: List[_Candidate] = []
-        # Each search gets its own budget of candidates (best first), so none crowds out another:
-        # max_candidates for keypoints and panels, grain_max_candidates for grain hashing.
+        # Each search gets its own budget of candidates (best first), so none crowds out another.
         if p.use_keypoints:
             candidates += self._keypoint_candidates(gray, layout, verify_scale, gray32, stats)[
                 : p.max_candidates
@@ -344,7 +343,9 @@ class FigureMatcher:
         if p.use_panel_alignment and len(panels) > 1:
             candidates += self._panel_candidates(gray32, panels, stats)[: p.max_candidates]
         if p.use_grain_hashing:
-            candidates += self._grain_candidates(native32, verify_scale, exclude, stats)
+            candidates += self._grain_candidates(native32, verify_scale, exclude, stats)[
+                : p.max_candidates
+            ]
 
         verified = []
         link_planes = None  # colour planes for channel_links, built on first use
@@ -530,7 +531,6 @@ class FigureMatcher:
         )
         found = _distinct(sorted(found, key=lambda c: c.votes, reverse=True))
         stats["grain_candidates"] = len(found)
-        found = found[: p.grain_max_candidates]
         candidates = []
         for candidate in found:
             box = _expanded_box(
