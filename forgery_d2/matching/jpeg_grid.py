@@ -52,13 +52,13 @@ def _grid_clustering(gray: np.ndarray):
         .transpose(0, 2, 1, 3)
         .reshape(-1, _BLOCK, _BLOCK)
     )
-    blocks = blocks[blocks.reshape(len(blocks), -1).std(axis=1) > _MIN_BLOCK_STD]
+    blocks = blocks[blocks.reshape(len(blocks), -1).std(axis=1, dtype=np.float64) > _MIN_BLOCK_STD]
     if len(blocks) < _MIN_BLOCKS:
         return None
     if len(blocks) > _MAX_BLOCKS:
         blocks = blocks[np.linspace(0, len(blocks) - 1, _MAX_BLOCKS).astype(int)]
     # each block's orthonormal 2-D DCT-II (JPEG's transform, up to its constant scaling)
-    coefficients = dctn(blocks - 128.0, type=2, axes=(1, 2), norm="ortho")
+    coefficients = dctn(blocks.astype(np.float64) - 128.0, type=2, axes=(1, 2), norm="ortho")
     best = []
     for u, v in _FREQUENCIES:
         phases = np.exp(2j * np.pi * coefficients[:, u, v][:, None] / _STEPS[None, :])
@@ -71,7 +71,7 @@ def jpeg_grid_strength(gray: np.ndarray) -> float:
     shows JPEG quantization on the 8 x 8 grid at its corner: about 0 for an uncompressed figure,
     above 0.1 for a JPEG round trip up to quality ~90 (see the module docstring). 0 when the
     figure has too little texture to tell."""
-    gray = np.asarray(gray, dtype=np.float64)
+    gray = np.asarray(gray)  # kept in its own type: only the textured blocks read go to float
     if gray.ndim != 2:
         raise ValueError(f"expected a (H, W) luminance image, got shape {gray.shape}")
     aligned = _grid_clustering(gray)
