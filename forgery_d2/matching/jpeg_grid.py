@@ -20,7 +20,8 @@ round trips at quality 60-95 on a third of them) uncompressed figures scored -0.
 compressed ones 0.16-0.82 at quality 60-91 (quality 92: 0.06 and 0.25); at quality 94-95
 (-0.03..0.05) most of the grain survives and the figure counts as uncompressed, which is what the
 verification needs. The figure matcher's threshold is ``MODEL.FIGURE_MATCHER.JPEG_GRID_MIN_STRENGTH``
-(0.1, halfway between the two groups).
+(0.1, halfway between the two groups). ``benchmarks/bench_jpeg_grid.py`` measures it
+(``docs/results/jpeg_grid_seed{5,11}.txt``).
 
 Limitation: only the grid at the corner is tested. A figure cropped by a number of pixels that
 is not a multiple of 8 after its compression reads as uncompressed (verified at its own pixels,
