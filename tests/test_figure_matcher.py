@@ -108,6 +108,27 @@ def test_rescaled_panel_is_found_by_the_panel_search(micrograph):
     )
 
 
+def test_panel_reuse_is_tried_when_the_copy_box_is_larger_than_its_source(micrograph):
+    """Layout boxes jitter by a pixel or two (anti-aliased borders, a touching neighbour's edge
+    column). Panel B, an exact copy of A, has a box 2 px larger on every side than A's: at scale 1
+    it did not fit inside A, and the reuse was never tried (development seed 5, figure 118)."""
+    figure, boxes = _micrograph_figure(micrograph, [(0, 0), (250, 40), (30, 300)])
+    x0, y0, x1, y1 = boxes[0]
+    bx0, by0, bx1, by1 = boxes[2]
+    figure[by0:by1, bx0:bx1] = figure[y0:y1, x0:x1]
+    grown = [boxes[0], boxes[1], (bx0 - 2, by0 - 2, bx1 + 2, by1 + 2)]
+    gray = cv2.cvtColor(figure, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    found = [
+        c
+        for c in panel_pair_candidates(gray, grown)
+        if c.source_panel == 0 and c.copy_panel == 2 and c.flip == "none"
+    ]
+    assert found and abs(found[0].scale - 1.0) < 0.05
+    # The hypothesis maps B's interior onto A's pixels within the search's refinement radius.
+    corner = found[0].matrix @ np.array([x0 + 10.0, y0 + 10.0, 1.0])
+    assert np.abs(corner - [bx0 + 10.0, by0 + 10.0]).max() < 3.0
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_blot_strip_reused_rescaled_is_found(seed):
     """Three 520 x 30 px blot strips; the third is a crop of the first enlarged 1.2x. A thumbnail

@@ -91,6 +91,13 @@ def panel_pair_candidates(
         np.ascontiguousarray(gray[y0:y1, x0:x1], dtype=np.float32) for x0, y0, x1, y1 in panels
     ]
     usable = [min(c.shape) >= min_panel_size and float(c.std()) >= min_std for c in crops]
+    # B is searched by its interior: a layout box a pixel or two too large (an anti-aliased or
+    # JPEG-blurred panel border, a touching neighbour's edge column) made B wider than its source A
+    # at scale 1, so it did not fit and the reuse was never tried.
+    inner_boxes = [_inset(box) for box in panels]
+    inner_crops = [
+        np.ascontiguousarray(gray[y0:y1, x0:x1], dtype=np.float32) for x0, y0, x1, y1 in inner_boxes
+    ]
     # Panel B's shrunk templates depend only on B, the flip and the size: panels of one size
     # (a row of blot strips, a grid of micrographs) share them across every A.
     templates = [{} for _ in crops]
@@ -100,7 +107,7 @@ def panel_pair_candidates(
             continue
         factor = min(1.0, thumb_size / float(np.sqrt(crop_a.shape[0] * crop_a.shape[1])))
         thumb_a = _thumbnail(crop_a, factor)
-        for b, (box_b, crop_b) in enumerate(zip(panels, crops)):
+        for b, (box_b, crop_b) in enumerate(zip(inner_boxes, inner_crops)):
             if b == a or not usable[b]:
                 continue
             best = None
@@ -129,6 +136,18 @@ def panel_pair_candidates(
                 PanelCandidate(_matrix(origin, box_b, flip, scale), a, b, float(value), flip, scale)
             )
     return candidates
+
+
+# A panel's template is its box less this fraction of its shorter side (at least 2 px) on each side.
+PANEL_INSET = 0.03
+
+
+def _inset(box):
+    x0, y0, x1, y1 = (int(v) for v in box)
+    margin = max(2, int(round(PANEL_INSET * min(x1 - x0, y1 - y0))))
+    if min(x1 - x0, y1 - y0) <= 4 * margin:  # too small to lose its border: kept whole
+        return x0, y0, x1, y1
+    return x0 + margin, y0 + margin, x1 - margin, y1 - margin
 
 
 # Relative scale steps tried around the best coarse scale, and how close to ``min_ncc`` a coarse
