@@ -448,6 +448,34 @@ def test_masks_do_not_grow_over_flat_areas(matcher, micrograph):
     assert not (best.mask & ~near_truth).any()
 
 
+def _fluorescence_panel(rng, height, width, centres):
+    """A dark fluorescence micrograph: near-black background, bright grainy nuclei at ``centres``."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    signal = np.zeros((height, width))
+    for cy, cx in centres:
+        radius = rng.uniform(4, 6)
+        signal += 160 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * radius**2))
+    grain = rng.normal(0, 1.5, (height, width)) * (1.0 + 0.05 * signal)
+    return np.clip(signal + grain + 6, 0, 255).astype(np.uint8)
+
+
+def test_one_cell_copied_into_a_dark_panel_does_not_mask_the_panel(matcher):
+    """A nucleus copied from one mostly black fluorescence panel into its neighbour. Black agrees
+    with black under any move, so the neighbour's agreement with the panel beside it "proved" it a
+    copy as a whole, and the mask covered the panel (development seed 5, figure 0: pixel F1 0.16).
+    Only pixels where a wrong alignment would show now count towards proving a whole region."""
+    rng = np.random.default_rng(3)
+    figure = _canvas(260, 480)
+    left = [(40, 40), (150, 170), (180, 60)]
+    right = [(60, 160), (170, 90)]
+    figure[20:240, 20:240] = _fluorescence_panel(rng, 220, 220, left)[:, :, None]
+    figure[20:240, 250:470] = _fluorescence_panel(rng, 220, 220, right)[:, :, None]
+    forged, event = plant_copy_move(figure, (45, 45, 75, 75), (275, 50))  # nucleus (40, 40)
+    best = max(_reported(matcher(forged)), key=lambda inst: pixel_f1(inst.mask, event.mask))
+    assert pixel_f1(best.mask, event.mask) > 0.5
+    assert best.mask.sum() < 3 * event.mask.sum()
+
+
 def test_evidence_ignores_look_alikes_and_graphics():
     rng = np.random.default_rng(2)
     image = rng.normal(128, 6, (80, 160)).astype(np.float32)

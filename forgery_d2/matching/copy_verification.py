@@ -26,9 +26,12 @@ copy mask is built from pixel evidence only (:mod:`forgery_d2.matching.evidence`
    when that side repeats its source's grain (``SPLIT_MIN_RESIDUAL_ZNCC``).
 5. **Whole region** (:func:`region_copy`): when a verified transform also makes a whole
    region (the panel holding the evidence, or the panel a panel-pair candidate copies) agree with
-   its source pixel for pixel on at least ``min_region_agreement`` of it, the region is a copy as
-   a whole (a reused panel): the mask becomes its agreeing pixels, enclosed holes filled. A dark
-   micrograph background counts then (it is part of the reused panel), but never on its own.
+   its source pixel for pixel on at least ``min_region_agreement`` of its *informative* pixels
+   (where the source's local std over a window reaches ``agree_tolerance``: two flat areas agree
+   under any transform and prove nothing), the region is a copy as a whole (a reused panel): the
+   mask becomes its agreeing pixels, enclosed holes filled. A dark micrograph background counts
+   then (it is part of the reused panel), but never towards the proof (unless the region has
+   almost no such structure: a faint, smooth panel is judged on all its pixels).
    Once the region is proven, its pixels are also compared after both sides are smoothed
    (``REGION_SMOOTHING``): a reused panel blurred or rescaled differs from its source pixel for
    pixel by more than the tolerance over its grain, which no longer breaks its mask into speckles.
@@ -45,7 +48,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from .evidence import copy_evidence, grain_residual, warped_inside, warped_source
+from .evidence import box_filter, copy_evidence, grain_residual, warped_inside, warped_source
 
 __all__ = [
     "VerificationParams",
@@ -408,6 +411,12 @@ def _side_of_involution(matrix: np.ndarray, evidence: np.ndarray, box) -> np.nda
     return (moves @ vectors[:, -1] > 0).reshape(evidence.shape)
 
 
+def _local_std(values: np.ndarray, window: int) -> np.ndarray:
+    """Standard deviation of ``values`` over a ``window x window`` neighbourhood."""
+    mean = box_filter(values, window)
+    return np.sqrt(np.maximum(box_filter(values * values, window) - mean * mean, 0.0))
+
+
 def region_copy(
     gray: np.ndarray,
     matrix: np.ndarray,
@@ -442,18 +451,36 @@ def region_copy(
     )
     if agrees.sum() < params.min_region_agreement * usable.sum():
         return None
-    # The region is a copy as a whole. Its mask is every pixel of it that agrees with its source
-    # once both are smoothed, so that grain, JPEG and resampling noise (a copy rescaled or blurred
-    # differs from its source by more than the tolerance pixel for pixel, which left a speckled
-    # mask over the background of a reused blot strip) do not decide; the region's own excluded
-    # margin (half a window along each panel edge, a third of a 30 px blot strip) counts too.
+    # Both sides smoothed (REGION_SMOOTHING), so that grain, JPEG and resampling noise do not
+    # decide: a copy rescaled or blurred differs from its source by more than the tolerance pixel
+    # for pixel wherever the source is steep.
     smooth = (0, 0)
     copy_smooth = cv2.GaussianBlur(gray[y0:y1, x0:x1], smooth, REGION_SMOOTHING)
     source_smooth = cv2.GaussianBlur(source, smooth, REGION_SMOOTHING)
-    agrees |= inside & (
+    agrees_smoothed = inside & (
         np.abs(copy_smooth - (verified.gain * source_smooth + verified.bias))
         <= params.agree_tolerance
     )
+    # Flat areas agree under any transform, so agreement (pixel for pixel or smoothed) is also
+    # required on the pixels where a wrong alignment would show: where the source varies by at
+    # least the tolerance within a window. A fluorescence panel is mostly black: one cell copied
+    # into it "proved" the whole panel a copy, and the mask covered the panel (development seed 5,
+    # figure 0: pixel F1 0.16; 64 % of such pixels agree there, 81-92 % on two reused panels). A
+    # region with too little such structure to tell (a faint, smooth panel) is judged as before,
+    # on the first test alone.
+    agrees_either = agrees | agrees_smoothed
+    informative = usable & (
+        _local_std(source, params.window) * verified.gain >= params.agree_tolerance
+    )
+    if informative.sum() >= params.min_evidence_pixels and (
+        (agrees_either & informative).sum() < params.min_region_agreement * informative.sum()
+    ):
+        return None
+    # The region is a copy as a whole. Its mask is every pixel of it that agrees with its source,
+    # pixel for pixel or once both are smoothed (grain, JPEG and resampling noise left a speckled
+    # mask over the background of a reused blot strip); the region's own excluded margin (half a
+    # window along each panel edge, a third of a 30 px blot strip) counts too.
+    agrees = agrees_either
     copy_local = ndimage.binary_fill_holes(agrees)
     copy_mask = verified.copy_mask.copy()
     copy_mask[y0:y1, x0:x1] |= copy_local
