@@ -12,6 +12,7 @@ import skimage
 from forgery_d2.data.synthetic.blots import draw_blot
 from forgery_d2.data.synthetic.copy_move import CopyTransform, plant_copy_move
 from forgery_d2.data.synthetic.figures.case import generate_figure_case
+from forgery_d2.data.synthetic.generator import generate_case
 from forgery_d2.matching.copy_verification import verify_candidate
 from forgery_d2.matching.evidence import copy_evidence, rendered_graphics_mask
 from forgery_d2.matching.figure_matcher import FigureMatcher, FigureMatcherParams
@@ -127,6 +128,16 @@ def test_panel_reuse_is_tried_when_the_copy_box_is_larger_than_its_source(microg
     # The hypothesis maps B's interior onto A's pixels within the search's refinement radius.
     corner = found[0].matrix @ np.array([x0 + 10.0, y0 + 10.0, 1.0])
     assert np.abs(corner - [bx0 + 10.0, by0 + 10.0]).max() < 3.0
+
+
+def test_rescaled_copy_whose_box_fits_is_searched_by_its_whole_box(matcher):
+    """A rectangle of a smooth blot pasted 1.165 x larger (old generator, seed 2026, test figure
+    99). Searched by its interior, the copy matched its source 18 % off its true scale better than
+    its whole box did at the true one, and the refinement could not come back: the copy was lost
+    (oF1 0.98 -> 0). The interior is tried only where the whole box does not fit."""
+    case = generate_case(2026, "test", 99)
+    assert case.record["events"][0]["transform"]["scale"] == pytest.approx(1.165)
+    assert _best_f1(matcher(case.forged), case.masks[0].astype(bool)) > 0.9
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
