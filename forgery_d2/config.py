@@ -613,8 +613,9 @@ def _add_matcher_config(cfg):
     # grey levels: a closed-over pixel must agree this well with its fitted source
     g.AGREE_TOLERANCE = 10.0
     # A verified transform making this fraction of the panel holding its evidence agree with its
-    # source pixel for pixel marks the whole panel as copied (a reused panel, dark background
-    # included).
+    # source pixel for pixel, and this fraction of its pixels where the source varies by at least
+    # AGREE_TOLERANCE over a window (flat areas agree under any move), marks the whole panel as
+    # copied (a reused panel, dark background included).
     g.MIN_REGION_AGREEMENT = 0.8
     # In colour figures every colour channel textured on either side must correlate this well over
     # the evidence (a merged overlay panel matches each single-channel panel in grey, not in

@@ -5,6 +5,7 @@
 #   panel_costs_E_vs_F.jsonl: BEFORE = /tmp/ref_E (git worktree add /tmp/ref_E 69c0b9b), AFTER = /work/main at 3f4393e
 #   panel_costs_F_vs_G.jsonl: BEFORE = /tmp/ref_F2 (git worktree add /tmp/ref_F2 00cc67f), AFTER = /work/main at e810718
 #   panel_costs_M_vs_N.jsonl: BEFORE = /tmp/ref_M (git worktree add /tmp/ref_M 632f023), AFTER = /work/main at 61c88c8
+#   panel_costs_N_vs_P.jsonl: BEFORE = /tmp/ref_N (git worktree add /tmp/ref_N 45c7481), AFTER = /work/main at d0d1a13
 before=${1:?before tree}
 after=${2:?after tree}
 for round in 1 2; do
