@@ -26,12 +26,13 @@ copy mask is built from pixel evidence only (:mod:`forgery_d2.matching.evidence`
    when that side repeats its source's grain (``SPLIT_MIN_RESIDUAL_ZNCC``).
 5. **Whole region** (:func:`region_copy`): when a verified transform also makes a whole
    region (the panel holding the evidence, or the panel a panel-pair candidate copies) agree with
-   its source pixel for pixel on at least ``min_region_agreement`` of its *informative* pixels
-   (where the source's local std over a window reaches ``agree_tolerance``: two flat areas agree
-   under any transform and prove nothing), the region is a copy as a whole (a reused panel): the
-   mask becomes its agreeing pixels, enclosed holes filled. A dark micrograph background counts
-   then (it is part of the reused panel), but never towards the proof (unless the region has
-   almost no such structure: a faint, smooth panel is judged on all its pixels).
+   its source pixel for pixel on at least ``min_region_agreement`` of it, and (pixel for pixel or
+   once smoothed) on as much of its *informative* pixels (where the source's local std over a
+   window reaches ``agree_tolerance``: two flat areas agree under any transform and prove nothing;
+   a faint, smooth region with too few of them is judged on the first test alone), the region is
+   a copy as a whole (a reused panel): the mask becomes its agreeing pixels, enclosed holes
+   filled. A dark micrograph background counts then (it is part of the reused panel), but it
+   cannot prove the region on its own.
    Once the region is proven, its pixels are also compared after both sides are smoothed
    (``REGION_SMOOTHING``): a reused panel blurred or rescaled differs from its source pixel for
    pixel by more than the tolerance over its grain, which no longer breaks its mask into speckles.

@@ -4,17 +4,18 @@ A panel reused as another panel (flipped, turned by 180 degrees, rescaled, cropp
 brightness or contrast changed) is the most common duplication in papers and often has too few
 keypoints (smooth blots, dim micrographs). So for every ordered pair (A, B) of panels we look for
 B's content inside A under each flip / half turn of :data:`DIHEDRAL` and each scale of ``scales``
-(B = scale x A's crop): B, transformed and brought to A's pixel size, is the template of a
-normalized cross-correlation search over A (``cv2.matchTemplate``) on thumbnails of about
+(B = scale x A's crop): B (its interior, where its whole box does not fit inside A), transformed
+and brought to A's pixel size, is the template of a normalized cross-correlation search over A
+(``cv2.matchTemplate``) on thumbnails of about
 ``thumb_size`` x ``thumb_size`` pixels in area (not on the long side: a blot strip of 700 x 24 px
 would shrink to 64 x 2 px, too thin to correlate; at equal area it is 343 x 12 px). Pairs whose
 best correlation reaches ``min_ncc`` become candidates; their transform is then refined to
 sub-pixel precision by a coarse-to-fine search (:func:`refine_by_search`) before the pixel
 evidence decides (forgery_d2.matching.copy_verification).
 
-Cost: ``P (P - 1) x len(DIHEDRAL) x len(scales)`` template matches on thumbnails, each a fraction of
-a millisecond, so a 16-panel figure stays well under a second (benchmarks/bench_figure_matcher.py
-measures it against the panel count).
+Cost: ``P (P - 1) x len(DIHEDRAL) x len(scales)`` template matches on thumbnails (at most twice
+that where B's interior is tried too), each a fraction of a millisecond, so a 16-panel figure stays
+well under a second (benchmarks/bench_figure_matcher.py measures it against the panel count).
 """
 
 import functools
