@@ -49,7 +49,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from .evidence import box_filter, copy_evidence, grain_residual, warped_inside, warped_source
+from .evidence import copy_evidence, grain_residual, local_std, warped_inside, warped_source
 
 __all__ = [
     "VerificationParams",
@@ -412,12 +412,6 @@ def _side_of_involution(matrix: np.ndarray, evidence: np.ndarray, box) -> np.nda
     return (moves @ vectors[:, -1] > 0).reshape(evidence.shape)
 
 
-def _local_std(values: np.ndarray, window: int) -> np.ndarray:
-    """Standard deviation of ``values`` over a ``window x window`` neighbourhood."""
-    mean = box_filter(values, window)
-    return np.sqrt(np.maximum(box_filter(values * values, window) - mean * mean, 0.0))
-
-
 def region_copy(
     gray: np.ndarray,
     matrix: np.ndarray,
@@ -471,7 +465,7 @@ def region_copy(
     # on the first test alone.
     agrees_either = agrees | agrees_smoothed
     informative = usable & (
-        _local_std(source, params.window) * verified.gain >= params.agree_tolerance
+        local_std(source, params.window) * verified.gain >= params.agree_tolerance
     )
     if informative.sum() >= params.min_evidence_pixels and (
         (agrees_either & informative).sum() < params.min_region_agreement * informative.sum()

@@ -50,6 +50,7 @@ __all__ = [
     "rendered_graphics_mask",
     "copy_evidence",
     "box_filter",
+    "local_std",
     "grain_residual",
     "grain_level",
     "grain_only",
@@ -63,6 +64,12 @@ def box_filter(values: np.ndarray, window: int) -> np.ndarray:
     return cv2.boxFilter(
         values, cv2.CV_32F, (window, window), normalize=True, borderType=cv2.BORDER_REFLECT
     )
+
+
+def local_std(values: np.ndarray, window: int) -> np.ndarray:
+    """Standard deviation of ``values`` over a ``window x window`` neighbourhood, float32."""
+    mean = box_filter(values, window)
+    return np.sqrt(np.maximum(box_filter(values * values, window) - mean * mean, 0))
 
 
 def rendered_graphics_mask(gray: np.ndarray, min_run: int = 5, edge_reach: int = 2) -> np.ndarray:
@@ -157,11 +164,7 @@ def isotropic_grain_mask(
     """Pixels whose residual is textured (local std >= ``min_texture``) and behaves like grain:
     it no longer correlates with itself ``shift`` px away along x or y (a straight line, a stripe
     or a periodic pattern does: it matches its own shifted self, so it cannot locate a copy)."""
-    textured = (
-        np.sqrt(np.maximum(box_filter(residual**2, window) - box_filter(residual, window) ** 2, 0))
-        >= min_texture
-    )
-    isotropic = textured
+    isotropic = local_std(residual, window) >= min_texture
     for dy, dx in ((0, shift), (shift, 0)):
         moved = np.roll(residual, (dy, dx), axis=(0, 1))
         isotropic &= _local_zncc(residual, moved, window)[0] < max_self_zncc

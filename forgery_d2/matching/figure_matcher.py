@@ -51,11 +51,11 @@ from .copy_verification import (
     verify_candidate,
 )
 from .evidence import (
-    box_filter,
     grain_level,
     grain_only,
     grain_residual,
     isotropic_grain_mask,
+    local_std,
     rendered_graphics_mask,
     two_dimensional_structure,
 )
@@ -503,12 +503,9 @@ class FigureMatcher:
         grain_allowed = ~exclude & isotropic_grain_mask(
             residual, v.window, int(round(v.uniqueness_shift)), min_texture=v.min_texture
         )
-        intensity_std = np.sqrt(
-            np.maximum(box_filter(gray32**2, v.window) - box_filter(gray32, v.window) ** 2, 0)
-        )
         structured = (
             ~exclude
-            & (intensity_std >= INTENSITY_HASH_MIN_STD)
+            & (local_std(gray32, v.window) >= INTENSITY_HASH_MIN_STD)
             & two_dimensional_structure(gray32, v.window)
         )
         found = grain_hash_candidates(
