@@ -89,16 +89,14 @@ def panel_pair_candidates(
 ) -> List[PanelCandidate]:
     """Candidates for every ordered panel pair (see the module docstring). ``gray``: float32 or
     uint8 (H, W); ``panels``: integer XYXY boxes. At most one candidate (the best) per pair."""
-    crops = [
-        np.ascontiguousarray(gray[y0:y1, x0:x1], dtype=np.float32) for x0, y0, x1, y1 in panels
-    ]
+    boxes = [tuple(int(v) for v in box) for box in panels]
+    crops = [np.ascontiguousarray(gray[y0:y1, x0:x1], dtype=np.float32) for x0, y0, x1, y1 in boxes]
     usable = [min(c.shape) >= min_panel_size and float(c.std()) >= min_std for c in crops]
     # Where B, at a scale tried, does not fit inside A, its interior is tried instead: a layout box
     # a pixel or two too large (an anti-aliased or JPEG-blurred border, a touching neighbour's edge
     # column) made B wider than its source A at scale 1, and the reuse was never tried. Only then:
     # the whole box holds B's own edges, which pin its scale (the interior of a smooth blot matched
     # 18 % off its true scale better than its whole box did at the true one).
-    boxes = [tuple(int(v) for v in box) for box in panels]
     inner_boxes = [_inset(box) for box in boxes]
     inner_crops = [
         np.ascontiguousarray(gray[y0:y1, x0:x1], dtype=np.float32) for x0, y0, x1, y1 in inner_boxes
@@ -145,7 +143,7 @@ PANEL_INSET = 0.03
 
 
 def _inset(box):
-    x0, y0, x1, y1 = (int(v) for v in box)
+    x0, y0, x1, y1 = box
     margin = max(2, int(round(PANEL_INSET * min(x1 - x0, y1 - y0))))
     if min(x1 - x0, y1 - y0) <= 4 * margin:  # too small to lose its border: kept whole
         return x0, y0, x1, y1
