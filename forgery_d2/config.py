@@ -64,11 +64,15 @@ def default_value(key: str):
 
 
 def fall_back_to_cpu(cfg) -> str:
-    """Configs default to CUDA; without a GPU, set ``MODEL.DEVICE`` to cpu. Returns the log line
-    that says so, or "" when nothing changed. ``cfg`` must not be frozen."""
+    """Configs default to CUDA; without a GPU, set ``MODEL.DEVICE`` to cpu, and switch off
+    ``SOLVER.AMP.ENABLED`` (detectron2's AMPTrainer asserts that CUDA is present). Returns the log
+    line that says so, or "" when nothing changed. ``cfg`` must not be frozen."""
     if str(cfg.MODEL.DEVICE).startswith("cuda") and not torch.cuda.is_available():
         message = f"No CUDA GPU available: running on CPU (the config asked for MODEL.DEVICE={cfg.MODEL.DEVICE})."
         cfg.MODEL.DEVICE = "cpu"
+        if cfg.SOLVER.AMP.ENABLED:
+            cfg.SOLVER.AMP.ENABLED = False
+            message += " Mixed precision (SOLVER.AMP.ENABLED) is CUDA-only: training in float32."
         return message
     return ""
 

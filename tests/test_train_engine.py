@@ -15,12 +15,17 @@ from detectron2.engine.hooks import CallbackHook
 from detectron2.modeling import build_model
 from detectron2.utils.events import EventStorage
 
-from forgery_d2.config import add_forgery_config
+from forgery_d2.config import add_forgery_config, fall_back_to_cpu
 from forgery_d2.data.kaggle import register_forgery_dataset
 from forgery_d2.data.mapper import ForgeryDatasetMapper, RandomRot90, Rot90Transform
 from forgery_d2.engine import freeze
 from forgery_d2.engine.curves import read_metrics
-from forgery_d2.engine.hooks import FeatureSeparability, ValidationLoss, probe_boxes
+from forgery_d2.engine.hooks import (
+    FeatureSeparability,
+    TrainingCurves,
+    ValidationLoss,
+    probe_boxes,
+)
 from forgery_d2.engine.separability import separability_stats
 from forgery_d2.engine.trainer import ForgeryTrainer, build_fixed_inputs, select_training_subset
 
@@ -453,6 +458,16 @@ def test_read_metrics_keeps_the_last_record_of_a_rerun_iteration(tmp_path):
     assert metrics["total_loss"] == [(1, 3.0), (2, 1.5)] and metrics["val_loss"] == [(2, 1.0)]
 
 
+def test_training_curves_hook_warns_instead_of_raising_without_a_logged_iteration(tmp_path, caplog):
+    """A run that stopped before its first logged iteration (its after_train runs while the
+    exception unwinds the loop) must not replace that exception by a plotting error."""
+    (tmp_path / "metrics.json").write_text("")
+    with caplog.at_level("WARNING"):
+        TrainingCurves(str(tmp_path)).after_train()
+    assert "No training curves written" in caplog.text
+    assert not (tmp_path / "training_curves.png").exists()
+
+
 # ------------------------------------------------------------------------------------ configs
 
 
@@ -479,6 +494,22 @@ def test_configs_build_a_one_class_forgery_rcnn(name):
     assert not freeze.uncovered_parameter_names(model, parts), (
         "every parameter belongs to a freeze part"
     )
+
+
+def test_cpu_fallback_switches_off_mixed_precision(monkeypatch):
+    """forgery_R_50_FPN.yaml trains with AMP; on a machine without CUDA it must run (in float32)
+    instead of stopping at detectron2's AMPTrainer assertion."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cfg = get_cfg()
+    add_forgery_config(cfg)
+    cfg.merge_from_file(os.path.join(REPO, "configs", "forgery_R_50_FPN.yaml"))
+    assert cfg.SOLVER.AMP.ENABLED and cfg.MODEL.DEVICE == "cuda"
+    message = fall_back_to_cpu(cfg)
+    assert cfg.MODEL.DEVICE == "cpu" and not cfg.SOLVER.AMP.ENABLED
+    assert "running on CPU" in message and "SOLVER.AMP.ENABLED" in message
+    cfg.SOLVER.AMP.ENABLED = False
+    cfg.MODEL.DEVICE = "cuda"
+    assert "SOLVER.AMP" not in fall_back_to_cpu(cfg)
 
 
 def test_recipe_overlays_merge_and_validate():

@@ -355,5 +355,13 @@ class TrainingCurves(HookBase):
         if not os.path.exists(metrics):
             logger.warning(f"No {metrics}: no training curves written")
             return
-        path = plot_training_curves(metrics, os.path.join(self.output_dir, "training_curves.png"))
+        try:
+            path = plot_training_curves(
+                metrics, os.path.join(self.output_dir, "training_curves.png")
+            )
+        except ValueError as e:
+            # e.g. training stopped before its first logged iteration. after_train also runs while
+            # an exception unwinds the training loop: raising here would hide that exception.
+            logger.warning(f"No training curves written: {e}")
+            return
         logger.info(f"Training curves written to {path}")
