@@ -16,7 +16,7 @@ import torch
 from detectron2.config import get_cfg
 from detectron2.engine import DefaultPredictor
 
-from forgery_d2.config import add_forgery_config
+from forgery_d2.config import add_forgery_config, fall_back_to_cpu
 
 from .canvas import as_rgb, canvas_mask, colour_distance, estimate_canvas_colour
 from .panels import content_box
@@ -57,8 +57,7 @@ def load_detector_config(config_file, weights, device=None):
     cfg.MODEL.WEIGHTS = _resolve(weights, "MODEL.LAYOUT.DETECTOR.WEIGHTS")
     if device:
         cfg.MODEL.DEVICE = device
-    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
-        cfg.MODEL.DEVICE = "cpu"
+    fall_back_to_cpu(cfg)
     cfg.freeze()
     return cfg
 
