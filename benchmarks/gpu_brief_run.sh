@@ -11,12 +11,12 @@
 #
 #   bash benchmarks/gpu_brief_run.sh OUTDIR        # on a machine with a CUDA GPU, forgery_d2 installed
 #
-# Knobs (environment): PY (python), R50_ITERS (300; 0 skips the R-50 run), DENSE_ITERS (3000), DENSE_EVAL_AT ("600 1500 3000"),
-# DENSE_ITERS 0 skips the dense runs; DENSE_OPTS: more config overrides for them (e.g. the input size),
-# DENSE_TAG: a suffix for their output folders; SMALL_CASES (600, the demo's), LARGE_CASES (2000; 0
-# skips the larger run), WORKERS (nproc - 2).
-# Everything lands in OUTDIR: data/, r50/ (detectron2's log and metrics.json), dense_*/results.jsonl.
-# Raw output of the run on an H100: docs/results/gpu/.
+# Knobs (environment): PY (python); R50_ITERS (300; 0 skips the R-50 run); DENSE_ITERS (3000; 0
+# skips the dense runs), DENSE_EVAL_AT ("600 1500 3000"), DENSE_OPTS (more config overrides for the
+# dense runs, e.g. the input size), DENSE_TAG (a suffix for their output folders); SMALL_CASES (600,
+# the demo's), LARGE_CASES (2000; 0 skips the larger run); WORKERS (nproc - 2).
+# Everything lands in OUTDIR: data_small/ and data_large/, r50/ (detectron2's log and metrics.json),
+# dense_cases*/results.jsonl. Raw output of the run on an H200: docs/results/gpu/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUTDIR="${1:?usage: gpu_brief_run.sh OUTDIR}"
